@@ -1,0 +1,1 @@
+"""Deterministic, keyed PII transformers and the anonymization policy (no Dagster)."""

@@ -1,0 +1,94 @@
+"""The Transformer contract: a named, described, typed, keyed, batch-at-a-time column transform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .keys import Keyed
+
+# PostgreSQL type categories (pg_type.typcategory) a transformer may accept.
+STRING, NUMERIC, DATETIME, NETWORK, USER, ARRAY, BOOLEAN, BIT, GEOMETRIC, TIMESPAN, ENUM, PSEUDO, COMPOSITE = (
+    "S", "N", "D", "I", "U", "A", "B", "V", "G", "T", "E", "P", "C")
+ANY = frozenset("SNDIUABVGTEPCRXZ")
+
+
+class ParameterError(ValueError):
+    """A transformer parameter is invalid (raised when the policy loads, never per row)."""
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class ColumnInfo:
+    """What a transformer knows of its target column."""
+
+    table: str = ""
+    name: str = ""
+    type_name: str = "text"
+    type_category: str = STRING
+    max_length: int | None = None  # varchar(n)/char(n)
+    unique: bool = False
+    type_sql: str = "text"
+
+
+@dataclass
+class Batch:
+    """The decoded columns of one batch that transforms may read (e.g. an entity key column)."""
+
+    columns: dict[str, list[str | None]] = field(default_factory=dict)
+
+
+class Transformer:
+    """Base of every transformer; subclasses set the class attributes and implement `one`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
+    accepts: ClassVar[frozenset[str]] = frozenset(STRING)
+    injective: ClassVar[bool] = False  # unique inputs give unique outputs by construction
+    identifier: ClassVar[bool] = False  # outputs must never contain a production value (leak check b)
+    chance_rate: ClassVar[float] = 0.0  # documented chance that an output equals its own input
+    max_output_length: ClassVar[int | None] = None  # longest output, when bounded
+    reads: ClassVar[tuple[str, ...]] = ()  # other columns of the row the transform needs
+
+    def __init__(self, params: dict[str, Any] | None, key: bytes, column: ColumnInfo | None = None):
+        try:
+            self.params = self.Params.model_validate(params or {})
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in err.errors())
+            raise ParameterError(f"transformer {self.name!r}: {problems}") from None
+        self.column = column or ColumnInfo()
+        self.keyed = Keyed(key, self.name, self.params.model_dump())
+        self.setup()
+
+    def setup(self) -> None:
+        """Validate parameters against the column and build lookup tables (once per policy load)."""
+
+    @property
+    def fingerprint(self) -> tuple:
+        """Two transformers with equal fingerprints give equal outputs for equal inputs."""
+        return (self.name, tuple(sorted(self.params.model_dump().items(), key=lambda kv: kv[0])).__repr__())
+
+    def one(self, value: str) -> str | None:
+        raise NotImplementedError
+
+    def transform(self, values: list[str | None], batch: Batch | None = None) -> list[str | None]:
+        """Transform a whole column of a batch; NULL stays NULL; each distinct value is computed once."""
+        cache: dict[str, str | None] = {}
+        out = []
+        for v in values:
+            if v is None:
+                out.append(None)
+                continue
+            r = cache.get(v, cache)
+            if r is cache:
+                r = cache[v] = self.one(v)
+            out.append(r)
+        return out

@@ -1,0 +1,58 @@
+"""The anonymization key and keyed hashing (BLAKE2b), the only source of every transformer's choices."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+MIN_KEY_BYTES = 32
+DEMO_KEY = b"prodlike-demo-key-not-secret-0000000000000000"
+KEY_ENV = "PRODLIKE_ANON_KEY"
+
+
+class AnonymizationKeyError(ValueError):
+    """The anonymization key is missing or too short."""
+
+
+def check_key(key: str | bytes | None, where: str = f"anonymization.key (${{{KEY_ENV}}})") -> bytes:
+    """The key as bytes; refuses a missing key or one shorter than 32 bytes."""
+    if not key:
+        raise AnonymizationKeyError(
+            f"{where}: no anonymization key; generate one with `python3 -c \"import secrets; "
+            f"print(secrets.token_hex(32))\"` and export it (at least {MIN_KEY_BYTES} bytes)"
+        )
+    raw = key.encode() if isinstance(key, str) else key
+    if len(raw) < MIN_KEY_BYTES:
+        raise AnonymizationKeyError(f"{where}: the anonymization key has {len(raw)} bytes; at least {MIN_KEY_BYTES} are required")
+    return raw
+
+
+def key_from_env() -> bytes:
+    return check_key(os.environ.get(KEY_ENV))
+
+
+class Keyed:
+    """A keyed hash bound to one domain (transformer name + parameters): digest(value) -> 32 bytes."""
+
+    def __init__(self, key: bytes, domain: str, params: dict | None = None):
+        material = domain + "|" + json.dumps(params or {}, sort_keys=True, default=str)
+        self._base = hashlib.blake2b(key=hashlib.sha256(key).digest(), digest_size=32)
+        self._base.update(material.encode() + b"\x00")
+
+    def digest(self, value: str | bytes) -> bytes:
+        h = self._base.copy()
+        h.update(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value)
+        return h.digest()
+
+    def integer(self, value: str | bytes, bits: int = 64) -> int:
+        """An unsigned integer of `bits` bits (<= 256) derived from value."""
+        return int.from_bytes(self.digest(value), "big") >> (256 - bits)
+
+    def index(self, value: str | bytes, n: int, salt: str = "") -> int:
+        """An index in range(n) derived from value (and an optional salt for independent choices)."""
+        return self.integer(salt + "\x1f" + value if salt else value, 64) % n
+
+    def fraction(self, value: str | bytes, salt: str = "") -> float:
+        """A float in [0, 1) derived from value."""
+        return self.integer(salt + "\x1f" + value if salt else value, 53) / float(1 << 53)

@@ -1,0 +1,253 @@
+"""The anonymization policy: every copied column resolved to a transformer (fail closed), FK columns
+given exactly their key's transform, unique columns held to injective transforms, types respected."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import NUMERIC, STRING, Batch, ColumnInfo, ParameterError, Transformer
+from .registry import UnknownTransformerError, get
+
+KEEP = "keep"
+_VARCHAR = re.compile(r"^(?:character varying|character|varchar|char|bpchar)\((\d+)\)")
+INTEGER_TYPES = {"int2", "int4", "int8"}
+
+
+class PolicyError(ValueError):
+    """The policy cannot be applied; `problems` lists every column and the fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("anonymization policy refused:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class TransformFailed(RuntimeError):
+    """A transformer raised on a batch; the message never includes the value."""
+
+
+@dataclass
+class ColumnShape:
+    name: str
+    type_name: str
+    type_category: str
+    type_sql: str
+    not_null: bool = False
+
+
+@dataclass
+class TableShape:
+    """What the policy needs to know of one table."""
+
+    name: str  # schema.table
+    columns: list[ColumnShape]
+    unique: list[list[str]] = field(default_factory=list)  # PK and unique constraints
+    foreign_keys: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)  # columns under a CHECK constraint or checked domain
+
+
+Rule = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class TablePlan:
+    """The transforms of one table, applied batch by batch (the copy engine's hook)."""
+
+    table: str
+    transformers: dict[str, Transformer]
+    needs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        wanted = list(self.transformers)
+        for t in self.transformers.values():
+            wanted += [c for c in t.reads if c]
+        self.needs = list(dict.fromkeys(wanted))
+
+    def apply(self, columns: dict[str, list[str | None]]) -> dict[str, list[str | None]]:
+        batch = Batch(columns)
+        out = {}
+        for name, t in self.transformers.items():
+            try:
+                out[name] = t.transform(columns[name], batch)
+            except Exception as err:  # the value must never reach the message
+                raise TransformFailed(
+                    f"transformer {t.name!r} failed on {self.table}.{name} ({type(err).__name__}; value withheld)"
+                ) from None
+        return out
+
+
+@dataclass
+class Policy:
+    """Resolved rules per table: (transformer, params, where the rule came from) for every column."""
+
+    rules: dict[str, dict[str, tuple[str, dict, str]]]
+    plans: dict[str, TablePlan | None]
+
+    def rule(self, table: str, column: str) -> tuple[str, dict, str]:
+        return self.rules[table][column]
+
+
+def suggest(column: ColumnShape, table: str = "") -> str:
+    """A transformer suggestion from the column's name and type (used in errors, scan and init)."""
+    n = column.name.lower()
+    if column.type_name in ("inet", "cidr") or re.search(r"(^|_)ip(_|$)|ip_?addr", n):
+        return "ip"
+    if "email" in n or "e_mail" in n:
+        return "email"
+    if re.search(r"phone|mobile|fax|msisdn|tel(_|$)", n):
+        return "phone"
+    if re.search(r"first_?name|given_?name|forename", n):
+        return "first_name"
+    if re.search(r"last_?name|surname|family_?name", n):
+        return "last_name"
+    if n in ("name", "full_name", "fullname", "contact_name", "customer_name") and "product" not in table:
+        return "full_name"
+    if re.search(r"birth|dob", n):
+        return "birth_date"
+    if re.search(r"street|address_?line", n):
+        return "street"
+    if "address" in n and column.type_category == STRING:
+        return "address"
+    if re.search(r"city|town", n):
+        return "city"
+    if re.search(r"zip|post_?code|postal", n):
+        return "postcode"
+    if re.search(r"card|iban|ssn|passport|tax_?id|national_?id|account_?n", n):
+        return "hash"
+    if column.type_name in ("json", "jsonb"):
+        return "json"
+    if column.type_category == STRING and column.type_name not in ("bpchar",) and not n.endswith(("_id", "code")):
+        return "regex_redact"
+    return KEEP
+
+
+def _max_length(type_sql: str) -> int | None:
+    m = _VARCHAR.match(type_sql)
+    return int(m.group(1)) if m else None
+
+
+def _make(rule: Rule, key: bytes, shape: TableShape, col: ColumnShape, unique: bool) -> Transformer:
+    info = ColumnInfo(shape.name, col.name, col.type_name, col.type_category, _max_length(col.type_sql), unique,
+                      col.type_sql)
+    return get(rule[0])(rule[1], key, info)
+
+
+def _column_problems(t: Transformer, shape: TableShape, col: ColumnShape, unique: bool) -> list[str]:
+    where = f"{shape.name}.{col.name}"
+    out = []
+    if col.type_category not in t.accepts and not (col.type_category == "U" and STRING in t.accepts):
+        out.append(f"{where} ({col.type_sql}): transformer {t.name!r} does not accept this type")
+    if unique and not t.injective:
+        out.append(f"{where} is unique (primary key or unique constraint) but {t.name!r} is not injective: "
+                   f"use tokenize, hash or email (unique by construction)")
+    if col.name in shape.checked:
+        out.append(f"{where} has a CHECK constraint that {t.name!r} could violate: keep it or drop the check")
+    if t.name == "null" and col.not_null:
+        out.append(f"{where} is NOT NULL: transformer 'null' cannot be used")
+    limit = _max_length(col.type_sql)
+    if limit is not None and t.max_output_length is not None and t.max_output_length > limit:
+        out.append(f"{where} is {col.type_sql} but {t.name!r} writes up to {t.max_output_length} characters")
+    if limit is not None and t.name in ("email", "full_name", "address", "street", "city", "first_name",
+                                        "last_name", "regex_redact", "json", "date_shift"):
+        if limit < 64:
+            out.append(f"{where} is {col.type_sql}: {t.name!r} may write longer values; widen the column, "
+                       f"or use mask/tokenize (length-preserving)")
+    return out
+
+
+def build(
+    config_rules: dict[str, str | dict[str, Rule]],
+    shapes: dict[str, TableShape],
+    key: bytes,
+    tables: list[str],
+) -> Policy:
+    """Resolve every column of `tables`; raise PolicyError listing every problem at once.
+
+    config_rules maps `schema.table` to "keep" or {column: (transformer, params)}."""
+    problems: list[str] = []
+    rules: dict[str, dict[str, tuple[str, dict, str]]] = {}
+    unique_cols = {(s.name, cols[0]) for s in shapes.values() for cols in s.unique if len(cols) == 1}
+    unique_any = {(s.name, c) for s in shapes.values() for cols in s.unique for c in cols}
+    for q in tables:
+        shape, configured = shapes[q], config_rules.get(q, {})
+        names = {c.name for c in shape.columns}
+        rules[q] = {}
+        if configured == KEEP:
+            rules[q] = {c.name: (KEEP, {}, "table keep") for c in shape.columns}
+            continue
+        for col_name, (name, params) in configured.items():
+            if col_name not in names:
+                problems.append(f"anonymization.tables.{q}.columns.{col_name}: no such column in production "
+                                f"(columns: {', '.join(sorted(names))})")
+                continue
+            rules[q][col_name] = (name, dict(params), "config")
+    _propagate_foreign_keys(shapes, tables, rules, problems)
+    for q in tables:
+        shape = shapes[q]
+        pk_like = {c for cols in shape.unique for c in cols} | {c for fk in shape.foreign_keys for c in fk[0]}
+        unclassified = []
+        for col in shape.columns:
+            if col.name in rules[q]:
+                continue
+            if col.name in pk_like and col.type_name in INTEGER_TYPES:
+                rules[q][col.name] = (KEEP, {}, "integer key")
+            else:
+                unclassified.append(f"{col.name} (suggested: {suggest(col, q)})")
+        if unclassified:
+            problems.append(f"{q}: unclassified column(s) {', '.join(unclassified)}; classify each under "
+                            f"anonymization.tables.{q}.columns (a transformer or keep), or declare the table keep")
+    plans: dict[str, TablePlan | None] = {}
+    for q in tables:
+        shape = shapes[q]
+        transformers = {}
+        for col in shape.columns:
+            rule = rules[q].get(col.name)
+            if rule is None or rule[0] == KEEP:
+                continue
+            try:
+                t = _make((rule[0], rule[1]), key, shape, col, (q, col.name) in unique_cols)
+            except (UnknownTransformerError, ParameterError) as err:
+                problems.append(f"anonymization.tables.{q}.columns.{col.name}: {err}")
+                continue
+            problems += _column_problems(t, shape, col, (q, col.name) in unique_any)
+            transformers[col.name] = t
+        plans[q] = TablePlan(q, transformers) if transformers else None
+    if problems:
+        raise PolicyError(problems)
+    return Policy(rules, plans)
+
+
+def _propagate_foreign_keys(shapes, tables, rules, problems) -> None:
+    """Give each FK column exactly the rule of the key it references, across any depth of tables."""
+    wanted = set(tables)
+    changed = True
+    while changed:
+        changed = False
+        for q in tables:
+            for cols, ref, ref_cols in shapes[q].foreign_keys:
+                if ref not in wanted:
+                    continue
+                for col, ref_col in zip(cols, ref_cols):
+                    parent = rules[ref].get(ref_col)
+                    if parent is None or parent[0] == KEEP:
+                        continue
+                    mine = rules[q].get(col)
+                    derived = (parent[0], parent[1], f"foreign key to {ref}.{ref_col}")
+                    if mine is None:
+                        rules[q][col] = derived
+                        changed = True
+                    elif (mine[0], mine[1]) != (parent[0], parent[1]):
+                        if mine[2] == "config" or parent[2] == "config":
+                            problems.append(
+                                f"{q}.{col} references {ref}.{ref_col}, which uses {parent[0]} {parent[1] or ''}"
+                                f"; {q}.{col} must use exactly the same transform (remove its rule: FK columns "
+                                f"inherit their key's transform)".replace(" ;", ";")
+                            )
+                        rules[q][col] = derived
+                        changed = True
+    return None
+
+
+def is_numeric(category: str) -> bool:
+    return category == NUMERIC

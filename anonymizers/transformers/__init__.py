@@ -1,0 +1,25 @@
+"""One file per transformer, file name = registered name; importing this package registers them all."""
+
+from . import (  # noqa: F401
+    address,
+    birth_date,
+    city,
+    constant,
+    date_shift,
+    email,
+    first_name,
+    full_name,
+    hash,
+    ip,
+    json,
+    keep,
+    last_name,
+    mask,
+    null,
+    numeric_noise,
+    phone,
+    postcode,
+    regex_redact,
+    street,
+    tokenize,
+)

@@ -1,0 +1,18 @@
+"""city: a city name from a seeded pool."""
+
+from .. import pools
+from ..base import Transformer
+from ..registry import register
+
+
+@register
+class City(Transformer):
+    name = "city"
+    description = "A city name from a pool of about 2,000."
+    chance_rate = 0.05
+
+    def setup(self):
+        self.pool = pools.cities()
+
+    def one(self, value):
+        return self.pool[self.keyed.index(value, len(self.pool))]

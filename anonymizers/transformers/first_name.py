@@ -1,0 +1,18 @@
+"""first_name: a first name from a seeded pool."""
+
+from .. import pools
+from ..base import Transformer
+from ..registry import register
+
+
+@register
+class FirstName(Transformer):
+    name = "first_name"
+    description = "A first name from a pool of about 3,000 (several locales)."
+    chance_rate = 0.01
+
+    def setup(self):
+        self.pool = pools.first_names()
+
+    def one(self, value):
+        return self.pool[self.keyed.index(value, len(self.pool))]

@@ -1,0 +1,32 @@
+"""hash: a keyed digest of the value, hex or base64, of a chosen length."""
+
+import base64
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..base import Transformer
+from ..registry import register
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    encoding: Literal["hex", "base64"] = "hex"
+    length: int = Field(32, ge=16, le=64, description="Output characters (16 or more: 64+ bits, collision-safe).")
+
+
+@register
+class Hash(Transformer):
+    name = "hash"
+    description = "Keyed BLAKE2b digest of the value, hex or base64, `length` characters."
+    Params = Params
+    injective = True
+    identifier = True
+
+    def setup(self):
+        self.max_output_length = self.params.length
+
+    def one(self, value):
+        d = self.keyed.digest(value)
+        text = d.hex() if self.params.encoding == "hex" else base64.urlsafe_b64encode(d).decode().rstrip("=")
+        return text[: self.params.length]

@@ -1,0 +1,18 @@
+"""last_name: a last name from a seeded pool."""
+
+from .. import pools
+from ..base import Transformer
+from ..registry import register
+
+
+@register
+class LastName(Transformer):
+    name = "last_name"
+    description = "A last name from a pool of about 3,000 (several locales)."
+    chance_rate = 0.01
+
+    def setup(self):
+        self.pool = pools.last_names()
+
+    def one(self, value):
+        return self.pool[self.keyed.index(value, len(self.pool))]

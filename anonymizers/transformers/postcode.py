@@ -1,0 +1,15 @@
+"""postcode: keyed digits and letters in the original postcode's shape."""
+
+from ..base import Transformer
+from ..fpe import permute_runs
+from ..registry import register
+
+
+@register
+class Postcode(Transformer):
+    name = "postcode"
+    description = "Same shape as the input (digits stay digits, letters stay letters), keyed."
+    chance_rate = 0.001
+
+    def one(self, value):
+        return permute_runs(self.keyed, value)

@@ -1,0 +1,49 @@
+"""regex_redact: replace e-mails, phones, card numbers and IPs inside free text by their anonymized forms."""
+
+import re
+
+from ..base import Transformer
+from ..fpe import permute
+from ..registry import register
+from .email import Email
+from .ip import Ip
+from .phone import Phone
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+\-\u00C0-\u024F]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
+PHONE = re.compile(r"(?:\+|00)\d{1,3}[\s\-./]?(?:\(?\d{1,5}\)?[\s\-./]?){1,4}\d{2,}")
+PATTERNS = [("email", EMAIL), ("card", CARD), ("ipv6", IPV6), ("ipv4", IPV4), ("phone", PHONE)]
+
+
+@register
+class RegexRedact(Transformer):
+    name = "regex_redact"
+    description = ("Free text: e-mails, card numbers, IPs and phone numbers found inside are replaced by "
+                   "their anonymized forms (same transforms as the email/ip/phone columns); the rest stays.")
+
+    def __init__(self, params, key, column=None):
+        super().__init__(params, key, column)
+        self.email, self.phone, self.ip = Email(None, key), Phone(None, key), Ip(None, key)
+
+    def _card(self, text: str) -> str:
+        digits = [c for c in text if c.isdigit()]
+        mapped = str(permute(self.keyed, int("".join(digits)), 10 ** len(digits), tweak="card")).zfill(len(digits))
+        it = iter(mapped)
+        return "".join(next(it) if c.isdigit() else c for c in text)
+
+    def _replace(self, kind: str, m: re.Match) -> str:
+        s = m.group(0)
+        if kind == "email":
+            return self.email.one(s)
+        if kind == "card":
+            return self._card(s)
+        if kind in ("ipv4", "ipv6"):
+            return self.ip.one(s)
+        return self.phone.one(s)
+
+    def one(self, value):
+        for kind, pattern in PATTERNS:
+            value = pattern.sub(lambda m, k=kind: self._replace(k, m), value)
+        return value

@@ -1,0 +1,1 @@
+"""The refresh pipeline: config, catalog, copy engine, release, CLI and Dagster definitions."""

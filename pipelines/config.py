@@ -1,0 +1,280 @@
+"""The prodlike.yaml model: one validated config; errors name the key path, the bad value and the fix."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import secrets
+
+DEFAULT_CONFIG = "prodlike.yaml"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*$", re.IGNORECASE)
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_BYTES = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+
+
+class ConfigError(ValueError):
+    """The config is invalid; the message lists each bad key with what is allowed."""
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'30m', '2h', '1d', '5s', '250ms' or a number of seconds, as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"expected a duration such as 5s, 30m, 2h or 1d, got {value!r}")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_size(value: Any) -> int:
+    """'16MiB', '512KiB' or a number of bytes, as an int."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"expected a size such as 16MiB or 1048576, got {value!r}")
+    return int(float(m.group(1)) * _BYTES[(m.group(2) or "b").lower()])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _env_ref(value: Any) -> str:
+    if not isinstance(value, str) or secrets.env_name(value) is None:
+        raise ValueError(
+            "secrets are read from the environment only: write a ${ENV_VAR} reference "
+            "such as ${PRODLIKE_SOURCE_DSN} and export the variable"
+        )
+    return value
+
+
+EnvRef = Annotated[str, BeforeValidator(_env_ref)]
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are errors (a typo must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Server(Strict):
+    """A PostgreSQL server reached by a DSN held in an environment variable."""
+
+    dsn: EnvRef = Field(description="libpq DSN as a `${ENV_VAR}` reference; never inline.")
+
+    def resolve(self, key_path: str) -> str:
+        return secrets.resolve(self.dsn, f"{key_path}.dsn")
+
+
+class ColumnRule(Strict):
+    """How one column is anonymized: a transformer name and its parameters."""
+
+    transformer: str = Field(description="Registered transformer name, e.g. `keep`, `email`, `hash`.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Transformer parameters.")
+
+
+def _column_rule(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"transformer": value}
+    if isinstance(value, dict) and "transformer" in value and "params" not in value:
+        rest = {k: v for k, v in value.items() if k != "transformer"}
+        return {"transformer": value["transformer"], "params": rest}
+    return value
+
+
+class TablePolicy(Strict):
+    """Anonymization policy of one table: `keep` for the whole table, or one rule per column."""
+
+    keep: bool = Field(False, description="True: the table holds no PII; every column is kept as is.")
+    columns: dict[str, Annotated[ColumnRule, BeforeValidator(_column_rule)]] = Field(
+        default_factory=dict, description="Column name -> transformer name or `{transformer: ..., param: ...}`."
+    )
+
+
+def _table_policy(value: Any) -> Any:
+    if value == "keep":
+        return {"keep": True}
+    if value is None:
+        return {}
+    return value
+
+
+class Anonymization(Strict):
+    """The anonymization key and the per-table policy."""
+
+    key: EnvRef | None = Field(
+        None, description="Secret key of the keyed hashes, as `${ENV_VAR}` (at least 32 bytes). "
+        "Rotating it changes every anonymized value."
+    )
+    tables: dict[str, Annotated[TablePolicy, BeforeValidator(_table_policy)]] = Field(
+        default_factory=dict,
+        description="`schema.table` -> `keep` or `{columns: {col: transformer}}`. Every copied table "
+        "must appear here (fail closed).",
+    )
+
+    @field_validator("tables")
+    @classmethod
+    def _qualified(cls, tables: dict) -> dict:
+        for name in tables:
+            if name.count(".") != 1:
+                raise ValueError(f"table {name!r} must be written schema.table, e.g. public.{name}")
+        return tables
+
+
+class Threshold(Strict):
+    """A warn and an error level of one check statistic."""
+
+    warn: float | None = Field(None, description="Divergence at which the check warns (does not block).")
+    error: float | None = Field(None, description="Divergence at which the check errors (blocks release).")
+
+
+class Thresholds(Strict):
+    """Check thresholds, one vocabulary (`warn`, `error`) everywhere."""
+
+    row_count: Threshold = Field(
+        Threshold(warn=None, error=0.0),
+        description="Relative row-count difference production vs staging (default: error at any difference).",
+    )
+
+
+class Schedule(Strict):
+    """When scheduled refreshes run."""
+
+    cron: str = Field(description="Cron expression, e.g. `0 * * * *` (hourly).")
+    timezone: str = Field("UTC", description="IANA timezone of the cron expression.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, cron: str) -> str:
+        if len(cron.split()) != 5:
+            raise ValueError(f"expected 5 cron fields (minute hour day month weekday), got {cron!r}")
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, tz: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {tz!r}; use an IANA name such as UTC or Europe/Berlin") from None
+        return tz
+
+
+class Copy(Strict):
+    """How the copy engine runs."""
+
+    workers: int = Field(4, ge=1, le=64, description="Tables copied in parallel.")
+    batch_bytes: Size = Field(16 * 1024**2, ge=64 * 1024, description="Batch size of the transform path.")
+    lock_timeout: Duration = Field(timedelta(seconds=5), description="Production `lock_timeout` per table.")
+    retries: int = Field(3, ge=0, le=20, description="Retries of a table copy after a transient error.")
+
+
+class Config(Strict):
+    """prodlike.yaml: what to refresh, from where, to where, and how to judge it."""
+
+    version: Literal[1] = Field(1, description="Config format version.")
+    source: Server = Field(description="Production (read-only to prodlike).")
+    target: Server = Field(description="Staging (prodlike writes shadow, live and control schemas).")
+    schemas: list[str] = Field(["public"], min_length=1, description="Production schemas to refresh.")
+    exclude: list[str] = Field(default_factory=list, description="`schema.table` globs not copied at all.")
+    schema_only: list[str] = Field(
+        default_factory=list, description="`schema.table` globs whose structure is copied but no rows."
+    )
+    anonymization: Anonymization = Field(Anonymization(), description="Key and per-table policy.")
+    thresholds: Thresholds = Field(Thresholds(), description="Check thresholds.")
+    schedule: Schedule | None = Field(None, description="Cron schedule of the refresh job (none: manual).")
+    keep_previous: bool = Field(True, description="Keep the previous release for `prodlike rollback`.")
+    post_load_sql: list[str] = Field(
+        default_factory=list, description="SQL run on the shadow schema (as search_path) before validation."
+    )
+    copy_: Copy = Field(Copy(), alias="copy", description="Copy engine settings.")
+    state_dir: str = Field(".prodlike", description="Local state folder (Dagster home, logs, reports).")
+    workload: str | None = Field(None, description="SQL file of representative queries for plan checks.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schemas")
+    @classmethod
+    def _schemas(cls, schemas: list[str]) -> list[str]:
+        for s in schemas:
+            if s.startswith("_prodlike") or s in ("prodlike", "pg_catalog", "information_schema"):
+                raise ValueError(f"schema {s!r} is reserved and cannot be refreshed")
+        return schemas
+
+    @model_validator(mode="after")
+    def _tables_in_schemas(self) -> Config:
+        for name in self.anonymization.tables:
+            schema = name.split(".", 1)[0]
+            if schema not in self.schemas:
+                raise ValueError(
+                    f"anonymization.tables.{name}: schema {schema!r} is not in schemas {self.schemas}; "
+                    f"add it to schemas or remove the table"
+                )
+        return self
+
+    def is_excluded(self, qualified: str) -> bool:
+        return any(fnmatch.fnmatchcase(qualified, g) for g in self.exclude)
+
+    def is_schema_only(self, qualified: str) -> bool:
+        return any(fnmatch.fnmatchcase(qualified, g) for g in self.schema_only)
+
+    def state_path(self, base: Path | None = None) -> Path:
+        p = Path(os.path.expandvars(self.state_dir)).expanduser()
+        return p if p.is_absolute() else (base or Path.cwd()) / p
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid config ({err.error_count()} problem{'s' * (err.error_count() > 1)}):"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key; check its spelling against the config reference in README.md"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        got = "" if e["type"] in ("missing",) or "got " in msg else f" (got {e['input']!r})"
+        lines.append(f"  - {path}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def load_text(text: str, source: str = "<config>") -> Config:
+    """Parse and validate YAML text."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level (see prodlike.example.yaml)")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def config_path(path: str | Path | None = None) -> Path:
+    """The config file to use: the argument, else $PRODLIKE_CONFIG, else ./prodlike.yaml."""
+    return Path(path or os.environ.get("PRODLIKE_CONFIG") or DEFAULT_CONFIG)
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Load and validate the config file."""
+    p = config_path(path)
+    if not p.exists():
+        raise ConfigError(
+            f"{p}: config file not found; pass -c FILE, set PRODLIKE_CONFIG, or copy prodlike.example.yaml"
+        )
+    return load_text(p.read_text(), str(p))

@@ -1,0 +1,230 @@
+"""Streams one table from a production snapshot into staging: COPY out, byte-cut batches through the
+column transforms, COPY in. All-keep tables stream PostgreSQL's binary format byte for byte."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Protocol
+
+import psycopg
+
+from . import connections
+from .catalog import Catalog, qident, qname
+
+NULL = b"\\N"
+_UNESCAPES = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
+_ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
+_NEEDS_ESCAPE = re.compile(r"[\\\n\r\t]")
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def decode_field(raw: bytes) -> str | None:
+    """One field of COPY text format as a Python str (None for NULL)."""
+    if raw == NULL:
+        return None
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(_unescape_one, raw)
+    return raw.decode("utf-8")
+
+
+def _unescape_one(m: re.Match) -> bytes:
+    if m.group(1):
+        return bytes([int(m.group(1), 8) & 0xFF])
+    if m.group(2):
+        return bytes([int(m.group(2), 16)])
+    return _UNESCAPES.get(m.group(3), m.group(3))
+
+
+def encode_field(value: str | None) -> bytes:
+    """A Python str (or None) as one field of COPY text format."""
+    if value is None:
+        return NULL
+    if _NEEDS_ESCAPE.search(value):
+        value = _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], value)
+    return value.encode("utf-8")
+
+
+class TablePlan(Protocol):
+    """What the copy engine needs of a table's anonymization: the columns a transform reads and
+    a batch function returning the new values of the columns it changes."""
+
+    needs: list[str]
+
+    def apply(self, columns: dict[str, list[str | None]]) -> dict[str, list[str | None]]: ...
+
+
+@dataclass
+class CopyUnit:
+    """One leaf table to copy (a plain table, or one partition of a partitioned table)."""
+
+    source: str  # qualified production name
+    target: str  # quoted, qualified staging name
+    asset: str  # qualified top-level table (the Dagster asset)
+    columns: list[str]
+    plan: TablePlan | None = None
+    schema_only: bool = False
+    estimated_bytes: int = 0
+
+
+@dataclass
+class CopyStats:
+    source: str
+    rows: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    read_s: float = 0.0
+    transform_s: float = 0.0
+    write_s: float = 0.0
+    mode: str = "binary"
+    attempts: int = 1
+    post_data_s: float = 0.0
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Snapshot:
+    """One exported production snapshot, kept open until every unit has imported it."""
+
+    id: str
+    taken_at: datetime
+    conn: psycopg.Connection
+    expected_imports: int
+    _imported: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def imported(self) -> None:
+        """Called by each unit once it holds the snapshot; the last one ends the export."""
+        with self._lock:
+            self._imported += 1
+            if self._imported >= self.expected_imports:
+                self.close()
+
+    @property
+    def open(self) -> bool:
+        return not self.conn.closed
+
+    def close(self) -> None:
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()
+
+
+def export_snapshot(dsn: str, schemas: list[str], lock_timeout: timedelta, read: Callable) -> tuple[Snapshot, Catalog]:
+    """Open the exporting transaction, export its snapshot and read the catalog inside it."""
+    conn = connections.production(dsn, lock_timeout)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    snap_id, taken_at = conn.execute("SELECT pg_export_snapshot(), statement_timestamp()").fetchone()
+    catalog = read(conn, schemas)
+    return Snapshot(snap_id, taken_at, conn, expected_imports=0), catalog
+
+
+def _open_source(dsn: str, snapshot: Snapshot, lock_timeout: timedelta) -> psycopg.Connection:
+    if not snapshot.open:
+        raise RuntimeError("the production snapshot was already released; restart the refresh")
+    conn = connections.production(dsn, lock_timeout)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot.id}'")
+    return conn
+
+
+def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
+                 progress: Progress) -> None:
+    out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT (FORMAT binary)"
+    in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FORMAT binary, FREEZE)"
+    reported = rows = nbytes = 0
+    with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
+        for chunk in cin:
+            cout.write(chunk)
+            nbytes += len(chunk)
+            rows += 1
+            if nbytes - reported >= 8 << 20:
+                progress(unit.source, rows, nbytes - reported)
+                reported, rows = nbytes, 0
+    progress(unit.source, rows, nbytes - reported)
+    stats.rows, stats.bytes = src.rowcount, nbytes
+
+
+def _transform_batch(lines: list[bytes], unit: CopyUnit, index: dict[str, int]) -> bytes:
+    rows = [line[:-1].split(b"\t") for line in lines]
+    plan = unit.plan
+    columns = {name: [decode_field(r[index[name]]) for r in rows] for name in plan.needs}
+    for name, values in plan.apply(columns).items():
+        i = index[name]
+        for r, v in zip(rows, values):
+            r[i] = encode_field(v)
+    return b"".join(b"\t".join(r) + b"\n" for r in rows)
+
+
+def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
+               progress: Progress, batch_bytes: int) -> None:
+    out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
+    in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
+    index = {name: i for i, name in enumerate(unit.columns)}
+    batch: list[bytes] = []
+    size = 0
+
+    def flush(cout) -> None:
+        nonlocal batch, size
+        t0 = time.perf_counter()
+        data = _transform_batch(batch, unit, index)
+        t1 = time.perf_counter()
+        cout.write(data)
+        stats.transform_s += t1 - t0
+        stats.write_s += time.perf_counter() - t1
+        stats.rows += len(batch)
+        stats.bytes += size
+        progress(unit.source, len(batch), size)
+        batch, size = [], 0
+
+    with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
+        t_read = time.perf_counter()
+        for chunk in cin:
+            line = bytes(chunk)
+            batch.append(line)
+            size += len(line)
+            if size >= batch_bytes:
+                stats.read_s += time.perf_counter() - t_read
+                flush(cout)
+                t_read = time.perf_counter()
+        stats.read_s += time.perf_counter() - t_read
+        if batch:
+            flush(cout)
+    stats.mode = "text+transform"
+
+
+def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: str, *,
+              lock_timeout: timedelta, batch_bytes: int, progress: Progress) -> CopyStats:
+    """Copy one leaf table inside its own snapshot-importing transaction; commit right after."""
+    stats = CopyStats(unit.source)
+    started = time.perf_counter()
+    src_conn = _open_source(source_dsn, snapshot, lock_timeout)
+    snapshot.imported()
+    try:
+        with connections.staging(target_dsn) as dst_conn, src_conn.cursor() as src, dst_conn.cursor() as dst:
+            dst.execute(f"TRUNCATE {unit.target}")
+            if not unit.schema_only:
+                cols = ", ".join(qident(c) for c in unit.columns)
+                if unit.plan is None:
+                    _copy_binary(src, dst, unit, cols, stats, progress)
+                else:
+                    _copy_text(src, dst, unit, cols, stats, progress, batch_bytes)
+            src_conn.commit()
+            dst_conn.commit()
+    finally:
+        src_conn.close()
+    stats.seconds = time.perf_counter() - started
+    if unit.plan is None:
+        stats.read_s = stats.seconds
+    return stats

@@ -1,0 +1,1 @@
+"""prodlike: keep staging production-like."""

@@ -1,0 +1,1 @@
+"""Parity checks between production and staging, returning typed results (no Dagster)."""
