@@ -1,32 +1,55 @@
-"""Format-preserving keyed permutations (Feistel with cycle walking): injective by construction."""
+"""Format-preserving keyed permutations (a Feistel network over [0, u*u) with cycle walking into
+[0, n)): injective by construction, no collision resolution needed."""
 
 from __future__ import annotations
+
+from math import isqrt
 
 from .keys import Keyed
 
 ROUNDS = 6
+TABLE_LIMIT = 1 << 16  # half-domains up to this size use precomputed round tables
+
+
+def _round_table(keyed: Keyed, tweak: str, n: int, u: int) -> list[list[int]]:
+    cache = keyed.__dict__.setdefault("_fpe_tables", {})
+    table = cache.get((tweak, n))
+    if table is None:
+        table = [[keyed.integer(f"{tweak}|{n}|{r}|{x}", 64) % u for x in range(u)] for r in range(ROUNDS)]
+        cache[(tweak, n)] = table
+    return table
 
 
 def permute(keyed: Keyed, x: int, n: int, tweak: str = "") -> int:
     """A keyed bijection of range(n) (n >= 1), evaluated at x."""
     if n <= 1:
         return x
-    bits = max(2, (n - 1).bit_length())
-    bits += bits % 2
-    half = bits // 2
-    mask = (1 << half) - 1
+    u = isqrt(n - 1) + 1
+    table = _round_table(keyed, tweak, n, u) if u <= TABLE_LIMIT else None
     while True:
-        left, right = x >> half, x & mask
+        left, right = divmod(x, u)
         for r in range(ROUNDS):
-            f = keyed.integer(f"{tweak}|{n}|{r}|{right}", half)
-            left, right = right, left ^ f
-        x = (left << half) | right
+            f = table[r][right] if table else keyed.integer(f"{tweak}|{n}|{r}|{right}", 64) % u
+            left, right = right, (left + f) % u
+        x = left * u + right
         if x < n:
             return x
 
 
 DIGITS = "0123456789"
 LOWER = "abcdefghijklmnopqrstuvwxyz"
+_DIGIT_VALUE = {c: i for i, c in enumerate(DIGITS)}
+_LETTER_VALUE = {c: i for i, c in enumerate(LOWER)}
+
+
+def _run_end(text: str, i: int, digit: bool) -> int:
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if not (c.isascii() and (c.isdigit() if digit else c.isalpha())):
+            break
+        i += 1
+    return i
 
 
 def permute_runs(keyed: Keyed, text: str) -> str:
@@ -35,26 +58,27 @@ def permute_runs(keyed: Keyed, text: str) -> str:
     out, i, n = [], 0, len(text)
     while i < n:
         ch = text[i]
-        if ch.isascii() and (ch.isdigit() or ch.isalpha()):
-            is_digit = ch.isdigit()
-            j = i
-            while j < n and text[j].isascii() and (text[j].isdigit() if is_digit else text[j].isalpha()):
-                j += 1
-            run = text[i:j]
-            alphabet = DIGITS if is_digit else LOWER
-            radix = len(alphabet)
-            value = 0
-            for c in run.lower():
-                value = value * radix + alphabet.index(c)
-            value = permute(keyed, value, radix ** len(run), tweak=f"{'d' if is_digit else 'a'}{len(run)}")
-            chars = []
-            for _ in run:
-                value, d = divmod(value, radix)
-                chars.append(alphabet[d])
-            mapped = "".join(reversed(chars))
-            out.append("".join(m.upper() if o.isupper() else m for m, o in zip(mapped, run)))
-            i = j
-        else:
+        if not (ch.isascii() and ch.isalnum()):
             out.append(ch)
             i += 1
+            continue
+        digit = ch.isdigit()
+        j = _run_end(text, i, digit)
+        run = text[i:j]
+        alphabet, values = (DIGITS, _DIGIT_VALUE) if digit else (LOWER, _LETTER_VALUE)
+        radix = len(alphabet)
+        value = 0
+        for c in run.lower():
+            value = value * radix + values[c]
+        value = permute(keyed, value, radix ** len(run), tweak=f"{'d' if digit else 'a'}{len(run)}")
+        chars = []
+        for _ in run:
+            value, d = divmod(value, radix)
+            chars.append(alphabet[d])
+        chars.reverse()
+        if digit:
+            out.append("".join(chars))
+        else:
+            out.append("".join(m.upper() if o.isupper() else m for m, o in zip(chars, run)))
+        i = j
     return "".join(out)

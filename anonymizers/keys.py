@@ -47,6 +47,8 @@ class Keyed:
 
     def integer(self, value: str | bytes, bits: int = 64) -> int:
         """An unsigned integer of `bits` bits (<= 256) derived from value."""
+        if bits <= 64:
+            return int.from_bytes(self.digest(value)[:8], "big") >> (64 - bits)
         return int.from_bytes(self.digest(value), "big") >> (256 - bits)
 
     def index(self, value: str | bytes, n: int, salt: str = "") -> int:

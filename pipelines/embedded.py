@@ -62,6 +62,7 @@ class EmbeddedServer:
 
     name: str
     root: Path
+    binaries: Path | None = None  # another PostgreSQL's bin folder (e.g. the machine's own 15)
 
     @property
     def data_dir(self) -> Path:
@@ -91,7 +92,7 @@ class EmbeddedServer:
         return True
 
     def _pg(self, exe: str, *args: str, timeout: float = 60) -> str:
-        cmd = [str(bin_dir() / exe), *args]
+        cmd = [str((self.binaries or bin_dir()) / exe), *args]
         try:
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout, **_run_as())
         except subprocess.CalledProcessError as err:
@@ -181,9 +182,9 @@ class EmbeddedServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def server(state_dir: Path, name: str) -> EmbeddedServer:
+def server(state_dir: Path, name: str, binaries: Path | None = None) -> EmbeddedServer:
     """The embedded server called name under state_dir (not started)."""
-    return EmbeddedServer(name=name, root=Path(state_dir).resolve() / "servers" / name)
+    return EmbeddedServer(name=name, root=Path(state_dir).resolve() / "servers" / name, binaries=binaries)
 
 
 def create_database(dsn: str, dbname: str) -> None:
@@ -193,3 +194,10 @@ def create_database(dsn: str, dbname: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
             conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def stop_all(state_dir: Path) -> None:
+    """Stop every embedded server under state_dir (and the test servers)."""
+    for pidfile in Path(state_dir).glob("**/servers/*/data/postmaster.pid"):
+        srv = EmbeddedServer(pidfile.parent.parent.name, pidfile.parent.parent)
+        srv.stop("fast")

@@ -298,9 +298,7 @@ class Refresh:
 
 
 def _safe(err: BaseException) -> str:
-    """An error text for the control schema: type and SQLSTATE, the message only for our own errors."""
-    from .secrets import redact
+    """An error text for the control schema: no row values, no secrets."""
+    from .errors import safe_message
 
-    if isinstance(err, psycopg.Error):
-        return f"{type(err).__name__} (SQLSTATE {getattr(err, 'sqlstate', None)})"
-    return redact(f"{type(err).__name__}: {err}")[:2000]
+    return f"{type(err).__name__}: {safe_message(err)}"[:2000]

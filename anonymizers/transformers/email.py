@@ -28,10 +28,10 @@ class Email(Transformer):
         self.parts = pools.ascii_local_parts()
 
     def one(self, value):
-        n = self.keyed.integer(value.lower(), 128)
-        first = self.parts[n % len(self.parts)]
-        last = self.parts[(n >> 20) % len(self.parts)]
-        tag = base64.b32encode(((n >> 40) & ((1 << 65) - 1)).to_bytes(9, "big")).decode().rstrip("=").lower()[-13:]
+        d = self.keyed.digest(value.lower())
+        first = self.parts[int.from_bytes(d[0:4], "big") % len(self.parts)]
+        last = self.parts[int.from_bytes(d[4:8], "big") % len(self.parts)]
+        tag = base64.b32encode(d[8:16]).decode()[:13].lower()  # 64 keyed bits: unique for unique inputs
         domain = self.params.domain
         if self.params.keep_domain and "@" in value:
             domain = value.rsplit("@", 1)[1]

@@ -1,0 +1,123 @@
+"""Dagster assets built from the config alone: one asset per copied table (one multi-asset that copies
+them in parallel from one snapshot), a release asset downstream of all of them, the refresh job."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from . import progress
+from .config import Config
+from .errors import safe_message
+from .refresh import Refresh
+
+COPY_GROUP, RELEASE_GROUP = "copy", "release"
+RELEASE_KEY = dg.AssetKey(["staging", "release"])
+
+
+class ProdlikeResource(dg.ConfigurableResource):
+    """Where the config lives and the secrets it needs; secrets arrive only as dagster.EnvVar."""
+
+    config_path: str
+    source_dsn: str
+    target_dsn: str
+    anon_key: str | None = None
+
+    def config(self) -> Config:
+        from .config import load
+
+        return load(self.config_path)
+
+    def refresh(self, run_id: str) -> Refresh:
+        cfg = self.config()
+        key = self.anon_key.encode() if self.anon_key else None
+        return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key, progress=progress.current().advance)
+
+
+def table_key(qualified: str) -> dg.AssetKey:
+    schema, table = qualified.split(".", 1)
+    return dg.AssetKey(["staging", schema, table])
+
+
+def configured_tables(cfg: Config) -> list[str]:
+    """Tables named by the config (the policy lists every copied table): the asset graph."""
+    return sorted(q for q in cfg.anonymization.tables if not cfg.is_excluded(q))
+
+
+def _markdown_table(rows: list[tuple], header: tuple) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _table_metadata(tr, snapshot_time) -> dict:
+    leaves = [(s.source, f"{s.rows:,}", f"{s.bytes / 1e6:.1f}", f"{s.seconds:.2f}", s.mode, s.attempts)
+              for s in tr.leaves]
+    return {
+        "rows": dg.MetadataValue.int(tr.rows),
+        "bytes": dg.MetadataValue.int(tr.bytes),
+        "copy_seconds": dg.MetadataValue.float(round(tr.seconds, 3)),
+        "index_build_seconds": dg.MetadataValue.float(round(tr.post_data_s, 3)),
+        "rows_per_second": dg.MetadataValue.float(round(tr.rows_per_s, 1)),
+        "production_snapshot_time": dg.MetadataValue.text(str(snapshot_time)),
+        "leaves": dg.MetadataValue.md(_markdown_table(leaves, ("source", "rows", "MB", "seconds", "mode", "attempts"))),
+    }
+
+
+def build_assets(cfg: Config) -> list:
+    tables = configured_tables(cfg)
+    specs = [
+        dg.AssetSpec(table_key(q), group_name=COPY_GROUP, kinds={"postgres"},
+                     description=f"Shadow copy of production {q} (anonymized per policy), built from the run's "
+                                 f"single production snapshot; keys and indexes built after the rows.",
+                     skippable=True)
+        for q in tables
+    ]
+
+    @dg.multi_asset(specs=specs, name="copy_tables", can_subset=False,
+                    description="Preflight, then copy every table from one consistent production snapshot into "
+                                "staging's shadow schema, in parallel.")
+    def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
+        refresh = prodlike.refresh(context.run_id)
+        reporter = progress.current()
+        reporter.start({q: 0 for q in tables})
+        try:
+            for tr in refresh.copy():
+                reporter.finish(tr.table)
+                context.log.info(f"{tr.table}: {tr.rows:,} rows in {tr.seconds:.1f}s ({tr.rows_per_s:,.0f} rows/s)")
+                if tr.table in tables:
+                    yield dg.MaterializeResult(asset_key=table_key(tr.table),
+                                               metadata=_table_metadata(tr, refresh.outcome.snapshot_time))
+        except Exception as err:
+            raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
+        finally:
+            reporter.stop()
+
+    @dg.asset(key=RELEASE_KEY, deps=[table_key(q) for q in tables], group_name=RELEASE_GROUP,
+              kinds={"postgres"},
+              description="Atomic release: in one transaction the shadow schemas become live and the previous "
+                          "live schemas are kept for rollback; recorded in staging's prodlike control schema.")
+    def release(context: dg.AssetExecutionContext, prodlike: ProdlikeResource) -> dg.MaterializeResult:
+        refresh = prodlike.refresh(context.run_id)
+        try:
+            result = refresh.release()
+        except Exception as err:
+            raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
+        return dg.MaterializeResult(metadata={
+            "release_id": dg.MetadataValue.int(result.release_id),
+            "schemas": dg.MetadataValue.text(", ".join(result.schemas)),
+            "dropped": dg.MetadataValue.text(", ".join(result.dropped) or "-"),
+        })
+
+    return [copy_tables, release]
+
+
+def build_resource(cfg: Config, config_path: Path) -> ProdlikeResource:
+    from .secrets import env_name
+
+    return ProdlikeResource(
+        config_path=str(config_path),
+        source_dsn=dg.EnvVar(env_name(cfg.source.dsn)),
+        target_dsn=dg.EnvVar(env_name(cfg.target.dsn)),
+        anon_key=dg.EnvVar(env_name(cfg.anonymization.key)) if cfg.anonymization.key else None,
+    )

@@ -1,0 +1,288 @@
+"""The `prodlike` command line: demo, refresh, preflight, status, history, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
+HALT_ERRORS = {"PreflightError", "PolicyError"}
+console = Console(stderr=False, highlight=False)
+log = logging.getLogger("prodlike")
+
+
+class CliError(Exception):
+    """An expected failure: printed without a traceback (unless --debug), exit code attached."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR):
+        super().__init__(message)
+        self.code = code
+
+
+# ---- Dagster glue -----------------------------------------------------------------------------
+
+def dagster_home(state_dir: Path) -> Path:
+    """DAGSTER_HOME under the state folder, with the project's dagster.yaml in it."""
+    home = state_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    for candidate in (Path.cwd() / "dagster.yaml", Path(__file__).resolve().parents[1] / "dagster.yaml"):
+        if candidate.exists():
+            if not target.exists() or target.read_text() != candidate.read_text():
+                shutil.copyfile(candidate, target)
+            break
+    else:
+        if not target.exists():
+            target.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home.resolve())
+    return home
+
+
+def run_refresh_job(config_file: Path, state_dir: Path) -> tuple[int, str, object]:
+    """Run the refresh job in-process with the persistent instance; (exit code, message, result)."""
+    dagster_home(state_dir)
+    import dagster as dg
+
+    from .definitions import REFRESH_JOB, load_definitions
+
+    defs = load_definitions(config_file)
+    job = defs.resolve_job_def(REFRESH_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    if result.success:
+        return EXIT_OK, "released", result
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            err = event.step_failure_data.error
+            user = event.step_failure_data.user_failure_data
+            cls = (user.metadata.get("error_class").value if user and user.metadata.get("error_class") else err.cls_name)
+            message = user.description if user and user.description else err.message
+            return (EXIT_HALTED if cls in HALT_ERRORS else EXIT_ERROR), message.strip(), result
+    return EXIT_ERROR, "the refresh run failed (see the Dagster run log)", result
+
+
+def _summary(result, stage_dsn: str | None = None) -> Table:
+    table = Table(title="refresh summary")
+    for col in ("table", "rows (production)", "rows (staging)", "MB", "seconds", "rows/s"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    staged = _staging_counts(stage_dsn) if stage_dsn else {}
+    for mat in result.get_asset_materialization_events():
+        m = mat.materialization
+        key = m.asset_key.path
+        if len(key) != 3:
+            continue
+        md = m.metadata
+        q = f"{key[1]}.{key[2]}"
+        table.add_row(q, f"{md['rows'].value:,}", f"{staged.get(q, 0):,}" if staged else "-",
+                      f"{md['bytes'].value / 1e6:.1f}", f"{md['copy_seconds'].value:.2f}",
+                      f"{md['rows_per_second'].value:,.0f}")
+    return table
+
+
+def _staging_counts(dsn: str) -> dict[str, int]:
+    import psycopg
+
+    from .control import live_release
+
+    with psycopg.connect(dsn) as conn:
+        rel = live_release(conn)
+        if not rel:
+            return {}
+        out = {}
+        for q in rel["tables"]:
+            schema, name = q.split(".", 1)
+            out[q] = conn.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0]
+        return out
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+def cmd_demo(args) -> int:
+    from . import demo
+
+    return demo.run(rows=args.rows, state_dir=Path(args.state_dir), reseed=args.reseed, console=console)
+
+
+def cmd_refresh(args) -> int:
+    from .config import load
+    from .definitions import resolve_config_path
+
+    path = resolve_config_path(args.config) if args.config is None else Path(args.config)
+    cfg = load(path)
+    for ref, key in ((cfg.source.dsn, "source"), (cfg.target.dsn, "target")):
+        from .secrets import resolve
+
+        resolve(ref, key)
+    t0 = time.perf_counter()
+    code, message, result = run_refresh_job(path, cfg.state_path(path.parent.resolve()))
+    if code == EXIT_OK:
+        console.print(_summary(result, cfg.target.resolve("target")))
+        console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (run {result.run_id})")
+    elif code == EXIT_HALTED:
+        console.print(f"[red]halted[/]: {message}")
+    else:
+        console.print(f"[red]failed[/]: {message}")
+    return code
+
+
+def cmd_preflight(args) -> int:
+    from .config import load
+    from .refresh import Refresh
+    from .preflight import PreflightError
+
+    cfg = load(args.config)
+    key = os.environ.get(cfg.anonymization.key[2:-1]) if cfg.anonymization.key else None
+    r = Refresh(cfg, cfg.source.resolve("source"), cfg.target.resolve("target"), "preflight",
+                key.encode() if key else None)
+    try:
+        report = r.preflight()
+    except PreflightError as err:
+        raise CliError(str(err), EXIT_HALTED) from None
+    console.print(f"preflight passed: {len(report.selection.copied)} tables to copy, "
+                  f"{len(report.selection.schema_only)} structure only, {len(report.selection.excluded)} excluded")
+    console.print(f"production size {report.production_bytes / 1e6:.1f} MB; staging needs about "
+                  f"{report.staging_bytes_needed / 1e6:.1f} MB (live + shadow + previous release)")
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    import psycopg
+
+    from .config import load
+    from .control import live_release
+
+    cfg = load(args.config)
+    try:
+        with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10) as conn:
+            rel = live_release(conn)
+    except psycopg.OperationalError:
+        print(json.dumps({"state": "UNKNOWN", "reason": "staging unreachable"}) if args.json
+              else "UNKNOWN: staging unreachable")
+        return 3
+    if rel is None:
+        out = {"state": "UNKNOWN", "reason": "no release yet"}
+        print(json.dumps(out) if args.json else "UNKNOWN: no release yet; run `prodlike refresh`")
+        return 3
+    age = datetime.now(timezone.utc) - rel["snapshot_time"]
+    out = {"state": "OK", "release_id": rel["id"], "run_id": rel["run_id"],
+           "snapshot_time": rel["snapshot_time"].isoformat(), "age_seconds": int(age.total_seconds())}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        console.print(f"OK: release {rel['id']} (run {rel['run_id']}), production snapshot "
+                      f"{rel['snapshot_time']:%Y-%m-%d %H:%M:%S %Z}, age {_human(age.total_seconds())}")
+    return 0
+
+
+def cmd_history(args) -> int:
+    import psycopg
+
+    from .config import load
+    from .control import releases
+
+    cfg = load(args.config)
+    with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10) as conn:
+        rows = releases(conn, args.limit)
+    table = Table(title="releases")
+    for col in ("id", "kind", "released at", "production snapshot", "tables", "rows", "run"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), r["kind"], f"{r['released_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{r['snapshot_time']:%Y-%m-%d %H:%M:%S}", str(len(r["tables"])),
+                      f"{sum(t.get('rows', 0) for t in r['tables'].values()):,}", r["run_id"])
+    console.print(table)
+    return 0
+
+
+def cmd_config_check(args) -> int:
+    from .config import load
+    from .secrets import redact
+
+    cfg = load(args.config)
+    console.print(redact(json.dumps(cfg.model_dump(mode="json", by_alias=True), indent=2)))
+    console.print("[green]config OK[/]")
+    return 0
+
+
+def cmd_config_schema(args) -> int:
+    from .config import Config
+
+    print(json.dumps(Config.model_json_schema(by_alias=True), indent=2))
+    return 0
+
+
+def _human(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="prodlike", description="Keep staging production-like.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of expected failures")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="embedded production + staging, seeded, refreshed through Dagster")
+    d.add_argument("--rows", type=int, default=1_000_000, help="rows in all demo tables (default 1,000,000)")
+    d.add_argument("--reseed", action="store_true", help="rebuild the demo production database")
+    d.add_argument("--state-dir", default=".prodlike", help="state folder (default .prodlike)")
+    d.set_defaults(func=cmd_demo)
+
+    for name, func, text in (("refresh", cmd_refresh, "run one refresh against the configured servers"),
+                             ("preflight", cmd_preflight, "check the config against production; copy nothing"),
+                             ("history", cmd_history, "releases recorded in staging")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("-c", "--config", help="config file (default $PRODLIKE_CONFIG or prodlike.yaml)")
+        c.set_defaults(func=func)
+        if name == "history":
+            c.add_argument("--limit", type=int, default=20)
+
+    s = sub.add_parser("status", help="live release and its age (exit 0 OK, 3 UNKNOWN)")
+    s.add_argument("-c", "--config")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    cfg = sub.add_parser("config", help="validate the config or print its JSON Schema")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    chk = cfg_sub.add_parser("check", help="validate a config and print what it resolved (secrets redacted)")
+    chk.add_argument("-c", "--config")
+    chk.set_defaults(func=cmd_config_check)
+    cfg_sub.add_parser("schema", help="print the JSON Schema of prodlike.yaml").set_defaults(func=cmd_config_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    from .config import ConfigError
+    from .connections import UnreachableServerError
+    from .control import RefreshLockedError
+    from .secrets import MissingSecretError
+
+    try:
+        return args.func(args)
+    except CliError as err:
+        if args.debug:
+            raise
+        console.print(f"[red]error[/]: {err}")
+        return err.code
+    except (ConfigError, MissingSecretError, UnreachableServerError, RefreshLockedError) as err:
+        if args.debug:
+            raise
+        console.print(f"[red]error[/]: {err}")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

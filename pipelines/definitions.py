@@ -1,0 +1,40 @@
+"""The Dagster code location: definitions built from the config alone (works while production is down)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from .assets import build_assets, build_resource
+from .config import Config, config_path, load
+
+DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
+REFRESH_JOB = "refresh"
+
+
+def resolve_config_path(path: str | Path | None = None) -> Path:
+    """The config to build from: the argument, $PRODLIKE_CONFIG, ./prodlike.yaml, else the demo's."""
+    p = config_path(path)
+    return p if p.exists() else DEMO_CONFIG
+
+
+def build_definitions(cfg: Config, path: Path) -> dg.Definitions:
+    assets = build_assets(cfg)
+    job = dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.assets(*assets),
+                              description="Copy production into staging's shadow schema and release it.")
+    schedules = []
+    if cfg.schedule:
+        schedules.append(dg.ScheduleDefinition(name="refresh_schedule", job=job, cron_schedule=cfg.schedule.cron,
+                                               execution_timezone=cfg.schedule.timezone,
+                                               default_status=dg.DefaultScheduleStatus.STOPPED))
+    return dg.Definitions(assets=assets, jobs=[job], schedules=schedules,
+                          resources={"prodlike": build_resource(cfg, path.resolve())})
+
+
+def load_definitions(path: str | Path | None = None) -> dg.Definitions:
+    p = resolve_config_path(path)
+    return build_definitions(load(p), p)
+
+
+defs = load_definitions()
