@@ -4,9 +4,8 @@ column transforms, COPY in. All-keep tables stream PostgreSQL's binary format by
 from __future__ import annotations
 
 import re
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
@@ -93,21 +92,14 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class Snapshot:
-    """One exported production snapshot, kept open until every unit has imported it."""
+    """One exported production snapshot. The exporting transaction stays open until the last table's
+    copy ends: every table transaction imports the same snapshot, so they pin the same xmin and the
+    exporter adds no pin beyond the last copy, while a table whose connection drops can re-import it
+    and retry. It ends before validation, so no snapshot is held through it."""
 
     id: str
     taken_at: datetime
     conn: psycopg.Connection
-    expected_imports: int
-    _imported: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def imported(self) -> None:
-        """Called by each unit once it holds the snapshot; the last one ends the export."""
-        with self._lock:
-            self._imported += 1
-            if self._imported >= self.expected_imports:
-                self.close()
 
     @property
     def open(self) -> bool:
@@ -126,7 +118,7 @@ def export_snapshot(dsn: str, schemas: list[str], lock_timeout: timedelta, read:
     conn.read_only = True
     snap_id, taken_at = conn.execute("SELECT pg_export_snapshot(), statement_timestamp()").fetchone()
     catalog = read(conn, schemas)
-    return Snapshot(snap_id, taken_at, conn, expected_imports=0), catalog
+    return Snapshot(snap_id, taken_at, conn), catalog
 
 
 def _open_source(dsn: str, snapshot: Snapshot, lock_timeout: timedelta) -> psycopg.Connection:
@@ -210,7 +202,6 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
     stats = CopyStats(unit.source)
     started = time.perf_counter()
     src_conn = _open_source(source_dsn, snapshot, lock_timeout)
-    snapshot.imported()
     try:
         with connections.staging(target_dsn) as dst_conn, src_conn.cursor() as src, dst_conn.cursor() as dst:
             dst.execute(f"TRUNCATE {unit.target}")

@@ -145,9 +145,6 @@ class Refresh:
                      report.staging_bytes_needed / 1e6)
             rename = self._prepare_shadow(stage, cat, report)
             units = self._units(cat, report, rename)
-            snapshot.expected_imports = len(units)
-            if not units:
-                snapshot.close()
             yield from self._run_units(stage, cat, rename, units, snapshot, report)
         finally:
             snapshot.close()
@@ -185,7 +182,22 @@ class Refresh:
                 stage.execute(f"ALTER EXTENSION {qident(ext)} SET SCHEMA {qident(EXTENSION_SCHEMA)}")
                 where = EXTENSION_SCHEMA
             mapping[prod_schema] = where
+        if EXTENSION_SCHEMA in mapping.values():
+            self._extension_schema_on_search_path(stage)
         return mapping
+
+    @staticmethod
+    def _extension_schema_on_search_path(stage: psycopg.Connection) -> None:
+        """Unqualified extension operators and types (citext's `=`) must resolve in staging as they do in
+        production: append the extension schema to the database's default search_path, once."""
+        current = stage.execute(
+            "SELECT coalesce((SELECT option_value FROM pg_db_role_setting s, pg_options_to_table(s.setconfig) "
+            "WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND s.setrole = 0 AND option_name = 'search_path'), current_setting('search_path'))"
+        ).fetchone()[0]
+        if EXTENSION_SCHEMA not in [p.strip().strip('"') for p in current.split(",")]:
+            stage.execute(f"ALTER DATABASE {qident(stage.info.dbname)} SET search_path = {current}, "
+                          f"{qident(EXTENSION_SCHEMA)}")
 
     def _units(self, cat: Catalog, report: PreflightReport, rename: ddl.Renamer) -> list[CopyUnit]:
         units = []
@@ -259,6 +271,8 @@ class Refresh:
                                              max((s.seconds for s in leaves), default=0.0), result, leaves)
                             self.outcome.tables[table] = tr
                             yield tr
+                    if not any(kind == "copy" for kind, _ in pending.values()):
+                        snapshot.close()  # every table has its rows: production is no longer read
             except BaseException:
                 for fut in pending:
                     fut.cancel()
