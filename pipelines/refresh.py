@@ -111,7 +111,8 @@ class Refresh:
         sel = select_tables(self.cfg, cat)
         extra = []
         try:
-            self.policy = build_policy(self.cfg, cat, self.anon_key, [q for q in sel.copied if q in cat.tables])
+            listed = [q for q in sel.copied if q in self.cfg.anonymization.tables]  # others: 'not in the config'
+            self.policy = build_policy(self.cfg, cat, self.anon_key, listed)
         except anon_policy.PolicyError as err:
             extra = err.problems
         except ValueError as err:
