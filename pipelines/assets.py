@@ -78,7 +78,7 @@ def build_assets(cfg: Config) -> list:
                     description="Preflight, then copy every table from one consistent production snapshot into "
                                 "staging's shadow schema, in parallel.")
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
-        refresh = prodlike.refresh(context.run_id)
+        refresh = prodlike.refresh(context.run.run_id)
         reporter = progress.current()
         reporter.start({q: 0 for q in tables})
         try:
@@ -98,7 +98,7 @@ def build_assets(cfg: Config) -> list:
               description="Atomic release: in one transaction the shadow schemas become live and the previous "
                           "live schemas are kept for rollback; recorded in staging's prodlike control schema.")
     def release(context: dg.AssetExecutionContext, prodlike: ProdlikeResource) -> dg.MaterializeResult:
-        refresh = prodlike.refresh(context.run_id)
+        refresh = prodlike.refresh(context.run.run_id)
         try:
             result = refresh.release()
         except Exception as err:

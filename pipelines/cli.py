@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 HALT_ERRORS = {"PreflightError", "PolicyError"}
 console = Console(stderr=False, highlight=False)
 log = logging.getLogger("prodlike")
@@ -58,7 +59,7 @@ def run_refresh_job(config_file: Path, state_dir: Path) -> tuple[int, str, objec
     defs = load_definitions(config_file)
     job = defs.resolve_job_def(REFRESH_JOB)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG)
     if result.success:
         return EXIT_OK, "released", result
     for event in result.all_events:

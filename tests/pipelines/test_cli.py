@@ -1,0 +1,153 @@
+"""The prodlike command as a user runs it: exit codes and messages for success, bad config,
+unreachable servers and refusals; the Dagster graph from config alone, with production down."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from prodlike.pipelines.definitions import DEMO_CONFIG, load_definitions
+from tests.conftest import ROOT, TEST_KEY
+
+SNAPSHOT = Path(__file__).with_name("asset_graph.snapshot.json")
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 300):
+    full_env = {**os.environ, **(env or {}), "COLUMNS": "160"}
+    return subprocess.run([sys.executable, "-m", "prodlike.pipelines.cli", *args], env=full_env,
+                          cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def demo_env(demo_dbs, tmp_path):
+    """Environment and config file for the demo config against demo_dbs, state under tmp_path."""
+    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
+    cfg["state_dir"] = str(tmp_path / "state")
+    cfg["workload"] = str(DEMO_CONFIG.with_name("workload.sql"))
+    path = tmp_path / "prodlike.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {"PRODLIKE_DEMO_SOURCE_DSN": demo_dbs.source, "PRODLIKE_DEMO_TARGET_DSN": demo_dbs.target,
+           "PRODLIKE_DEMO_ANON_KEY": TEST_KEY.decode()}
+    return path, env, cfg
+
+
+def test_refresh_releases_and_prints_a_summary(demo_env, demo_dbs):
+    path, env, _ = demo_env
+    out = run_cli("refresh", "-c", str(path), env=env)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    assert "refresh summary" in out.stdout and "public.order_items" in out.stdout
+    assert "released" in out.stdout
+    status = run_cli("status", "-c", str(path), "--json", env=env)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert json.loads(status.stdout)["state"] == "OK"
+    with demo_dbs.src() as src, demo_dbs.dst() as dst:
+        for table in ("customers", "orders", "order_items", "payments", "support_tickets"):
+            assert src.execute(f"SELECT count(*) FROM {table}").fetchone() == \
+                dst.execute(f"SELECT count(*) FROM {table}").fetchone()
+
+
+def test_bad_config_exits_1_naming_the_key(tmp_path):
+    path = tmp_path / "prodlike.yaml"
+    path.write_text("source: {dsn: '${A}'}\ntarget: {dsn: '${B}'}\ncopy: {workers: many}\n")
+    out = run_cli("refresh", "-c", str(path))
+    assert out.returncode == 1
+    assert "copy.workers: Input should be a valid integer" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("which", ["production", "staging"])
+def test_unreachable_server_exits_1_naming_it(demo_env, which):
+    path, env, _ = demo_env
+    dead = f"postgresql://nobody:pw@127.0.0.1:{_dead_port()}/nothing"
+    env = dict(env, **{"PRODLIKE_DEMO_SOURCE_DSN" if which == "production" else "PRODLIKE_DEMO_TARGET_DSN": dead})
+    out = run_cli("refresh", "-c", str(path), env=env)
+    assert out.returncode == 1, out.stdout + out.stderr[-2000:]
+    assert f"cannot connect to {which} (127.0.0.1:" in out.stdout
+    assert "pw@" not in out.stdout + out.stderr
+
+
+def test_preflight_refusal_exits_2(demo_env, demo_dbs):
+    path, env, _ = demo_env
+    with demo_dbs.src() as src:
+        src.execute("ALTER TABLE customers ADD COLUMN passport_no text")
+    out = run_cli("refresh", "-c", str(path), env=env)
+    assert out.returncode == 2, out.stdout + out.stderr[-2000:]
+    assert "public.customers: unclassified column(s) passport_no (suggested: hash)" in out.stdout
+    pre = run_cli("preflight", "-c", str(path), env=env)
+    assert pre.returncode == 2 and "passport_no" in pre.stdout
+
+
+def test_status_unknown_when_staging_unreachable(demo_env):
+    path, env, _ = demo_env
+    env = dict(env, PRODLIKE_DEMO_TARGET_DSN=f"postgresql://x:y@127.0.0.1:{_dead_port()}/z")
+    out = run_cli("status", "-c", str(path), "--json", env=env)
+    assert out.returncode == 3
+    assert json.loads(out.stdout)["state"] == "UNKNOWN"
+
+
+def test_config_schema_and_check(demo_env):
+    path, env, _ = demo_env
+    schema = json.loads(run_cli("config", "schema").stdout)
+    assert "anonymization" in schema["properties"]
+    out = run_cli("config", "check", "-c", str(path), env=env)
+    assert out.returncode == 0 and "config OK" in out.stdout
+
+
+def _graph(defs: dg.Definitions) -> dict:
+    graph = defs.resolve_asset_graph()
+    return {
+        "assets": sorted("/".join(k.path) for k in graph.get_all_asset_keys()),
+        "groups": {"/".join(k.path): graph.get(k).group_name for k in graph.get_all_asset_keys()},
+        "checks": sorted(f"{'/'.join(c.asset_key.path)}:{c.name}" for c in graph.asset_check_keys),
+        "jobs": sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")),
+        "schedules": sorted(f"{s.name}:{s.cron_schedule}" for s in defs.schedules or []),
+    }
+
+
+def test_asset_graph_matches_snapshot(monkeypatch):
+    """An accidental change to asset keys, checks, jobs or schedules shows up as a diff here."""
+    monkeypatch.delenv("PRODLIKE_CONFIG", raising=False)
+    graph = _graph(load_definitions(DEMO_CONFIG))
+    if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(json.dumps(graph, indent=2, sort_keys=True) + "\n")
+    assert graph == json.loads(SNAPSHOT.read_text())
+
+
+def test_definitions_load_with_production_down(tmp_path):
+    dead = f"postgresql://x:y@127.0.0.1:{_dead_port()}/z"
+    env = {**os.environ, "PRODLIKE_DEMO_SOURCE_DSN": dead, "PRODLIKE_DEMO_TARGET_DSN": dead,
+           "DAGSTER_HOME": str(tmp_path), "PRODLIKE_CONFIG": str(DEMO_CONFIG)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    out = subprocess.run([str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-m",
+                          "prodlike.pipelines.definitions"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Validation successful" in out.stderr + out.stdout
+
+
+def test_materialize_job_releases(demo_env, demo_dbs, monkeypatch):
+    path, env, _ = demo_env
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    defs = load_definitions(path)
+    result = defs.resolve_job_def("refresh").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    mats = {"/".join(e.materialization.asset_key.path): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert mats["staging/public/customers"]["rows"].value == 1000
+    assert mats["staging/release"]["release_id"].value == 1
+    with demo_dbs.dst() as dst:
+        assert dst.execute("SELECT run_id FROM prodlike.releases").fetchone()[0] == result.run_id
