@@ -79,16 +79,16 @@ class Transformer:
     def one(self, value: str) -> str | None:
         raise NotImplementedError
 
+    def many(self, values: list[str]) -> list[str | None]:
+        """Transform distinct non-NULL values; override with a vectorized version where it pays."""
+        one = self.one
+        return [one(v) for v in values]
+
     def transform(self, values: list[str | None], batch: Batch | None = None) -> list[str | None]:
         """Transform a whole column of a batch; NULL stays NULL; each distinct value is computed once."""
-        cache: dict[str, str | None] = {}
-        out = []
-        for v in values:
-            if v is None:
-                out.append(None)
-                continue
-            r = cache.get(v, cache)
-            if r is cache:
-                r = cache[v] = self.one(v)
-            out.append(r)
-        return out
+        distinct = dict.fromkeys(values)
+        distinct.pop(None, None)
+        keys = list(distinct)
+        mapping = dict(zip(keys, self.many(keys)))
+        mapping[None] = None
+        return list(map(mapping.__getitem__, values))

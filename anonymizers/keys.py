@@ -45,6 +45,20 @@ class Keyed:
         h.update(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value)
         return h.digest()
 
+    def digests(self, values: list[str]) -> list[bytes]:
+        """digest() of every value (the vectorized form transformers use)."""
+        base, out = self._base, []
+        append = out.append
+        for v in values:
+            h = base.copy()
+            h.update(v.encode("utf-8", "surrogatepass"))
+            append(h.digest())
+        return out
+
+    def indexes(self, values: list[str], n: int) -> list[int]:
+        """index(value, n) of every value."""
+        return [int.from_bytes(d[:8], "big") % n for d in self.digests(values)]
+
     def integer(self, value: str | bytes, bits: int = 64) -> int:
         """An unsigned integer of `bits` bits (<= 256) derived from value."""
         if bits <= 64:

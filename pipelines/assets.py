@@ -28,10 +28,13 @@ class ProdlikeResource(dg.ConfigurableResource):
 
         return load(self.config_path)
 
-    def refresh(self, run_id: str) -> Refresh:
+    def refresh(self, run_id: str, reporter: progress.Reporter | None = None) -> Refresh:
         cfg = self.config()
         key = self.anon_key.encode() if self.anon_key else None
-        return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key, progress=progress.current().advance)
+        if reporter is None:
+            return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key)
+        return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key, progress=reporter.advance,
+                       on_start=reporter.start)
 
 
 def table_key(qualified: str) -> dg.AssetKey:
@@ -78,9 +81,8 @@ def build_assets(cfg: Config) -> list:
                     description="Preflight, then copy every table from one consistent production snapshot into "
                                 "staging's shadow schema, in parallel.")
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
-        refresh = prodlike.refresh(context.run.run_id)
-        reporter = progress.current()
-        reporter.start({q: 0 for q in tables})
+        reporter = progress.current(emit=context.log.info)
+        refresh = prodlike.refresh(context.run.run_id, reporter)
         try:
             for tr in refresh.copy():
                 reporter.finish(tr.table)

@@ -49,6 +49,7 @@ class Table:
     rls: bool = False
     estimated_bytes: int = 0
     options: list[str] = field(default_factory=list)
+    estimated_rows: int = 0
 
     @property
     def qualified(self) -> str:
@@ -162,7 +163,7 @@ SELECT n.nspname, c.relname, c.relkind, c.oid, c.relrowsecurity,
        CASE WHEN c.relispartition THEN pn.nspname || '.' || p.relname END,
        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
-       pg_total_relation_size(c.oid), coalesce(c.reloptions, '{}')
+       pg_total_relation_size(c.oid), coalesce(c.reloptions, '{}'), greatest(c.reltuples, 0)::bigint
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
 LEFT JOIN pg_class p ON p.oid = i.inhparent LEFT JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -303,8 +304,8 @@ def read_catalog(conn: psycopg.Connection, schemas: list[str]) -> Catalog:
     conn.execute(QUALIFY_ALL)
     cat = Catalog(schemas=list(schemas), server_version=conn.info.server_version)
     by_oid: dict[int, Table] = {}
-    for schema, name, kind, oid, rls, parent, bound, key, size, opts in conn.execute(_TABLES, (schemas,)):
-        t = Table(schema, name, kind, [], parent, bound, key, rls, size, list(opts))
+    for schema, name, kind, oid, rls, parent, bound, key, size, opts, est in conn.execute(_TABLES, (schemas,)):
+        t = Table(schema, name, kind, [], parent, bound, key, rls, size, list(opts), est)
         by_oid[oid] = t
         cat.tables[t.qualified] = t
     for relid, name, typ, notnull, default, ident, gen, coll, tname, tcat in conn.execute(

@@ -54,6 +54,9 @@ def run_refresh_job(config_file: Path, state_dir: Path) -> tuple[int, str, objec
     dagster_home(state_dir)
     import dagster as dg
 
+    from . import progress
+
+    progress.use(progress.for_terminal())
     from .definitions import REFRESH_JOB, load_definitions
 
     defs = load_definitions(config_file)

@@ -67,6 +67,7 @@ class CopyUnit:
     plan: TablePlan | None = None
     schema_only: bool = False
     estimated_bytes: int = 0
+    estimated_rows: int = 0
 
 
 @dataclass
@@ -142,9 +143,9 @@ def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols:
             nbytes += len(chunk)
             rows += 1
             if nbytes - reported >= 8 << 20:
-                progress(unit.source, rows, nbytes - reported)
+                progress(unit.asset, rows, nbytes - reported)
                 reported, rows = nbytes, 0
-    progress(unit.source, rows, nbytes - reported)
+    progress(unit.asset, rows, nbytes - reported)
     stats.rows, stats.bytes = src.rowcount, nbytes
 
 
@@ -177,7 +178,7 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
         stats.write_s += time.perf_counter() - t1
         stats.rows += len(batch)
         stats.bytes += size
-        progress(unit.source, len(batch), size)
+        progress(unit.asset, len(batch), size)
         batch, size = [], 0
 
     with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:

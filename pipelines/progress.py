@@ -25,12 +25,14 @@ class LineReporter:
         self.every, self.emit = every, emit or log.info
         self.lock = threading.Lock()
         self.rows = self.bytes = 0
-        self.total_bytes = 0
+        self.total_rows = 0
         self.t0 = self.last = time.monotonic()
 
     def start(self, tables: dict[str, int]) -> None:
-        self.total_bytes = sum(tables.values())
+        """tables: estimated rows per table (from production's statistics)."""
+        self.total_rows = sum(tables.values())
         self.t0 = self.last = time.monotonic()
+        self.emit(f"copying {len(tables)} tables, about {self.total_rows:,} rows")
 
     def advance(self, unit: str, rows: int, nbytes: int) -> None:
         with self.lock:
@@ -42,9 +44,8 @@ class LineReporter:
             self.last = now
             rate = self.rows / max(now - self.t0, 1e-6)
             eta = ""
-            if self.total_bytes and self.bytes:
-                left = max(self.total_bytes - self.bytes, 0) * (now - self.t0) / self.bytes
-                eta = f", ETA {left:.0f}s"
+            if self.total_rows > self.rows:
+                eta = f", ETA {(self.total_rows - self.rows) / max(rate, 1):.0f}s"
             self.emit(f"copied {self.rows:,} rows ({self.bytes / 1e6:.1f} MB), {rate:,.0f} rows/s{eta}")
 
     def finish(self, table: str) -> None:
@@ -55,7 +56,7 @@ class LineReporter:
 
 
 class RichReporter:
-    """A rich progress display: one bar per table (bytes against the catalog estimate) and an overall bar."""
+    """A rich progress display: one bar per table (rows against production's estimate) and an overall bar."""
 
     def __init__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -64,32 +65,25 @@ class RichReporter:
                                  TextColumn("{task.fields[rows]:>12,} rows"), TextColumn("{task.fields[rate]:>9}"),
                                  TimeRemainingColumn(), transient=False)
         self.tasks: dict[str, int] = {}
-        self.unit_table: dict[str, str] = {}
         self.t0 = time.monotonic()
         self.lock = threading.Lock()
 
     def start(self, tables: dict[str, int]) -> None:
+        """tables: estimated rows per table (from production's statistics)."""
         self.progress.start()
         self.t0 = time.monotonic()
         self.overall = self.progress.add_task("all tables", total=max(sum(tables.values()), 1), rows=0, rate="")
-        for t, size in tables.items():
-            self.tasks[t] = self.progress.add_task(t, total=max(size, 1), rows=0, rate="")
+        for t, rows in sorted(tables.items()):
+            self.tasks[t] = self.progress.add_task(t, total=max(rows, 1), rows=0, rate="")
 
-    def map_unit(self, unit: str, table: str) -> None:
-        self.unit_table[unit] = table
-
-    def advance(self, unit: str, rows: int, nbytes: int) -> None:
+    def advance(self, table: str, rows: int, nbytes: int) -> None:
         with self.lock:
-            table = self.unit_table.get(unit, unit)
-            task = self.tasks.get(table)
             elapsed = max(time.monotonic() - self.t0, 1e-6)
-            if task is not None:
-                t = self.progress.tasks[task]
-                total_rows = t.fields["rows"] + rows
-                self.progress.update(task, advance=nbytes, rows=total_rows, rate=f"{total_rows / elapsed:,.0f}/s")
-            o = self.progress.tasks[self.overall]
-            all_rows = o.fields["rows"] + rows
-            self.progress.update(self.overall, advance=nbytes, rows=all_rows, rate=f"{all_rows / elapsed:,.0f}/s")
+            for task in (self.tasks.get(table), self.overall):
+                if task is None:
+                    continue
+                done = self.progress.tasks[task].fields["rows"] + rows
+                self.progress.update(task, advance=rows, rows=done, rate=f"{done / elapsed:,.0f}/s")
 
     def finish(self, table: str) -> None:
         task = self.tasks.get(table)
@@ -109,8 +103,9 @@ def use(reporter: Reporter | None) -> None:
     _current = reporter
 
 
-def current() -> Reporter:
-    return _current or LineReporter()
+def current(emit=None) -> Reporter:
+    """The installed reporter, else plain lines sent to emit (e.g. Dagster's context.log.info)."""
+    return _current or LineReporter(emit=emit)
 
 
 def for_terminal() -> Reporter:

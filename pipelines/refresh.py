@@ -94,9 +94,11 @@ class Refresh:
     """The steps of one refresh run against resolved DSNs (no Dagster inside)."""
 
     def __init__(self, cfg: Config, source_dsn: str, target_dsn: str, run_id: str, anon_key: bytes | None,
-                 progress: Callable[[str, int, int], None] = _noop_progress):
+                 progress: Callable[[str, int, int], None] = _noop_progress,
+                 on_start: Callable[[dict[str, int]], None] | None = None):
         self.cfg, self.source_dsn, self.target_dsn = cfg, source_dsn, target_dsn
         self.run_id, self.anon_key, self.progress = run_id, anon_key, progress
+        self.on_start = on_start
 
     # ---- preflight -------------------------------------------------------------------------
     def preflight(self) -> PreflightReport:
@@ -146,6 +148,11 @@ class Refresh:
                      report.staging_bytes_needed / 1e6)
             rename = self._prepare_shadow(stage, cat, report)
             units = self._units(cat, report, rename)
+            if self.on_start:
+                estimates: dict[str, int] = {}
+                for u in units:
+                    estimates[u.asset] = estimates.get(u.asset, 0) + u.estimated_rows
+                self.on_start(estimates)
             yield from self._run_units(stage, cat, rename, units, snapshot, report)
         finally:
             snapshot.close()
@@ -209,6 +216,7 @@ class Refresh:
                     source=leaf.qualified, target=rename.table(leaf.qualified), asset=q,
                     columns=[c.name for c in leaf.copied_columns], plan=plan,
                     schema_only=q in report.selection.schema_only, estimated_bytes=leaf.estimated_bytes,
+                    estimated_rows=0 if q in report.selection.schema_only else leaf.estimated_rows,
                 ))
         return sorted(units, key=lambda u: -u.estimated_bytes)
 

@@ -1,7 +1,5 @@
 """email: a realistic address at a safe domain, unique for unique inputs."""
 
-import base64
-
 from pydantic import BaseModel, ConfigDict
 
 from .. import pools
@@ -18,7 +16,7 @@ class Params(BaseModel):
 @register
 class Email(Transformer):
     name = "email"
-    description = "first.last.<64-bit keyed tag>@example.com; optionally keeps the original domain."
+    description = "first.last.<64-bit keyed hex tag>@example.com; optionally keeps the original domain."
     Params = Params
     injective = True
     identifier = True
@@ -27,11 +25,18 @@ class Email(Transformer):
     def setup(self):
         self.parts = pools.ascii_local_parts()
 
+    def many(self, values):
+        if self.params.keep_domain:
+            return [self.one(v) for v in values]
+        parts, n, domain = self.parts, len(self.parts), self.params.domain
+        return [f"{parts[int.from_bytes(d[0:4], 'big') % n]}.{parts[int.from_bytes(d[4:8], 'big') % n]}."
+                f"{d[8:16].hex()}@{domain}" for d in self.keyed.digests([v.lower() for v in values])]
+
     def one(self, value):
         d = self.keyed.digest(value.lower())
         first = self.parts[int.from_bytes(d[0:4], "big") % len(self.parts)]
         last = self.parts[int.from_bytes(d[4:8], "big") % len(self.parts)]
-        tag = base64.b32encode(d[8:16]).decode()[:13].lower()  # 64 keyed bits: unique for unique inputs
+        tag = d[8:16].hex()  # 64 keyed bits: unique for unique inputs (a collision is refused by the key)
         domain = self.params.domain
         if self.params.keep_domain and "@" in value:
             domain = value.rsplit("@", 1)[1]

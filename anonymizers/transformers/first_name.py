@@ -14,5 +14,9 @@ class FirstName(Transformer):
     def setup(self):
         self.pool = pools.first_names()
 
+    def many(self, values):
+        pool = self.pool
+        return [pool[i] for i in self.keyed.indexes(values, len(pool))]
+
     def one(self, value):
         return self.pool[self.keyed.index(value, len(self.pool))]

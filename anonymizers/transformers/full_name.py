@@ -14,6 +14,10 @@ class FullName(Transformer):
     def setup(self):
         self.first, self.last = pools.first_names(), pools.last_names()
 
+    def many(self, values):
+        first, last, nf, nl = self.first, self.last, len(self.first), len(self.last)
+        return [f"{first[int.from_bytes(d[0:4], 'big') % nf]} {last[int.from_bytes(d[4:8], 'big') % nl]}"
+                for d in self.keyed.digests(values)]
+
     def one(self, value):
-        n = self.keyed.integer(value, 64)
-        return f"{self.first[n % len(self.first)]} {self.last[(n >> 32) % len(self.last)]}"
+        return self.many([value])[0]

@@ -26,6 +26,12 @@ class Hash(Transformer):
     def setup(self):
         self.max_output_length = self.params.length
 
+    def many(self, values):
+        if self.params.encoding != "hex":
+            return [self.one(v) for v in values]
+        n = self.params.length
+        return [d.hex()[:n] for d in self.keyed.digests(values)]
+
     def one(self, value):
         d = self.keyed.digest(value)
         text = d.hex() if self.params.encoding == "hex" else base64.urlsafe_b64encode(d).decode().rstrip("=")

@@ -24,8 +24,27 @@ class Ip(Transformer):
     injective = True
     identifier = True
 
+    def _v4(self, addr: str, mask: str) -> str | None:
+        """Fast path for dotted-quad IPv4 (the common case); None when addr is not one."""
+        parts = addr.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 for p in parts):
+            return None
+        a, b, c, d = (int(p) for p in parts)
+        if max(a, b, c, d) > 255:
+            return None
+        keep = self.params.keep_prefix_v4
+        host_bits = 32 - keep
+        n = (a << 24) | (b << 16) | (c << 8) | d
+        prefix, host = n >> host_bits << host_bits, n & ((1 << host_bits) - 1)
+        x = prefix | permute(self.keyed, host, 1 << host_bits, tweak=f"v4/{keep}")
+        out = f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}"
+        return f"{out}/{mask}" if mask else out
+
     def one(self, value):
         addr, _, mask = value.partition("/")
+        fast = self._v4(addr, mask)
+        if fast is not None:
+            return fast
         try:
             ip = ipaddress.ip_address(addr)
         except ValueError:

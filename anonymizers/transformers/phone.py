@@ -3,10 +3,12 @@
 import re
 
 from ..base import Transformer
-from ..registry import register
 from ..fpe import permute
+from ..registry import register
 
 _PREFIX = re.compile(r"^\s*(\+\d{1,3}|00\d{1,3})")
+_NON_DIGIT = re.compile(r"\D")
+_SHAPE = str.maketrans("0123456789", "##########")
 
 
 @register
@@ -16,12 +18,23 @@ class Phone(Transformer):
     injective = True
     identifier = True
 
+    def setup(self):
+        self._formats: dict[str, str] = {}
+
+    def _format(self, tail: str) -> str:
+        """A str.format template of tail's shape: digits become {} slots, everything else stays."""
+        shape = tail.translate(_SHAPE)
+        fmt = self._formats.get(shape)
+        if fmt is None:
+            fmt = self._formats[shape] = shape.replace("{", "{{").replace("}", "}}").replace("#", "{}")
+        return fmt
+
     def one(self, value):
         m = _PREFIX.match(value)
         head, tail = (value[: m.end()], value[m.end():]) if m else ("", value)
-        digits = [c for c in tail if c.isdigit()]
+        digits = _NON_DIGIT.sub("", tail)
         if not digits:
             return value
-        mapped = str(permute(self.keyed, int("".join(digits)), 10 ** len(digits), tweak=head)).zfill(len(digits))
-        it = iter(mapped)
-        return head + "".join(next(it) if c.isdigit() else c for c in tail)
+        n = len(digits)
+        mapped = str(permute(self.keyed, int(digits), 10 ** n, tweak=head)).zfill(n)
+        return head + self._format(tail).format(*mapped)

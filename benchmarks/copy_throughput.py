@@ -1,0 +1,177 @@
+"""Copy throughput in one run: raw binary COPY server to server, pg_dump | pg_restore, prodlike all-keep,
+prodlike with 3 anonymized columns; rows/s, ratios to raw COPY, time per stage, peak RSS of the copy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from prodlike.pipelines import embedded  # noqa: E402
+
+STATE = ROOT / ".prodlike" / "bench"
+TABLE_SQL = """
+CREATE TABLE bench (
+    id bigint PRIMARY KEY, email text NOT NULL, full_name text NOT NULL, phone text,
+    amount numeric(12,2), created_at timestamptz NOT NULL, status text NOT NULL
+)"""
+FILL_SQL = """
+INSERT INTO bench
+SELECT g, 'user' || g || '@mail' || (g %% 97) || '.example.org', 'Name' || (g %% 5000) || ' Surname' || (g %% 7919),
+       CASE WHEN g %% 10 = 0 THEN NULL ELSE '+49 30 ' || lpad((g %% 10000000)::text, 7, '0') END,
+       round((random() * 1000)::numeric, 2), timestamptz '2024-01-01' + g * interval '1 second',
+       (ARRAY['new','paid','shipped','done'])[1 + g %% 4]
+FROM generate_series(%s, %s) g
+"""
+POLICIES = {
+    "prodlike_keep": {"public.bench": "keep"},
+    "prodlike_anonymized": {"public.bench": {"columns": {"email": "email", "full_name": "full_name",
+                                                         "phone": "phone", "amount": "keep", "created_at": "keep",
+                                                         "status": "keep"}}},
+}
+KEY = "benchmark-key-not-secret-0123456789abcdef"
+
+
+def servers():
+    STATE.mkdir(parents=True, exist_ok=True)
+    prod = embedded.server(STATE, "production").start()
+    stage = embedded.server(STATE, "staging").start()
+    return prod, stage
+
+
+def build(prod, rows: int) -> None:
+    embedded.create_database(prod.dsn(), "bench")
+    with psycopg.connect(prod.dsn("bench"), autocommit=True) as conn:
+        have = conn.execute("SELECT to_regclass('bench') IS NOT NULL AND "
+                            "(SELECT count(*) FROM bench) = %s", (rows,)).fetchone()[0] \
+            if conn.execute("SELECT to_regclass('bench')").fetchone()[0] else False
+        if have:
+            return
+        conn.execute("DROP TABLE IF EXISTS bench")
+        conn.execute(TABLE_SQL)
+        step = 1_000_000
+        for lo in range(1, rows + 1, step):
+            conn.execute(FILL_SQL, (lo, min(lo + step - 1, rows)))
+        conn.execute("VACUUM ANALYZE bench")
+
+
+def fresh_db(stage, name: str) -> str:
+    with psycopg.connect(stage.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return stage.dsn(name)
+
+
+def raw_copy(prod, stage) -> dict:
+    dst = fresh_db(stage, "bench_raw")
+    with psycopg.connect(dst, autocommit=True) as conn:
+        conn.execute(TABLE_SQL.replace(" PRIMARY KEY", ""))
+    t0 = time.perf_counter()
+    with psycopg.connect(prod.dsn("bench")) as s, psycopg.connect(dst) as d:
+        with s.cursor().copy("COPY bench TO STDOUT (FORMAT binary)") as cin, \
+                d.cursor().copy("COPY bench FROM STDIN (FORMAT binary)") as cout:
+            for chunk in cin:
+                cout.write(chunk)
+        d.commit()
+    return {"seconds": time.perf_counter() - t0}
+
+
+def dump_restore(prod, stage) -> dict:
+    dst = fresh_db(stage, "bench_dump")
+    bins = embedded.bin_dir()
+    t0 = time.perf_counter()
+    dump = subprocess.Popen([str(bins / "pg_dump"), "-Fc", "-t", "bench", "-d", prod.dsn("bench")],
+                            stdout=subprocess.PIPE)
+    subprocess.run([str(bins / "pg_restore"), "-d", dst, "--no-owner"], stdin=dump.stdout, check=True)
+    dump.wait()
+    return {"seconds": time.perf_counter() - t0}
+
+
+def prodlike(method: str, prod, stage) -> dict:
+    """Run prodlike's copy in a separate process so its peak RSS is its own."""
+    dst = fresh_db(stage, f"bench_{method}")
+    env = dict(os.environ, BENCH_SOURCE=prod.dsn("bench"), BENCH_TARGET=dst, BENCH_KEY=KEY,
+               BENCH_POLICY=json.dumps(POLICIES[method]))
+    out = subprocess.run([sys.executable, __file__, "--worker"], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{method} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def worker() -> None:
+    from prodlike.pipelines.config import Config
+    from prodlike.pipelines.refresh import Refresh
+
+    cfg = Config.model_validate({"source": {"dsn": "${BENCH_SOURCE}"}, "target": {"dsn": "${BENCH_TARGET}"},
+                                 "anonymization": {"key": "${BENCH_KEY}",
+                                                   "tables": json.loads(os.environ["BENCH_POLICY"])}})
+    r = Refresh(cfg, os.environ["BENCH_SOURCE"], os.environ["BENCH_TARGET"], "bench", os.environ["BENCH_KEY"].encode())
+    t0 = time.perf_counter()
+    tables = list(r.copy())
+    total = time.perf_counter() - t0
+    leaf = tables[0].leaves[0]
+    print(json.dumps({"seconds": total, "rows": tables[0].rows, "copy_s": leaf.seconds, "read_s": leaf.read_s,
+                      "transform_s": leaf.transform_s, "write_s": leaf.write_s, "post_data_s": tables[0].post_data_s,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker()
+    prod, stage = servers()
+    t0 = time.perf_counter()
+    build(prod, args.rows)
+    build_s = time.perf_counter() - t0
+    results = {"raw_copy": raw_copy(prod, stage), "pg_dump_restore": dump_restore(prod, stage)}
+    for method in POLICIES:
+        results[method] = prodlike(method, prod, stage)
+    rows_per_s = {m: args.rows / r["seconds"] for m, r in results.items()}
+    ratio = {m: v / rows_per_s["raw_copy"] for m, v in rows_per_s.items()}
+    report = {
+        "rows": args.rows,
+        "rows_per_s": {m: round(v) for m, v in rows_per_s.items()},
+        "ratio_to_raw_copy": {m: round(v, 3) for m, v in ratio.items()},
+        "peak_rss_mb": round(max(results[m]["peak_rss_mb"] for m in POLICIES), 1),
+        "stages_s": {m: {k: round(results[m][k], 3) for k in ("copy_s", "read_s", "transform_s", "write_s",
+                                                               "post_data_s")} for m in POLICIES},
+        "build_s": round(build_s, 1),
+    }
+    if args.json:
+        print(json.dumps(report))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"copy throughput, {args.rows:,} rows (same run, same two servers)")
+    for col in ("method", "seconds", "rows/s", "ratio to raw COPY", "peak RSS MB"):
+        table.add_column(col, justify="right" if col != "method" else "left")
+    for m, r in results.items():
+        table.add_row(m, f"{r['seconds']:.2f}", f"{rows_per_s[m]:,.0f}", f"{ratio[m]:.2f}x",
+                      f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "-")
+    Console().print(table)
+    stages = Table(title="prodlike time per stage (s): copy = read + transform + write; then keys/indexes/ANALYZE")
+    for col in ("method", "copy", "read", "transform", "write", "post-data"):
+        stages.add_column(col, justify="right" if col != "method" else "left")
+    for m in POLICIES:
+        s = report["stages_s"][m]
+        stages.add_row(m, *(f"{s[k]:.2f}" for k in ("copy_s", "read_s", "transform_s", "write_s", "post_data_s")))
+    Console().print(stages)
+
+
+if __name__ == "__main__":
+    main()
