@@ -9,6 +9,7 @@ from .keys import Keyed
 
 ROUNDS = 6
 TABLE_LIMIT = 1 << 16  # half-domains up to this size use precomputed round tables
+MAX_RUN = 18  # longer runs are permuted in chunks of this length (each chunk a bijection of its own)
 
 
 def _round_table(keyed: Keyed, tweak: str, n: int, u: int) -> list[list[int]]:
@@ -43,7 +44,7 @@ _LETTER_VALUE = {c: i for i, c in enumerate(LOWER)}
 
 
 def _run_end(text: str, i: int, digit: bool) -> int:
-    n = len(text)
+    n = min(len(text), i + MAX_RUN)
     while i < n:
         c = text[i]
         if not (c.isascii() and (c.isdigit() if digit else c.isalpha())):

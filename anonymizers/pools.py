@@ -1,44 +1,52 @@
-"""Realistic value pools built once per process with a seeded Faker, indexed by keyed hashes."""
+"""Realistic value pools: built once with a seeded Faker (`python -m prodlike.anonymizers.pools`), shipped
+as sorted text files so every process and every Faker version indexes the very same lists."""
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 POOL_SEED = 20261127
-LOCALES = ["en_US", "de_DE", "fr_FR", "pt_BR", "es_ES", "it_IT", "nl_NL", "pl_PL"]
+LOCALES = ["en_US", "de_DE", "fr_FR", "pt_BR", "es_ES", "nl_NL", "pl_PL"]
+DATA = Path(__file__).with_name("data")
+SIZES = {"first_names": ("first_name", 3000), "last_names": ("last_name", 3000), "cities": ("city", 2000),
+         "streets": ("street_name", 2000)}
 
 
-def _unique(method: str, n: int, locales: list[str] | None = None) -> tuple[str, ...]:
+def build(name: str) -> list[str]:
+    """Generate pool `name` with Faker, one seeded instance per locale, sorted and de-duplicated."""
     from faker import Faker
 
-    fake = Faker(locales or LOCALES)
-    fake.seed_instance(POOL_SEED)
-    seen: dict[str, None] = {}
-    for _ in range(n * 4):
-        seen.setdefault(getattr(fake, method)(), None)
-        if len(seen) >= n:
-            break
-    return tuple(sorted(seen))
+    method, size = SIZES[name]
+    seen: set[str] = set()
+    per_locale = size // len(LOCALES) + 1
+    for locale in LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(POOL_SEED)
+        seen.update(getattr(fake, method)() for _ in range(per_locale))
+    return sorted(v for v in seen if "\n" not in v)
 
 
 @lru_cache(maxsize=None)
+def _load(name: str) -> tuple[str, ...]:
+    return tuple((DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines())
+
+
 def first_names() -> tuple[str, ...]:
-    return _unique("first_name", 3000)
+    return _load("first_names")
 
 
-@lru_cache(maxsize=None)
 def last_names() -> tuple[str, ...]:
-    return _unique("last_name", 3000)
+    return _load("last_names")
 
 
-@lru_cache(maxsize=None)
 def cities() -> tuple[str, ...]:
-    return _unique("city", 2000)
+    return _load("cities")
 
 
-@lru_cache(maxsize=None)
 def streets() -> tuple[str, ...]:
-    return _unique("street_name", 2000)
+    return _load("streets")
 
 
 @lru_cache(maxsize=None)
@@ -53,3 +61,11 @@ def ascii_local_parts() -> tuple[str, ...]:
         if a:
             out.add(a)
     return tuple(sorted(out))
+
+
+if __name__ == "__main__":
+    DATA.mkdir(exist_ok=True)
+    for pool in SIZES:
+        values = build(pool)
+        (DATA / f"{pool}.txt").write_text("\n".join(values) + "\n", encoding="utf-8")
+        print(f"{pool}: {len(values)} values", file=sys.stderr)

@@ -159,6 +159,33 @@ def cmd_preflight(args) -> int:
     return EXIT_OK
 
 
+def cmd_scan(args) -> int:
+    from .config import config_path, load
+    from .scan import scan, write_suggestions
+
+    path = config_path(args.config)
+    cfg = load(path)
+    findings = scan(cfg, cfg.source.resolve("source"), args.sample)
+    table = Table(title=f"scan of production ({len(findings)} columns; evidence from up to {args.sample} rows)")
+    for col in ("column", "type", "classified as", "suggestion", "evidence"):
+        table.add_column(col)
+    unclassified = 0
+    for f in findings:
+        current = f.current or "[red]unclassified[/]"
+        unclassified += f.current is None
+        differs = f.current and f.current.split()[0] not in (f.suggestion, "(from") and f.suggestion != "keep"
+        table.add_row(f"{f.table}.{f.column}", f.type_sql, current,
+                      f"[yellow]{f.suggestion}[/]" if differs else f.suggestion, f.evidence)
+    console.print(table)
+    if args.write:
+        n = write_suggestions(path, findings)
+        console.print(f"appended {n} commented suggestion(s) to {path}; review them and uncomment")
+    elif unclassified:
+        console.print(f"{unclassified} unclassified column(s): `prodlike scan --write` appends suggestions "
+                      f"to {path} for review")
+    return EXIT_OK
+
+
 def cmd_status(args) -> int:
     import psycopg
 
@@ -251,6 +278,12 @@ def parser() -> argparse.ArgumentParser:
         c.set_defaults(func=func)
         if name == "history":
             c.add_argument("--limit", type=int, default=20)
+
+    sc = sub.add_parser("scan", help="classify production's columns: current rule, or a suggestion and evidence")
+    sc.add_argument("-c", "--config")
+    sc.add_argument("--write", action="store_true", help="append commented suggestions for unclassified columns")
+    sc.add_argument("--sample", type=int, default=200, help="rows sampled per table (default 200)")
+    sc.set_defaults(func=cmd_scan)
 
     s = sub.add_parser("status", help="live release and its age (exit 0 OK, 3 UNKNOWN)")
     s.add_argument("-c", "--config")

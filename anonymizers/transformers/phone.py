@@ -3,7 +3,7 @@
 import re
 
 from ..base import Transformer
-from ..fpe import permute
+from ..fpe import permute, permute_runs
 from ..registry import register
 
 _PREFIX = re.compile(r"^\s*(\+\d{1,3}|00\d{1,3})")
@@ -33,8 +33,8 @@ class Phone(Transformer):
         m = _PREFIX.match(value)
         head, tail = (value[: m.end()], value[m.end():]) if m else ("", value)
         digits = _NON_DIGIT.sub("", tail)
-        if not digits:
-            return value
+        if not digits or len(digits) > 15:  # not a phone number: still never copied as it is
+            return permute_runs(self.keyed, value)
         n = len(digits)
         mapped = str(permute(self.keyed, int(digits), 10 ** n, tweak=head)).zfill(n)
         return head + self._format(tail).format(*mapped)

@@ -13,7 +13,7 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+\-\u00C0-\u024F]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
-PHONE = re.compile(r"(?:\+|00)\d{1,3}[\s\-./]?(?:\(?\d{1,5}\)?[\s\-./]?){1,4}\d{2,}")
+PHONE = re.compile(r"(?:\+|(?<![\w\-])00)\d{1,3}[\s\-./]?(?:\(?\d{1,5}\)?[\s\-./]?){1,4}\d{2,}")
 PATTERNS = [("email", EMAIL), ("card", CARD), ("ipv6", IPV6), ("ipv4", IPV4), ("phone", PHONE)]
 
 

@@ -1,0 +1,88 @@
+"""PII scan: suggest a transformer per column from its name, type and a sample of its values; evidence is
+reported as counts only ("23/100 values match email"), never as values."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from . import pools
+from .policy import KEEP, ColumnShape, suggest
+from .transformers.regex_redact import CARD, EMAIL, IPV4, IPV6, PHONE
+
+_FULL = {"email": re.compile(rf"^\s*{EMAIL.pattern}\s*$"), "ip": re.compile(rf"^\s*(?:{IPV4.pattern}|{IPV6.pattern})"
+         r"(?:/\d+)?\s*$"), "phone": re.compile(rf"^\s*{PHONE.pattern}\s*$"), "card": re.compile(r"^\s*(?:\d[ -]?){12,18}\d\s*$")}
+_INSIDE = {"email": EMAIL, "phone": PHONE, "card": CARD, "ip": IPV4}
+MIN_SHARE = 0.3  # share of sampled values matching a pattern that counts as evidence
+
+
+@dataclass
+class Finding:
+    table: str
+    column: str
+    type_sql: str
+    suggestion: str
+    evidence: str
+    current: str | None = None  # the configured rule, when there is one
+
+
+def luhn(digits: str) -> bool:
+    d = [int(c) for c in digits if c.isdigit()]
+    if len(d) < 13:
+        return False
+    total = sum(d[-1::-2]) + sum(sum(divmod(2 * x, 10)) for x in d[-2::-2])
+    return total % 10 == 0
+
+
+def _strings_in(value: str) -> list[str]:
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        return [value]
+    out: list[str] = []
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            out.append(node)
+    return out
+
+
+def classify(table: str, col: ColumnShape, sample: list[str]) -> Finding:
+    """Suggest a transformer for one column from its sampled (non-NULL) values and its name."""
+    by_name = suggest(col, table)
+    n = len(sample)
+    if n == 0:
+        return Finding(table, col.name, col.type_sql, by_name, "no values sampled; suggestion from name and type")
+    is_json = col.type_name in ("json", "jsonb")
+    texts = [s for v in sample for s in (_strings_in(v) if is_json else [v])]
+    whole = {k: sum(1 for v in texts if p.match(v) and (k != "card" or luhn(v))) for k, p in _FULL.items()}
+    inside = {k: sum(1 for v in sample if p.search(v)) for k, p in _INSIDE.items()}
+    names = set(pools.first_names()) | set(pools.last_names())
+    name_hits = sum(1 for v in texts if v.strip() and all(part in names for part in v.split()[:2]))
+    if is_json:
+        hits = {k: c for k, c in inside.items() if c}
+        if hits:
+            kinds = ", ".join(f"{c}/{n} documents contain {k}" for k, c in hits.items())
+            return Finding(table, col.name, col.type_sql, "json", kinds)
+        return Finding(table, col.name, col.type_sql, "json", f"0/{n} documents show PII patterns; json "
+                       f"(redacting strings) until reviewed, never keep")
+    best = max(whole, key=whole.get)
+    if whole[best] >= MIN_SHARE * n:
+        kind = {"card": "hash"}.get(best, best)
+        return Finding(table, col.name, col.type_sql, kind, f"{whole[best]}/{n} values match {best}")
+    if name_hits >= MIN_SHARE * n and by_name in ("keep", "regex_redact"):
+        return Finding(table, col.name, col.type_sql, "full_name", f"{name_hits}/{n} values look like person names")
+    embedded_hits = {k: c for k, c in inside.items() if c}
+    if embedded_hits and col.type_category == "S":
+        kinds = ", ".join(f"{c}/{n} values contain {k}" for k, c in embedded_hits.items())
+        return Finding(table, col.name, col.type_sql, "regex_redact", kinds)
+    if by_name != KEEP:
+        return Finding(table, col.name, col.type_sql, by_name, f"name and type suggest {by_name}; "
+                       f"0/{n} values match a PII pattern")
+    return Finding(table, col.name, col.type_sql, KEEP, f"0/{n} values match a PII pattern")
