@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import NUMERIC, STRING, Batch, ColumnInfo, ParameterError, Transformer
+from .base import STRING, Batch, ColumnInfo, ParameterError, Transformer
 from .registry import UnknownTransformerError, get
 
 KEEP = "keep"
@@ -230,7 +230,7 @@ def _propagate_foreign_keys(shapes, tables, rules, problems) -> None:
                     continue
                 for col, ref_col in zip(cols, ref_cols):
                     parent = rules[ref].get(ref_col)
-                    if parent is None or parent[0] == KEEP:
+                    if parent is None:
                         continue
                     mine = rules[q].get(col)
                     derived = (parent[0], parent[1], f"foreign key to {ref}.{ref_col}")
@@ -240,14 +240,14 @@ def _propagate_foreign_keys(shapes, tables, rules, problems) -> None:
                     elif (mine[0], mine[1]) != (parent[0], parent[1]):
                         if mine[2] == "config" or parent[2] == "config":
                             problems.append(
-                                f"{q}.{col} references {ref}.{ref_col}, which uses {parent[0]} {parent[1] or ''}"
-                                f"; {q}.{col} must use exactly the same transform (remove its rule: FK columns "
-                                f"inherit their key's transform)".replace(" ;", ";")
+                                f"{q}.{col} references {ref}.{ref_col}, which uses {_describe(parent)}; {q}.{col} "
+                                f"must use exactly the same transform (remove its rule: FK columns inherit their "
+                                f"key's transform)"
                             )
                         rules[q][col] = derived
                         changed = True
     return None
 
 
-def is_numeric(category: str) -> bool:
-    return category == NUMERIC
+def _describe(rule: tuple) -> str:
+    return rule[0] + (f" {rule[1]}" if rule[1] else "")

@@ -1,0 +1,62 @@
+"""`prodlike scan`: suggestions and masked evidence on the demo database and on a table it never saw;
+`--write` appends commented suggestions and the refresh stays refused until a person reviews them."""
+
+from __future__ import annotations
+
+import yaml
+
+from prodlike.pipelines.scan import scan
+from tests.conftest import make_config
+from tests.pipelines.test_cli import run_cli
+
+LEADS_SQL = """
+CREATE TABLE leads (id serial PRIMARY KEY, contact text, notes text, origin text, payload jsonb, score int,
+                    holder text);
+INSERT INTO leads (contact, notes, origin, payload, score, holder)
+SELECT 'lead' || g || '@prospect.example', CASE WHEN g % 2 = 0 THEN 'call me at +44 20 7946 ' || lpad(g::text, 4, '0')
+       ELSE 'no contact details' END, '203.0.113.' || (g % 250), jsonb_build_object('mail', 'x' || g || '@y.example'),
+       g % 100, (ARRAY['Aaron', 'Abel', 'Abigail'])[1 + g % 3] || ' ' || (ARRAY['Aachen', 'Abreu'])[1 + g % 2]
+FROM generate_series(1, 300) g;
+"""
+
+
+def test_scan_suggests_from_values_on_an_unseen_table(dbs, monkeypatch):
+    with dbs.src() as src:
+        src.execute(LEADS_SQL)
+    cfg = make_config(dbs, monkeypatch, {})
+    found = {f.column: f for f in scan(cfg, dbs.source)}
+    assert (found["contact"].suggestion, found["contact"].evidence) == ("email", "200/200 values match email")
+    assert found["notes"].suggestion == "regex_redact" and "values contain phone" in found["notes"].evidence
+    assert found["origin"].suggestion == "ip"
+    assert found["payload"].suggestion == "json" and "documents contain email" in found["payload"].evidence
+    assert found["score"].suggestion == "keep"
+    assert found["holder"].suggestion == "full_name"
+    assert all(f.current is None for f in found.values() if f.column != "id")
+
+
+def test_scan_cli_on_demo_prints_evidence_not_values_and_write_keeps_refusing(demo_dbs, tmp_path):
+    with demo_dbs.src() as src:
+        src.execute("ALTER TABLE customers ADD COLUMN backup_email text")
+        src.execute("UPDATE customers SET backup_email = 'b.' || email")
+        emails = [r[0] for r in src.execute("SELECT email::text FROM customers LIMIT 50")]
+    from prodlike.pipelines.definitions import DEMO_CONFIG
+
+    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
+    path = tmp_path / "prodlike.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {"PRODLIKE_DEMO_SOURCE_DSN": demo_dbs.source, "PRODLIKE_DEMO_TARGET_DSN": demo_dbs.target,
+           "PRODLIKE_DEMO_ANON_KEY": "k" * 40}
+    out = run_cli("scan", "-c", str(path), env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "public.customers.backup_email" in out.stdout and "unclassified" in out.stdout
+    assert "values match email" in out.stdout
+    assert not any(e in out.stdout for e in emails)
+    out = run_cli("scan", "-c", str(path), "--write", env=env)
+    assert "appended 1 commented suggestion(s)" in out.stdout
+    text = path.read_text()
+    assert "#       backup_email: email    # text; " in text
+    assert yaml.safe_load(text) == cfg  # comments only: nothing is classified for the person
+    refused = run_cli("preflight", "-c", str(path), env=env)
+    assert refused.returncode == 2 and "backup_email (suggested: email)" in refused.stdout
+
+
