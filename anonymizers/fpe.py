@@ -7,7 +7,7 @@ from math import isqrt
 
 from .keys import Keyed
 
-ROUNDS = 6
+ROUNDS = 4  # Luby-Rackoff: four rounds make a keyed Feistel network a strong pseudo-random permutation
 TABLE_LIMIT = 1 << 16  # half-domains up to this size use precomputed round tables
 MAX_RUN = 18  # longer runs are permuted in chunks of this length (each chunk a bijection of its own)
 

@@ -188,7 +188,7 @@ class Copy(Strict):
     """How the copy engine runs."""
 
     workers: int = Field(4, ge=1, le=64, description="Tables copied in parallel.")
-    batch_bytes: Size = Field(16 * 1024**2, ge=64 * 1024, description="Batch size of the transform path.")
+    batch_bytes: Size = Field(8 * 1024**2, ge=64 * 1024, description="Bytes per batch on the transform path (bounds memory).")
     lock_timeout: Duration = Field(timedelta(seconds=5), description="Production `lock_timeout` per table.")
     retries: int = Field(3, ge=0, le=20, description="Retries of a table copy after a transient error.")
 

@@ -12,6 +12,7 @@ from pydantic_core import PydanticUndefined
 from .config import Config, format_duration
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+T_START, T_END = "<!-- transformer-reference:start -->", "<!-- transformer-reference:end -->"
 
 
 def _type_name(annotation) -> str:
@@ -61,11 +62,33 @@ def reference() -> str:
     return "\n".join([START, *head, *_rows(Config), END])
 
 
+def transformer_reference() -> str:
+    """One row per registered transformer: parameters with defaults, accepted types, guarantees."""
+    from prodlike.anonymizers import registry
+
+    categories = {"S": "text", "N": "numeric", "D": "date/time", "I": "inet", "U": "json"}
+    rows = [T_START, "| transformer | what it does | parameters (default) | column types | unique-safe | "
+            "identifier | chance output = input |", "|---|---|---|---|---|---|---|"]
+    for name in registry.names():
+        cls = registry.get(name)
+        params = ", ".join(f"`{k}` ({f.default!r})" if not f.is_required() else f"`{k}` (required)"
+                           for k, f in cls.Params.model_fields.items()) or "-"
+        types = "any" if len(cls.accepts) > 6 else ", ".join(categories.get(c, c) for c in sorted(cls.accepts))
+        rows.append(f"| `{name}` | {cls.description.replace('|', '/')} | {params.replace('|', '/')} | {types} | "
+                    f"{'yes' if cls.injective else 'no'} | {'yes' if cls.identifier else 'no'} | {cls.chance_rate:g} |")
+    return "\n".join(rows + [T_END])
+
+
+def _replace(text: str, start_marker: str, end_marker: str, body: str) -> str:
+    start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
+    return text[:start] + body + text[end:]
+
+
 def write(readme: Path) -> bool:
-    """Replace the reference in readme; True when it changed."""
+    """Replace the generated references in readme; True when it changed."""
     text = readme.read_text()
-    start, end = text.index(START), text.index(END) + len(END)
-    new = text[:start] + reference() + text[end:]
+    new = _replace(text, START, END, reference())
+    new = _replace(new, T_START, T_END, transformer_reference())
     if new != text:
         readme.write_text(new)
     return new != text
@@ -73,4 +96,4 @@ def write(readme: Path) -> bool:
 
 if __name__ == "__main__":
     changed = write(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
-    print("README.md config reference", "updated" if changed else "up to date")
+    print("README.md references", "updated" if changed else "up to date")

@@ -149,15 +149,25 @@ def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols:
     stats.rows, stats.bytes = src.rowcount, nbytes
 
 
+def _decode_column(rows: list[list[bytes]], i: int) -> list[str | None]:
+    return [None if v == NULL else (v.decode() if b"\\" not in v else decode_field(v)) for v in (r[i] for r in rows)]
+
+
 def _transform_batch(lines: list[bytes], unit: CopyUnit, index: dict[str, int]) -> bytes:
+    """Split a batch of COPY text rows, run the table's transforms, join it back."""
     rows = [line[:-1].split(b"\t") for line in lines]
     plan = unit.plan
-    columns = {name: [decode_field(r[index[name]]) for r in rows] for name in plan.needs}
+    columns = {name: _decode_column(rows, index[name]) for name in plan.needs}
     for name, values in plan.apply(columns).items():
         i = index[name]
         for r, v in zip(rows, values):
-            r[i] = encode_field(v)
-    return b"".join(b"\t".join(r) + b"\n" for r in rows)
+            if v is None:
+                r[i] = NULL
+            elif "\\" in v or "\n" in v or "\t" in v or "\r" in v:
+                r[i] = encode_field(v)
+            else:
+                r[i] = v.encode()
+    return b"\n".join(b"\t".join(r) for r in rows) + b"\n"
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,

@@ -8,7 +8,7 @@ from ..registry import register
 @register
 class City(Transformer):
     name = "city"
-    description = "A city name from a pool of about 2,000."
+    description = "A city name from a pool of about 1,400 (several locales)."
     chance_rate = 0.05
 
     def setup(self):

@@ -8,7 +8,7 @@ from ..registry import register
 @register
 class FirstName(Transformer):
     name = "first_name"
-    description = "A first name from a pool of about 3,000 (several locales)."
+    description = "A first name from a pool of about 1,600 (several locales)."
     chance_rate = 0.01
 
     def setup(self):

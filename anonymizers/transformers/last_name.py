@@ -8,7 +8,7 @@ from ..registry import register
 @register
 class LastName(Transformer):
     name = "last_name"
-    description = "A last name from a pool of about 3,000 (several locales)."
+    description = "A last name from a pool of about 1,900 (several locales)."
     chance_rate = 0.01
 
     def setup(self):

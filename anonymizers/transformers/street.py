@@ -8,7 +8,7 @@ from ..registry import register
 @register
 class Street(Transformer):
     name = "street"
-    description = "'<number> <street name>' from a pool of about 2,000 street names."
+    description = "'<number> <street name>' from a pool of about 1,900 street names."
     chance_rate = 0.001
 
     def setup(self):

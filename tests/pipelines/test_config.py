@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from prodlike.pipelines import config as cfgmod
-from prodlike.pipelines.config_doc import reference
+from prodlike.pipelines.config_doc import reference, transformer_reference
 from prodlike.pipelines.secrets import MissingSecretError, redact, resolve
 from tests.conftest import ROOT
 
@@ -46,7 +46,7 @@ def test_bad_config_names_the_key(text, message):
 def test_example_and_demo_configs_load():
     ex = cfgmod.load(ROOT / "prodlike.example.yaml")
     assert ex.copy_.lock_timeout == timedelta(seconds=5)
-    assert ex.copy_.batch_bytes == 16 * 1024**2
+    assert ex.copy_.batch_bytes == 8 * 1024**2
     assert ex.anonymization.tables["public.customers"].columns["birth_date"].params == {"keep": "year"}
     demo = cfgmod.load(ROOT / "pipelines" / "demo.yaml")
     assert demo.anonymization.tables["public.products"].keep
@@ -77,3 +77,4 @@ def test_dsn_redaction(dsn, shown):
 def test_readme_config_reference_is_generated_from_the_model():
     readme = (ROOT / "README.md").read_text()
     assert reference() in readme, "run: python -m prodlike.pipelines.config_doc README.md"
+    assert transformer_reference() in readme, "run: python -m prodlike.pipelines.config_doc README.md"
