@@ -92,3 +92,21 @@ class Transformer:
         mapping = dict(zip(keys, self.many(keys)))
         mapping[None] = None
         return list(map(mapping.__getitem__, values))
+
+
+class PoolTransformer(Transformer):
+    """A transformer that picks one value of a seeded pool by the keyed hash of the input."""
+
+    pool_name: ClassVar[str]
+
+    def setup(self) -> None:
+        from . import pools
+
+        self.pool = getattr(pools, self.pool_name)()
+
+    def many(self, values: list[str]) -> list[str | None]:
+        pool = self.pool
+        return [pool[i] for i in self.keyed.indexes(values, len(pool))]
+
+    def one(self, value: str) -> str | None:
+        return self.many([value])[0]

@@ -24,7 +24,8 @@ def check_key(key: str | bytes | None, where: str = f"anonymization.key (${{{KEY
         )
     raw = key.encode() if isinstance(key, str) else key
     if len(raw) < MIN_KEY_BYTES:
-        raise AnonymizationKeyError(f"{where}: the anonymization key has {len(raw)} bytes; at least {MIN_KEY_BYTES} are required")
+        raise AnonymizationKeyError(
+            f"{where}: the anonymization key has {len(raw)} bytes; at least {MIN_KEY_BYTES} are required")
     return raw
 
 

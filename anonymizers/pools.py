@@ -4,7 +4,7 @@ as sorted text files so every process and every Faker version indexes the very s
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 POOL_SEED = 20261127
@@ -28,7 +28,7 @@ def build(name: str) -> list[str]:
     return sorted(v for v in seen if "\n" not in v)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> tuple[str, ...]:
     return tuple((DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines())
 
@@ -49,7 +49,7 @@ def streets() -> tuple[str, ...]:
     return _load("streets")
 
 
-@lru_cache(maxsize=None)
+@cache
 def ascii_local_parts() -> tuple[str, ...]:
     """Lower-case ASCII name fragments for e-mail local parts."""
     import unicodedata

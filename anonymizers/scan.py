@@ -11,8 +11,12 @@ from . import pools
 from .policy import KEEP, ColumnShape, suggest
 from .transformers.regex_redact import CARD, EMAIL, IPV4, IPV6, PHONE
 
-_FULL = {"email": re.compile(rf"^\s*{EMAIL.pattern}\s*$"), "ip": re.compile(rf"^\s*(?:{IPV4.pattern}|{IPV6.pattern})"
-         r"(?:/\d+)?\s*$"), "phone": re.compile(rf"^\s*{PHONE.pattern}\s*$"), "card": re.compile(r"^\s*(?:\d[ -]?){12,18}\d\s*$")}
+_FULL = {
+    "email": re.compile(rf"^\s*{EMAIL.pattern}\s*$"),
+    "ip": re.compile(rf"^\s*(?:{IPV4.pattern}|{IPV6.pattern})(?:/\d+)?\s*$"),
+    "phone": re.compile(rf"^\s*{PHONE.pattern}\s*$"),
+    "card": re.compile(r"^\s*(?:\d[ -]?){12,18}\d\s*$"),
+}
 _INSIDE = {"email": EMAIL, "phone": PHONE, "card": CARD, "ip": IPV4}
 MIN_SHARE = 0.3  # share of sampled values matching a pattern that counts as evidence
 

@@ -45,7 +45,7 @@ def main() -> None:
     out = {}
     for name in args.only or registry.names():
         vals, cat = values(name, args.values)
-        params = {"value": "x"} if name == "constant" else ({"paths": {"contact.email": "email"}} if name == "json" else {})
+        params = {"constant": {"value": "x"}, "json": {"paths": {"contact.email": "email"}}}.get(name, {})
         t = registry.get(name)(params, KEY, ColumnInfo(type_category=cat))
         t.transform(vals[:1000])  # build lookup tables outside the timing
         t0 = time.perf_counter()

@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -69,7 +69,8 @@ def run_refresh_job(config_file: Path, state_dir: Path) -> tuple[int, str, objec
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
             user = event.step_failure_data.user_failure_data
-            cls = (user.metadata.get("error_class").value if user and user.metadata.get("error_class") else err.cls_name)
+            tagged = user.metadata.get("error_class") if user else None
+            cls = tagged.value if tagged else err.cls_name
             message = user.description if user and user.description else err.message
             return (EXIT_HALTED if cls in HALT_ERRORS else EXIT_ERROR), message.strip(), result
     return EXIT_ERROR, "the refresh run failed (see the Dagster run log)", result
@@ -141,8 +142,8 @@ def cmd_refresh(args) -> int:
 
 def cmd_preflight(args) -> int:
     from .config import load
-    from .refresh import Refresh
     from .preflight import PreflightError
+    from .refresh import Refresh
 
     cfg = load(args.config)
     key = os.environ.get(cfg.anonymization.key[2:-1]) if cfg.anonymization.key else None
@@ -204,7 +205,7 @@ def cmd_status(args) -> int:
         out = {"state": "UNKNOWN", "reason": "no release yet"}
         print(json.dumps(out) if args.json else "UNKNOWN: no release yet; run `prodlike refresh`")
         return 3
-    age = datetime.now(timezone.utc) - rel["snapshot_time"]
+    age = datetime.now(UTC) - rel["snapshot_time"]
     out = {"state": "OK", "release_id": rel["id"], "run_id": rel["run_id"],
            "snapshot_time": rel["snapshot_time"].isoformat(), "age_seconds": int(age.total_seconds())}
     if args.json:

@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import secrets
 
@@ -188,7 +196,8 @@ class Copy(Strict):
     """How the copy engine runs."""
 
     workers: int = Field(4, ge=1, le=64, description="Tables copied in parallel.")
-    batch_bytes: Size = Field(8 * 1024**2, ge=64 * 1024, description="Bytes per batch on the transform path (bounds memory).")
+    batch_bytes: Size = Field(8 * 1024**2, ge=64 * 1024,
+                              description="Bytes per batch on the transform path (bounds memory).")
     lock_timeout: Duration = Field(timedelta(seconds=5), description="Production `lock_timeout` per table.")
     retries: int = Field(3, ge=0, le=20, description="Retries of a table copy after a transient error.")
 

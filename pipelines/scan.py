@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -62,7 +62,7 @@ def write_suggestions(path: Path, findings: list[Finding]) -> int:
     todo = [f for f in findings if f.current is None]
     if not todo:
         return 0
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["", f"# prodlike scan suggestions ({stamp}): unclassified columns. Review each, then move it",
              "# under anonymization.tables (uncommented); the refresh stays refused until then."]
     for table in dict.fromkeys(f.table for f in todo):

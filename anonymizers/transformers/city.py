@@ -1,22 +1,12 @@
-"""city: a city name from a seeded pool."""
+"""city: a city name from a pool of about 1,400 (several locales)."""
 
-from .. import pools
-from ..base import Transformer
+from ..base import PoolTransformer
 from ..registry import register
 
 
 @register
-class City(Transformer):
+class City(PoolTransformer):
     name = "city"
     description = "A city name from a pool of about 1,400 (several locales)."
+    pool_name = "cities"
     chance_rate = 0.05
-
-    def setup(self):
-        self.pool = pools.cities()
-
-    def many(self, values):
-        pool = self.pool
-        return [pool[i] for i in self.keyed.indexes(values, len(pool))]
-
-    def one(self, value):
-        return self.pool[self.keyed.index(value, len(self.pool))]

@@ -1,7 +1,7 @@
 """date_shift: shift dates and timestamps by a keyed offset, the same for one entity."""
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 

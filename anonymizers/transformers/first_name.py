@@ -1,22 +1,12 @@
-"""first_name: a first name from a seeded pool."""
+"""first_name: a first name from a pool of about 1,600 (several locales)."""
 
-from .. import pools
-from ..base import Transformer
+from ..base import PoolTransformer
 from ..registry import register
 
 
 @register
-class FirstName(Transformer):
+class FirstName(PoolTransformer):
     name = "first_name"
     description = "A first name from a pool of about 1,600 (several locales)."
+    pool_name = "first_names"
     chance_rate = 0.01
-
-    def setup(self):
-        self.pool = pools.first_names()
-
-    def many(self, values):
-        pool = self.pool
-        return [pool[i] for i in self.keyed.indexes(values, len(pool))]
-
-    def one(self, value):
-        return self.pool[self.keyed.index(value, len(self.pool))]

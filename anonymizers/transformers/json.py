@@ -22,7 +22,7 @@ class Params(BaseModel):
     @field_validator("paths")
     @classmethod
     def _known(cls, paths):
-        for path, rule in paths.items():
+        for rule in paths.values():
             name = rule if isinstance(rule, str) else rule.get("transformer", "")
             get(name)
         return paths

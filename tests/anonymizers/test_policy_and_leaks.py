@@ -68,7 +68,8 @@ def test_a_different_transform_on_an_fk_column_names_both_columns(dbs, monkeypat
 def test_policy_respects_the_target_column(dbs, monkeypatch, ddl, rule, message):
     with dbs.src() as src:
         src.execute(ddl)
-    cfg = make_config(dbs, monkeypatch, {"public.t": {"columns": {"id": "keep", ("code" if "code" in ddl else "n"): rule}}})
+    column = "code" if "code" in ddl else "n"
+    cfg = make_config(dbs, monkeypatch, {"public.t": {"columns": {"id": "keep", column: rule}}})
     with pytest.raises(PreflightError, match=re.escape(message)):
         Refresh(cfg, dbs.source, dbs.target, "x", TEST_KEY).preflight()
 

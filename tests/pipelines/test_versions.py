@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from prodlike.pipelines import demo_data, embedded
-from tests.conftest import STATE, make_config, refresh, Pair
+from tests.conftest import STATE, Pair, make_config, refresh
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
 
