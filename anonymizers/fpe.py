@@ -8,7 +8,7 @@ from math import isqrt
 from .keys import Keyed
 
 ROUNDS = 4  # Luby-Rackoff: four rounds make a keyed Feistel network a strong pseudo-random permutation
-TABLE_LIMIT = 1 << 16  # half-domains up to this size use precomputed round tables
+TABLE_LIMIT = 1 << 17  # half-domains up to this size use precomputed round tables
 MAX_RUN = 18  # longer runs are permuted in chunks of this length (each chunk a bijection of its own)
 
 
@@ -19,6 +19,27 @@ def _round_table(keyed: Keyed, tweak: str, n: int, u: int) -> list[list[int]]:
         table = [[keyed.integer(f"{tweak}|{n}|{r}|{x}", 64) % u for x in range(u)] for r in range(ROUNDS)]
         cache[(tweak, n)] = table
     return table
+
+
+def permute_many(keyed: Keyed, xs: list[int], n: int, tweak: str = "") -> list[int]:
+    """permute() of every x, vectorized with numpy when the round tables apply (identical results)."""
+    if n <= 1 or not xs:
+        return list(xs)
+    u = isqrt(n - 1) + 1
+    if u > TABLE_LIMIT or len(xs) < 64:
+        return [permute(keyed, x, n, tweak) for x in xs]
+    import numpy as np  # imported here: a copy process without such columns need not carry it
+
+    tables = [np.asarray(t, dtype=np.int64) for t in _round_table(keyed, tweak, n, u)]
+    x = np.asarray(xs, dtype=np.int64)
+    todo = np.ones(len(x), dtype=bool)
+    while todo.any():
+        left, right = np.divmod(x[todo], u)
+        for table in tables:
+            left, right = right, (left + table[right]) % u
+        x[todo] = left * u + right
+        todo &= x >= n
+    return x.tolist()
 
 
 def permute(keyed: Keyed, x: int, n: int, tweak: str = "") -> int:

@@ -200,6 +200,9 @@ class Copy(Strict):
                               description="Bytes per batch on the transform path (bounds memory).")
     lock_timeout: Duration = Field(timedelta(seconds=5), description="Production `lock_timeout` per table.")
     retries: int = Field(3, ge=0, le=20, description="Retries of a table copy after a transient error.")
+    transform_processes: int | None = Field(
+        None, ge=0, le=64, description="Worker processes of the transform stage; none: one per core; "
+        "0: transform inside the copy threads.")
 
 
 class Config(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -154,10 +155,9 @@ def _decode_column(rows: list[list[bytes]], i: int) -> list[str | None]:
     return [None if v == NULL else (v.decode() if b"\\" not in v else decode_field(v)) for v in (r[i] for r in rows)]
 
 
-def _transform_batch(lines: list[bytes], unit: CopyUnit, index: dict[str, int]) -> bytes:
-    """Split a batch of COPY text rows, run the table's transforms, join it back."""
-    rows = [line[:-1].split(b"\t") for line in lines]
-    plan = unit.plan
+def transform_rows(data: bytes, plan: TablePlan, index: dict[str, int]) -> bytes:
+    """Split COPY text rows (each ends with a newline), run the table's transforms, join them back."""
+    rows = [line.split(b"\t") for line in data.split(b"\n")[:-1]]
     columns = {name: _decode_column(rows, index[name]) for name in plan.needs}
     for name, values in plan.apply(columns).items():
         i = index[name]
@@ -168,36 +168,55 @@ def _transform_batch(lines: list[bytes], unit: CopyUnit, index: dict[str, int]) 
                 r[i] = encode_field(v)
             else:
                 r[i] = v.encode()
-    return b"\n".join(b"\t".join(r) for r in rows) + b"\n"
+    return b"\n".join([b"\t".join(r) for r in rows] + [b""])
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
-               progress: Progress, batch_bytes: int) -> None:
+               progress: Progress, batch_bytes: int, pool=None) -> None:
+    """COPY text out, batches cut by bytes through the transforms (in worker processes when a pool is
+    given, in this thread otherwise), COPY text in, in order."""
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
     in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
     index = {name: i for i, name in enumerate(unit.columns)}
-    batch: list[bytes] = []
+    batch: list[memoryview] = []
+    in_flight: deque = deque()
     size = 0
+
+    key = unit.source
+
+    def write(cout, data: bytes, transform_s: float, rows: int, nbytes: int) -> None:
+        t0 = time.perf_counter()
+        cout.write(data)
+        stats.write_s += time.perf_counter() - t0
+        stats.transform_s += transform_s
+        stats.rows += rows
+        stats.bytes += nbytes
+        progress(unit.asset, rows, nbytes)
+
+    def drain(cout, keep: int) -> None:
+        while len(in_flight) > keep:
+            future, rows, nbytes = in_flight.popleft()
+            data, transform_s = future.result()
+            write(cout, data, transform_s, rows, nbytes)
 
     def flush(cout) -> None:
         nonlocal batch, size
-        t0 = time.perf_counter()
-        data = _transform_batch(batch, unit, index)
-        t1 = time.perf_counter()
-        cout.write(data)
-        stats.transform_s += t1 - t0
-        stats.write_s += time.perf_counter() - t1
-        stats.rows += len(batch)
-        stats.bytes += size
-        progress(unit.asset, len(batch), size)
+        data, rows, nbytes = b"".join(batch), len(batch), size
         batch, size = [], 0
+        if pool is not None and rows > 1:
+            drain(cout, pool.depth - 1)
+            in_flight.append((pool.submit(key, data), rows, nbytes))
+        else:  # no pool, or one huge row: transform here rather than copy it through pipes
+            drain(cout, 0)
+            t0 = time.perf_counter()
+            out = transform_rows(data, unit.plan, index)
+            write(cout, out, time.perf_counter() - t0, rows, nbytes)
 
     with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
         t_read = time.perf_counter()
         for chunk in cin:
-            line = bytes(chunk)
-            batch.append(line)
-            size += len(line)
+            batch.append(chunk)
+            size += len(chunk)
             if size >= batch_bytes:
                 stats.read_s += time.perf_counter() - t_read
                 flush(cout)
@@ -205,11 +224,12 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
         stats.read_s += time.perf_counter() - t_read
         if batch:
             flush(cout)
-    stats.mode = "text+transform"
+        drain(cout, 0)
+    stats.mode = "text+transform" + (" (processes)" if pool is not None else "")
 
 
 def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: str, *,
-              lock_timeout: timedelta, batch_bytes: int, progress: Progress) -> CopyStats:
+              lock_timeout: timedelta, batch_bytes: int, progress: Progress, pool=None) -> CopyStats:
     """Copy one leaf table inside its own snapshot-importing transaction; commit right after."""
     stats = CopyStats(unit.source)
     started = time.perf_counter()
@@ -222,7 +242,7 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
                 if unit.plan is None:
                     _copy_binary(src, dst, unit, cols, stats, progress)
                 else:
-                    _copy_text(src, dst, unit, cols, stats, progress, batch_bytes)
+                    _copy_text(src, dst, unit, cols, stats, progress, batch_bytes, pool)
             src_conn.commit()
             dst_conn.commit()
     finally:

@@ -99,6 +99,7 @@ class Refresh:
         self.cfg, self.source_dsn, self.target_dsn = cfg, source_dsn, target_dsn
         self.run_id, self.anon_key, self.progress = run_id, anon_key, progress
         self.on_start = on_start
+        self._pool = None
 
     # ---- preflight -------------------------------------------------------------------------
     def preflight(self) -> PreflightReport:
@@ -153,7 +154,12 @@ class Refresh:
                 for u in units:
                     estimates[u.asset] = estimates.get(u.asset, 0) + u.estimated_rows
                 self.on_start(estimates)
-            yield from self._run_units(stage, cat, rename, units, snapshot, report)
+            self._pool = self._transform_pool(units)
+            try:
+                yield from self._run_units(stage, cat, rename, units, snapshot, report)
+            finally:
+                if self._pool is not None:
+                    self._pool.close()
         finally:
             snapshot.close()
         self._finish(stage, cat, rename, report)
@@ -220,6 +226,19 @@ class Refresh:
                 ))
         return sorted(units, key=lambda u: -u.estimated_bytes)
 
+    def _transform_pool(self, units: list[CopyUnit]):
+        """Worker processes for the transform stage, or None (nothing to transform, or configured off)."""
+        import os
+
+        from .transform_pool import TransformPool
+
+        planned = {u.source: (u.plan, u.columns) for u in units if u.plan is not None and not u.schema_only}
+        processes = self.cfg.copy_.transform_processes
+        processes = (os.cpu_count() or 1) if processes is None else processes
+        if not planned or processes == 0:
+            return None
+        return TransformPool(processes, check_key(self.anon_key), planned)
+
     def _copy_with_retries(self, unit: CopyUnit, snapshot: Snapshot) -> CopyStats:
         attempt = 0
         while True:
@@ -227,7 +246,7 @@ class Refresh:
             try:
                 stats = copy_unit(unit, snapshot, self.source_dsn, self.target_dsn,
                                   lock_timeout=self.cfg.copy_.lock_timeout, batch_bytes=self.cfg.copy_.batch_bytes,
-                                  progress=self.progress)
+                                  progress=self.progress, pool=self._pool)
                 stats.attempts = attempt
                 return stats
             except psycopg.Error as err:

@@ -3,7 +3,7 @@
 import re
 
 from ..base import Transformer
-from ..fpe import permute, permute_runs
+from ..fpe import permute_many, permute_runs
 from ..registry import register
 
 _PREFIX = re.compile(r"^\s*(\+\d{1,3}|00\d{1,3})")
@@ -29,12 +29,23 @@ class Phone(Transformer):
             fmt = self._formats[shape] = shape.replace("{", "{{").replace("}", "}}").replace("#", "{}")
         return fmt
 
+    def many(self, values):
+        """Group values by prefix and shape, then permute each group's digits in one vectorized call."""
+        out: list[str | None] = [None] * len(values)
+        groups: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
+        for idx, value in enumerate(values):
+            m = _PREFIX.match(value)
+            head, tail = (value[: m.end()], value[m.end():]) if m else ("", value)
+            digits = _NON_DIGIT.sub("", tail)
+            if not digits or len(digits) > 15:  # not a phone number: still never copied as it is
+                out[idx] = permute_runs(self.keyed, value)
+                continue
+            groups.setdefault((head, self._format(tail), len(digits)), []).append((idx, int(digits)))
+        for (head, fmt, n), items in groups.items():
+            mapped = permute_many(self.keyed, [x for _, x in items], 10 ** n, tweak=head)
+            for (idx, _), y in zip(items, mapped):
+                out[idx] = head + fmt.format(*str(y).zfill(n))
+        return out
+
     def one(self, value):
-        m = _PREFIX.match(value)
-        head, tail = (value[: m.end()], value[m.end():]) if m else ("", value)
-        digits = _NON_DIGIT.sub("", tail)
-        if not digits or len(digits) > 15:  # not a phone number: still never copied as it is
-            return permute_runs(self.keyed, value)
-        n = len(digits)
-        mapped = str(permute(self.keyed, int(digits), 10 ** n, tweak=head)).zfill(n)
-        return head + self._format(tail).format(*mapped)
+        return self.many([value])[0]
