@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -108,6 +107,12 @@ def prodlike(method: str, prod, stage) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would include the parent's size across exec)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
 def worker() -> None:
     from prodlike.pipelines.config import Config
     from prodlike.pipelines.refresh import Refresh
@@ -122,7 +127,7 @@ def worker() -> None:
     leaf = tables[0].leaves[0]
     print(json.dumps({"seconds": total, "rows": tables[0].rows, "copy_s": leaf.seconds, "read_s": leaf.read_s,
                       "transform_s": leaf.transform_s, "write_s": leaf.write_s, "post_data_s": tables[0].post_data_s,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 def main() -> None:
@@ -147,6 +152,7 @@ def main() -> None:
         "rows_per_s": {m: round(v) for m, v in rows_per_s.items()},
         "ratio_to_raw_copy": {m: round(v, 3) for m, v in ratio.items()},
         "peak_rss_mb": round(max(results[m]["peak_rss_mb"] for m in POLICIES), 1),
+        "peak_rss_mb_by_method": {m: round(results[m]["peak_rss_mb"], 1) for m in POLICIES},
         "stages_s": {m: {k: round(results[m][k], 3) for k in ("copy_s", "read_s", "transform_s", "write_s",
                                                                "post_data_s")} for m in POLICIES},
         "build_s": round(build_s, 1),

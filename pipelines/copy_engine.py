@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -155,9 +155,9 @@ def _decode_column(rows: list[list[bytes]], i: int) -> list[str | None]:
     return [None if v == NULL else (v.decode() if b"\\" not in v else decode_field(v)) for v in (r[i] for r in rows)]
 
 
-def transform_rows(data: bytes, plan: TablePlan, index: dict[str, int]) -> bytes:
-    """Split COPY text rows (each ends with a newline), run the table's transforms, join them back."""
-    rows = [line.split(b"\t") for line in data.split(b"\n")[:-1]]
+def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int]) -> bytes:
+    """Split COPY text rows (without their newline), run the table's transforms, join them back."""
+    rows = [line.split(b"\t") for line in lines]
     columns = {name: _decode_column(rows, index[name]) for name in plan.needs}
     for name, values in plan.apply(columns).items():
         i = index[name]
@@ -201,15 +201,16 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
 
     def flush(cout) -> None:
         nonlocal batch, size
-        data, rows, nbytes = b"".join(batch), len(batch), size
+        lines, rows, nbytes = batch, len(batch), size
         batch, size = [], 0
         if pool is not None and rows > 1:
             drain(cout, pool.depth - 1)
-            in_flight.append((pool.submit(key, data), rows, nbytes))
+            in_flight.append((pool.submit(key, b"".join(lines)), rows, nbytes))
         else:  # no pool, or one huge row: transform here rather than copy it through pipes
             drain(cout, 0)
             t0 = time.perf_counter()
-            out = transform_rows(data, unit.plan, index)
+            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index)
+            del lines
             write(cout, out, time.perf_counter() - t0, rows, nbytes)
 
     with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
