@@ -145,8 +145,10 @@ def cmd_preflight(args) -> int:
     from .preflight import PreflightError
     from .refresh import Refresh
 
+    from .secrets import env_name
+
     cfg = load(args.config)
-    key = os.environ.get(cfg.anonymization.key[2:-1]) if cfg.anonymization.key else None
+    key = os.environ.get(env_name(cfg.anonymization.key)) if cfg.anonymization.key else None
     r = Refresh(cfg, cfg.source.resolve("source"), cfg.target.resolve("target"), "preflight",
                 key.encode() if key else None)
     try:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from rich.console import Console
 
 from prodlike.anonymizers.keys import DEMO_KEY
@@ -23,7 +24,8 @@ def ensure_reader(server: embedded.EmbeddedServer, dbname: str) -> str:
     with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone():
             conn.execute(f"CREATE ROLE {READER_ROLE} LOGIN")
-        conn.execute(f"ALTER ROLE {READER_ROLE} PASSWORD %s".replace("%s", "'" + server.password + "'"))
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(READER_ROLE),
+                                                                 sql.Literal(server.password)))
         conn.execute(f"GRANT pg_read_all_data, pg_read_all_stats, pg_read_all_settings TO {READER_ROLE}")
     return server.dsn(dbname, user=READER_ROLE)
 
