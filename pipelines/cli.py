@@ -144,7 +144,6 @@ def cmd_preflight(args) -> int:
     from .config import load
     from .preflight import PreflightError
     from .refresh import Refresh
-
     from .secrets import env_name
 
     cfg = load(args.config)
