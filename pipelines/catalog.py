@@ -78,6 +78,7 @@ class Index:
     table: str
     name: str
     definition: str
+    parent: str | None = None  # "schema.index" of the partitioned index this one is attached to
 
 
 @dataclass
@@ -150,6 +151,15 @@ class Catalog:
                 out.extend(self.leaves(child.qualified))
         return out
 
+    def partition_tree(self, qualified: str) -> list[Table]:
+        """qualified and all its partitions at any depth, parents before children."""
+        out, stack = [], [qualified]
+        while stack:
+            q = stack.pop(0)
+            out.append(self.tables[q])
+            stack += [t.qualified for t in self.tables.values() if t.parent == q]
+        return out
+
     def top_level(self) -> list[Table]:
         """Tables that are not partitions, in name order."""
         return sorted((t for t in self.tables.values() if t.parent is None), key=lambda t: t.qualified)
@@ -200,12 +210,13 @@ ORDER BY CASE k.contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'x' THEN 2 WHEN 'c'
 """
 
 _INDEXES = """
-SELECT n.nspname, t.relname, ic.relname, pg_get_indexdef(i.indexrelid)
+SELECT n.nspname, t.relname, ic.relname, pg_get_indexdef(i.indexrelid),
+       (SELECT pn.nspname || '.' || p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+        JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.indexrelid)
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = ANY(%s) AND t.relkind IN ('r', 'p', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p','u','x'))
-  AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
 ORDER BY i.indexrelid
 """
 

@@ -94,7 +94,10 @@ def pre_data(cat: Catalog, rename: Renamer, tables: list[str]) -> list[str]:
     out += [rename(s.definition) for s in cat.sequences if not s.identity]
     out += [rename.routine(r.definition) for r in cat.routines]
     wanted = set(tables)
-    ordered = sorted((t for t in cat.tables.values() if t.qualified in wanted), key=lambda t: t.parent is not None)
+    def depth(t) -> int:
+        return 0 if t.parent is None else 1 + depth(cat.tables[t.parent])
+
+    ordered = sorted((t for t in cat.tables.values() if t.qualified in wanted), key=depth)
     out += [create_table_sql(t, rename) for t in ordered]
     for s in cat.sequences:
         if s.owned_by and not s.identity and f"{s.schema}.{s.owned_by[0]}" in wanted:
@@ -104,12 +107,20 @@ def pre_data(cat: Catalog, rename: Renamer, tables: list[str]) -> list[str]:
 
 
 def table_post_data(cat: Catalog, rename: Renamer, qualified: str) -> list[str]:
-    """Keys, unique and check constraints and indexes of one table (built after its rows load)."""
+    """Keys, unique and check constraints and indexes of one table and its partitions (built after the
+    rows load). Partitioned indexes are created ON ONLY the parent, each partition's index on the
+    partition under its production name, then attached deepest first, as pg_dump does."""
     schema, name = qualified.split(".", 1)
     target = rename.table(qualified)
     out = [f"ALTER TABLE {target} ADD CONSTRAINT {qident(c.name)} {rename(c.definition)}"
            for c in cat.constraints if (c.schema, c.table) == (schema, name) and c.kind in "pucx"]
-    out += [rename(i.definition) for i in cat.indexes if (i.schema, i.table) == (schema, name)]
+    tree = cat.partition_tree(qualified)
+    order = {t.qualified: d for d, t in enumerate(tree)}  # parents before children
+    indexes = [i for i in cat.indexes if f"{i.schema}.{i.table}" in order]
+    out += [rename(i.definition) for i in indexes]
+    attached = sorted((i for i in indexes if i.parent), key=lambda i: -order[f"{i.schema}.{i.table}"])
+    out += [f"ALTER INDEX {rename.table(i.parent)} ATTACH PARTITION {rename.table(f'{i.schema}.{i.name}')}"
+            for i in attached]
     return out
 
 
