@@ -67,7 +67,15 @@ def _table_metadata(tr, snapshot_time) -> dict:
     }
 
 
+PARITY_KEY = dg.AssetKey(["staging", "parity"])
+
+
 def build_assets(cfg: Config) -> list:
+    from prodlike.validators.counts import row_count_check
+    from prodlike.validators.results import Verdict
+
+    from . import checks
+
     tables = configured_tables(cfg)
     specs = [
         dg.AssetSpec(table_key(q), group_name=COPY_GROUP, kinds={"postgres"},
@@ -77,7 +85,11 @@ def build_assets(cfg: Config) -> list:
         for q in tables
     ]
 
-    @dg.multi_asset(specs=specs, name="copy_tables", can_subset=False,
+    check_specs = [dg.AssetCheckSpec(checks.ROW_COUNT, asset=table_key(q), blocking=True,
+                                     description="Rows in the staging copy vs production's count from the copy "
+                                                 "stream (thresholds.row_count).") for q in tables]
+
+    @dg.multi_asset(specs=specs, check_specs=check_specs, name="copy_tables", can_subset=False,
                     description="Preflight, then copy every table from one consistent production snapshot into "
                                 "staging's shadow schema, in parallel.")
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
@@ -90,12 +102,40 @@ def build_assets(cfg: Config) -> list:
                 if tr.table in tables:
                     yield dg.MaterializeResult(asset_key=table_key(tr.table),
                                                metadata=_table_metadata(tr, refresh.outcome.snapshot_time))
+                    staged = checks.count_shadow(prodlike.target_dsn, tr.table)
+                    result = row_count_check(tr.table, tr.rows, staged, checks.threshold(cfg, checks.ROW_COUNT))
+                    checks.record(prodlike.target_dsn, context.run.run_id, [result])
+                    yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT, [result])
         except Exception as err:
             raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
         finally:
             reporter.stop()
 
-    @dg.asset(key=RELEASE_KEY, deps=[table_key(q) for q in tables], group_name=RELEASE_GROUP,
+    @dg.asset(key=PARITY_KEY, deps=[table_key(q) for q in tables], group_name="validation", kinds={"postgres"},
+              check_specs=[
+                  dg.AssetCheckSpec(checks.PLANS, asset=PARITY_KEY, blocking=True,
+                                    description="EXPLAIN plans of the workload, production vs the staging copy "
+                                                "(thresholds.plans)."),
+                  dg.AssetCheckSpec(checks.INFRASTRUCTURE, asset=PARITY_KEY, blocking=True,
+                                    description="Server version, planner settings, extensions, encoding and index "
+                                                "definitions, production vs staging.")],
+              description="Run-level parity of the staging copy with production: query plans and infrastructure.")
+    def parity(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
+        results = checks.parity(prodlike.config(), prodlike.source_dsn, prodlike.target_dsn,
+                                Path(prodlike.config_path).parent)
+        for found in results.values():
+            checks.record(prodlike.target_dsn, context.run.run_id, found)
+        plan = results[checks.PLANS][0]
+        yield dg.MaterializeResult(metadata={
+            "queries_compared": dg.MetadataValue.int(int(plan.staging or 0)),
+            "share_differing": dg.MetadataValue.float(float(plan.divergence or 0.0)),
+            "infrastructure_differences": dg.MetadataValue.int(
+                sum(r.verdict != Verdict.PASS for r in results[checks.INFRASTRUCTURE])),
+        })
+        for name, found in results.items():
+            yield checks.dagster_result(PARITY_KEY, name, found)
+
+    @dg.asset(key=RELEASE_KEY, deps=[*(table_key(q) for q in tables), PARITY_KEY], group_name=RELEASE_GROUP,
               kinds={"postgres"},
               description="Atomic release: in one transaction the shadow schemas become live and the previous "
                           "live schemas are kept for rollback; recorded in staging's prodlike control schema.")
@@ -111,7 +151,7 @@ def build_assets(cfg: Config) -> list:
             "dropped": dg.MetadataValue.text(", ".join(result.dropped) or "-"),
         })
 
-    return [copy_tables, release]
+    return [copy_tables, parity, release]
 
 
 def build_resource(cfg: Config, config_path: Path) -> ProdlikeResource:

@@ -65,6 +65,11 @@ def run_refresh_job(config_file: Path, state_dir: Path) -> tuple[int, str, objec
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG)
     if result.success:
         return EXIT_OK, "released", result
+    failed_checks = [e for e in result.get_asset_check_evaluations()
+                     if not e.passed and e.severity.value == "ERROR"]
+    if failed_checks:
+        lines = [f"{'/'.join(e.asset_key.path)} {e.check_name}: {e.description}" for e in failed_checks]
+        return EXIT_HALTED, "validation failed, staging keeps the last release:\n  " + "\n  ".join(lines), result
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error

@@ -165,6 +165,11 @@ class Thresholds(Strict):
         Threshold(warn=None, error=0.0),
         description="Relative row-count difference production vs staging (default: error at any difference).",
     )
+    plans: Threshold = Field(
+        Threshold(warn=0.0, error=0.5),
+        description="Share of workload queries whose plan differs on staging (default: warn at any, error "
+                    "above half; a freshly analyzed copy can flip a few plans).",
+    )
 
 
 class Schedule(Strict):

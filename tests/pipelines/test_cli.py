@@ -151,3 +151,23 @@ def test_materialize_job_releases(demo_env, demo_dbs, monkeypatch):
     assert mats["staging/release"]["release_id"].value == 1
     with demo_dbs.dst() as dst:
         assert dst.execute("SELECT run_id FROM prodlike.releases").fetchone()[0] == result.run_id
+
+
+def test_failed_blocking_check_halts_and_staging_keeps_the_last_release(demo_env, demo_dbs):
+    path, env, _ = demo_env
+    assert run_cli("refresh", "-c", str(path), env=env).returncode == 0
+    with demo_dbs.dst() as dst:
+        before = dst.execute("SELECT count(*), max(id) FROM prodlike.releases").fetchone()
+        dst.execute(f'ALTER DATABASE "{demo_dbs.target_db}" SET random_page_cost = 40')
+    with demo_dbs.src() as src:
+        src.execute("DELETE FROM support_tickets WHERE id % 2 = 0")
+    out = run_cli("refresh", "-c", str(path), env=env)
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "halted" in out.stdout and "infrastructure" in out.stdout and "random_page_cost" in out.stdout
+    with demo_dbs.dst() as dst:
+        assert dst.execute("SELECT count(*), max(id) FROM prodlike.releases").fetchone() == before
+        last = dst.execute("SELECT status FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+        assert last == "halted"
+        with demo_dbs.src() as src:  # staging still serves the last good copy
+            assert dst.execute("SELECT count(*) FROM support_tickets").fetchone()[0] > \
+                src.execute("SELECT count(*) FROM support_tickets").fetchone()[0]

@@ -1,0 +1,97 @@
+"""Runs the validators against the shadow copy and turns their results into Dagster asset check results
+(blocking at ERROR), and records them in the control schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+
+from prodlike.validators import infra, plans
+from prodlike.validators.results import CheckResult, Threshold, Verdict
+
+from . import connections, control, ddl
+from .catalog import qident
+from .config import Config
+
+ROW_COUNT, PLANS, INFRASTRUCTURE = "row_count", "plans", "infrastructure"
+
+
+def threshold(cfg: Config, name: str) -> Threshold:
+    t = getattr(cfg.thresholds, name)
+    return Threshold(t.warn, t.error)
+
+
+def dagster_result(key: dg.AssetKey, name: str, results: list[CheckResult]) -> dg.AssetCheckResult:
+    """One Dagster check result from validator results: the worst verdict wins; a table of the numbers."""
+    worst = Verdict.ERROR if any(r.verdict == Verdict.ERROR for r in results) else (
+        Verdict.WARN if any(r.verdict in (Verdict.WARN, Verdict.SKIPPED) for r in results) else Verdict.PASS)
+    rows = ["| statistic | production | staging | divergence | verdict | explanation |", "|---|---|---|---|---|---|"]
+    for r in results:
+        div = "-" if r.divergence is None else f"{r.divergence:.4g}"
+        rows.append(f"| {r.statistic} | {r.production} | {r.staging} | {div} | {r.verdict.value} | "
+                    f"{r.explanation.replace('|', '/')} |")
+    metadata = {"verdict": dg.MetadataValue.text(worst.value), "results": dg.MetadataValue.md("\n".join(rows))}
+    if results and results[0].divergence is not None:
+        metadata["divergence"] = dg.MetadataValue.float(float(results[0].divergence))
+    diffs = [d for r in results for d in r.details if d.get("diff")]
+    if diffs:
+        metadata["differing_plans"] = dg.MetadataValue.md("\n\n".join(
+            f"**{d['fingerprint']}** {d['verdict']}\n```\n{d['diff']}\n```" for d in diffs[:10]))
+    return dg.AssetCheckResult(
+        asset_key=key, check_name=name, passed=worst == Verdict.PASS, metadata=metadata,
+        severity=dg.AssetCheckSeverity.ERROR if worst == Verdict.ERROR else dg.AssetCheckSeverity.WARN,
+        description=_describe(results))
+
+
+def _describe(results: list[CheckResult]) -> str:
+    """The explanations of what did not pass (all of them when everything passed), shortened."""
+    failing = [r.explanation for r in results if r.verdict != Verdict.PASS] or [r.explanation for r in results]
+    text = "; ".join(failing[:5]) + (f"; and {len(failing) - 5} more" if len(failing) > 5 else "")
+    return text[:1500]
+
+
+def count_shadow(target_dsn: str, qualified: str) -> int:
+    schema, table = qualified.split(".", 1)
+    with connections.staging(target_dsn) as conn:
+        return conn.execute(f"SELECT count(*) FROM {qident(ddl.shadow_name(schema))}.{qident(table)}").fetchone()[0]
+
+
+def parity(cfg: Config, source_dsn: str, target_dsn: str, config_dir: Path) -> dict[str, list[CheckResult]]:
+    """Plans of the workload and infrastructure parity, production vs the shadow copy."""
+    out: dict[str, list[CheckResult]] = {}
+    with connections.production(source_dsn, cfg.copy_.lock_timeout) as prod, \
+            connections.staging(target_dsn) as stage:
+        prod.autocommit = stage.autocommit = True
+        shadows = ", ".join(qident(ddl.shadow_name(s)) for s in cfg.schemas)
+        stage.execute(f"SET search_path = {shadows}, prodlike_ext, public")
+        prod.execute(f"SET search_path = {', '.join(qident(s) for s in cfg.schemas)}, public")
+        if cfg.workload:
+            path = Path(cfg.workload) if Path(cfg.workload).is_absolute() else config_dir / cfg.workload
+            queries = plans.load_workload(path.read_text())
+            out[PLANS] = [plans.plan_check(plans.compare_workload(prod, stage, queries), threshold(cfg, PLANS))]
+        else:
+            out[PLANS] = [CheckResult(PLANS, None, None, "share_of_queries_with_different_plans", None, None, None,
+                                      threshold(cfg, PLANS), Verdict.SKIPPED,
+                                      "no workload configured (workload: FILE.sql): plans not compared")]
+        diffs: list[CheckResult] = []
+        for s in cfg.schemas:
+            diffs += infra.compare(infra.facts(prod, s), infra.facts(stage, ddl.shadow_name(s)))
+        out[INFRASTRUCTURE] = diffs or [CheckResult(INFRASTRUCTURE, None, None, "differences", 0, 0, 0.0, Threshold(),
+                                                    Verdict.PASS, "server version, planner settings, extensions, "
+                                                    "encoding and indexes match")]
+    return out
+
+
+def record(target_dsn: str, run_id: str, results: list[CheckResult]) -> None:
+    """Append results to the run's row in the control schema; an ERROR marks the run halted."""
+    with psycopg.connect(target_dsn, autocommit=True) as conn:
+        run = control.get_run(conn, run_id)
+        if run is None:
+            return
+        checks = list(run["checks"]) + [r.as_dict() for r in results]
+        fields = {"checks": checks}
+        if any(r.verdict == Verdict.ERROR for r in results):
+            fields["status"] = "halted"
+        control.update_run(conn, run_id, **fields)
