@@ -99,6 +99,18 @@ def _summary(result, stage_dsn: str | None = None) -> Table:
     return table
 
 
+def _checks_table(result) -> Table:
+    """Every asset check of the run with its verdict and one-line explanation."""
+    table = Table(title="checks")
+    for col in ("asset", "check", "verdict", "explanation"):
+        table.add_column(col)
+    for e in sorted(result.get_asset_check_evaluations(), key=lambda e: (e.passed, e.asset_key.path)):
+        verdict = "[green]pass[/]" if e.passed else (
+            "[red]ERROR[/]" if e.severity.value == "ERROR" else "[yellow]warn[/]")
+        table.add_row("/".join(e.asset_key.path[1:]), e.check_name, verdict, (e.description or "")[:150])
+    return table
+
+
 def _staging_counts(dsn: str) -> dict[str, int]:
     import psycopg
 
@@ -135,6 +147,8 @@ def cmd_refresh(args) -> int:
         resolve(ref, key)
     t0 = time.perf_counter()
     code, message, result = run_refresh_job(path, cfg.state_path(path.parent.resolve()))
+    if result is not None and result.get_asset_check_evaluations():
+        console.print(_checks_table(result))
     if code == EXIT_OK:
         console.print(_summary(result, cfg.target.resolve("target")))
         console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (run {result.run_id})")

@@ -61,7 +61,7 @@ def prepare(state_dir: Path, rows: int, reseed: bool, console: Console) -> tuple
 
 
 def run(rows: int, state_dir: Path, reseed: bool, console: Console) -> int:
-    from .cli import _summary, run_refresh_job
+    from .cli import _checks_table, _summary, run_refresh_job
     from .definitions import DEMO_CONFIG
 
     state_dir = state_dir.resolve()
@@ -74,6 +74,7 @@ def run(rows: int, state_dir: Path, reseed: bool, console: Console) -> int:
     if code != 0:
         console.print(f"[red]refresh {'halted' if code == 2 else 'failed'}[/]: {message}")
         return code
+    console.print(_checks_table(result))
     console.print(_summary(result, target))
     console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (Dagster run {result.run_id})")
     console.print("next: `make ui` opens the Dagster UI with this run's history; "
