@@ -88,36 +88,36 @@ class Policy:
         return self.rules[table][column]
 
 
+# Column-name patterns and the transformer they suggest, first match wins (order matters: "email_address"
+# is an email, not an address).
+NAME_RULES: list[tuple[re.Pattern, str]] = [(re.compile(p), t) for p, t in [
+    (r"(^|_)ip(_|$)|ip_?addr", "ip"),
+    (r"e_?mail", "email"),
+    (r"phone|mobile|fax|msisdn|tel(_|$)", "phone"),
+    (r"first_?name|given_?name|forename", "first_name"),
+    (r"last_?name|surname|family_?name", "last_name"),
+    (r"^(name|full_?name|contact_name|customer_name)$", "full_name"),
+    (r"birth|dob", "birth_date"),
+    (r"street|address_?line", "street"),
+    (r"address", "address"),
+    (r"city|town", "city"),
+    (r"zip|post_?code|postal", "postcode"),
+    (r"card|iban|ssn|passport|tax_?id|national_?id|account_?n", "hash"),
+]]
+
+
 def suggest(column: ColumnShape, table: str = "") -> str:
     """A transformer suggestion from the column's name and type (used in errors, scan and init)."""
     n = column.name.lower()
-    if column.type_name in ("inet", "cidr") or re.search(r"(^|_)ip(_|$)|ip_?addr", n):
+    if column.type_name in ("inet", "cidr"):
         return "ip"
-    if "email" in n or "e_mail" in n:
-        return "email"
-    if re.search(r"phone|mobile|fax|msisdn|tel(_|$)", n):
-        return "phone"
-    if re.search(r"first_?name|given_?name|forename", n):
-        return "first_name"
-    if re.search(r"last_?name|surname|family_?name", n):
-        return "last_name"
-    if n in ("name", "full_name", "fullname", "contact_name", "customer_name") and "product" not in table:
-        return "full_name"
-    if re.search(r"birth|dob", n):
-        return "birth_date"
-    if re.search(r"street|address_?line", n):
-        return "street"
-    if "address" in n and column.type_category == STRING:
-        return "address"
-    if re.search(r"city|town", n):
-        return "city"
-    if re.search(r"zip|post_?code|postal", n):
-        return "postcode"
-    if re.search(r"card|iban|ssn|passport|tax_?id|national_?id|account_?n", n):
-        return "hash"
     if column.type_name in ("json", "jsonb"):
         return "json"
-    if column.type_category == STRING and column.type_name not in ("bpchar",) and not n.endswith(("_id", "code")):
+    for pattern, transformer in NAME_RULES:
+        if pattern.search(n) and (transformer != "full_name" or "product" not in table) and (
+                transformer != "address" or column.type_category == STRING):
+            return transformer
+    if column.type_category == STRING and column.type_name != "bpchar" and not n.endswith(("_id", "code")):
         return "regex_redact"
     return KEEP
 
