@@ -71,7 +71,7 @@ PARITY_KEY = dg.AssetKey(["staging", "parity"])
 
 
 def build_assets(cfg: Config) -> list:
-    from prodlike.validators.counts import row_count_check
+    from prodlike.validators.counts import row_count_change_check, row_count_check
     from prodlike.validators.results import Verdict
 
     from . import checks
@@ -88,6 +88,9 @@ def build_assets(cfg: Config) -> list:
     check_specs = [dg.AssetCheckSpec(checks.ROW_COUNT, asset=table_key(q), blocking=True,
                                      description="Rows in the staging copy vs production's count from the copy "
                                                  "stream (thresholds.row_count).") for q in tables]
+    check_specs += [dg.AssetCheckSpec(checks.ROW_COUNT_CHANGE, asset=table_key(q), blocking=True,
+                                      description="Production's row count now vs at the live release "
+                                                  "(thresholds.row_count_change).") for q in tables]
 
     @dg.multi_asset(specs=specs, check_specs=check_specs, name="copy_tables", can_subset=False,
                     description="Preflight, then copy every table from one consistent production snapshot into "
@@ -96,6 +99,7 @@ def build_assets(cfg: Config) -> list:
         reporter = progress.current(emit=context.log.info)
         refresh = prodlike.refresh(context.run.run_id, reporter)
         try:
+            previous = checks.previous_rows(prodlike.target_dsn)
             for tr in refresh.copy():
                 reporter.finish(tr.table)
                 context.log.info(f"{tr.table}: {tr.rows:,} rows in {tr.seconds:.1f}s ({tr.rows_per_s:,.0f} rows/s)")
@@ -104,8 +108,11 @@ def build_assets(cfg: Config) -> list:
                                                metadata=_table_metadata(tr, refresh.outcome.snapshot_time))
                     staged = checks.count_shadow(prodlike.target_dsn, tr.table)
                     result = row_count_check(tr.table, tr.rows, staged, checks.threshold(cfg, checks.ROW_COUNT))
-                    checks.record(prodlike.target_dsn, context.run.run_id, [result])
+                    change = row_count_change_check(tr.table, previous.get(tr.table), tr.rows,
+                                                    checks.threshold(cfg, checks.ROW_COUNT_CHANGE))
+                    checks.record(prodlike.target_dsn, context.run.run_id, [result, change])
                     yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT, [result])
+                    yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT_CHANGE, [change])
         except Exception as err:
             raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
         finally:

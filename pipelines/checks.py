@@ -15,7 +15,14 @@ from . import connections, control, ddl
 from .catalog import qident
 from .config import Config
 
-ROW_COUNT, PLANS, INFRASTRUCTURE = "row_count", "plans", "infrastructure"
+ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
+
+
+def previous_rows(target_dsn: str) -> dict[str, int]:
+    """Rows per table at the live release (empty before the first release)."""
+    with connections.staging(target_dsn) as conn:
+        rel = control.live_release(conn)
+    return {t: v.get("rows", 0) for t, v in rel["tables"].items()} if rel else {}
 
 
 def threshold(cfg: Config, name: str) -> Threshold:

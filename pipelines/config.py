@@ -165,6 +165,11 @@ class Thresholds(Strict):
         Threshold(warn=None, error=0.0),
         description="Relative row-count difference production vs staging (default: error at any difference).",
     )
+    row_count_change: Threshold = Field(
+        Threshold(warn=0.1, error=0.5),
+        description="Relative change of a table's production row count since the live release (a sudden "
+                    "shrink or growth: a purge, or an empty database behind a mistyped DSN).",
+    )
     plans: Threshold = Field(
         Threshold(warn=0.0, error=0.5),
         description="Share of workload queries whose plan differs on staging (default: warn at any, error "

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from .results import CheckResult, Threshold
+from .results import CheckResult, Threshold, Verdict
+
+
+def row_count_change_check(table: str, previous_rows: int | None, production_rows: int,
+                           threshold: Threshold) -> CheckResult:
+    """Relative change of production's row count since the live release (no release yet: pass)."""
+    if previous_rows is None:
+        return CheckResult("row_count_change", table, None, "relative_change", None, production_rows, None,
+                           threshold, Verdict.PASS, f"{table}: first release, nothing to compare with")
+    divergence = abs(production_rows - previous_rows) / max(previous_rows, 1)
+    verdict = threshold.judge(divergence)
+    direction = "shrank" if production_rows < previous_rows else "grew"
+    explanation = (f"{table}: production {direction} from {previous_rows:,} rows at the live release to "
+                   f"{production_rows:,} ({divergence:.1%}; error above "
+                   f"{'-' if threshold.error is None else f'{threshold.error:.0%}'})")
+    return CheckResult("row_count_change", table, None, "relative_change", previous_rows, production_rows,
+                       divergence, threshold, verdict, explanation)
 
 
 def row_count_check(table: str, production_rows: int, staging_rows: int, threshold: Threshold) -> CheckResult:

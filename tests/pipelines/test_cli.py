@@ -171,3 +171,17 @@ def test_failed_blocking_check_halts_and_staging_keeps_the_last_release(demo_env
         with demo_dbs.src() as src:  # staging still serves the last good copy
             assert dst.execute("SELECT count(*) FROM support_tickets").fetchone()[0] > \
                 src.execute("SELECT count(*) FROM support_tickets").fetchone()[0]
+
+
+def test_a_production_table_that_suddenly_shrinks_halts(demo_env, demo_dbs):
+    path, env, _ = demo_env
+    assert run_cli("refresh", "-c", str(path), env=env).returncode == 0
+    with demo_dbs.src() as src:
+        src.execute("DELETE FROM support_tickets WHERE id % 10 < 7")
+        left = src.execute("SELECT count(*) FROM support_tickets").fetchone()[0]
+    out = run_cli("refresh", "-c", str(path), env=env)
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "row_count_change" in out.stdout
+    assert f"public.support_tickets: production shrank from 700 rows at the live release to {left:,}" in out.stdout
+    with demo_dbs.dst() as dst:
+        assert dst.execute("SELECT count(*) FROM support_tickets").fetchone()[0] == 700
