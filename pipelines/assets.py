@@ -88,6 +88,9 @@ def build_assets(cfg: Config) -> list:
     check_specs = [dg.AssetCheckSpec(checks.ROW_COUNT, asset=table_key(q), blocking=True,
                                      description="Rows in the staging copy vs production's count from the copy "
                                                  "stream (thresholds.row_count).") for q in tables]
+    check_specs += [dg.AssetCheckSpec(checks.INTEGRITY, asset=table_key(q), blocking=True,
+                                      description="No orphan rows for any foreign key; sequences ahead of "
+                                                  "their column's max.") for q in tables]
     check_specs += [dg.AssetCheckSpec(checks.ROW_COUNT_CHANGE, asset=table_key(q), blocking=True,
                                       description="Production's row count now vs at the live release "
                                                   "(thresholds.row_count_change).") for q in tables]
@@ -113,6 +116,9 @@ def build_assets(cfg: Config) -> list:
                     checks.record(prodlike.target_dsn, context.run.run_id, [result, change])
                     yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT, [result])
                     yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT_CHANGE, [change])
+            for table, found in checks.integrity(cfg, prodlike.target_dsn, tables).items():
+                checks.record(prodlike.target_dsn, context.run.run_id, found)
+                yield checks.dagster_result(table_key(table), checks.INTEGRITY, found)
         except Exception as err:
             raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
         finally:

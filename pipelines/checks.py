@@ -16,6 +16,20 @@ from .catalog import qident
 from .config import Config
 
 ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
+INTEGRITY = "referential_integrity"
+
+
+def integrity(cfg: Config, target_dsn: str, tables: list[str]) -> dict[str, list[CheckResult]]:
+    """Orphans of every FK and sequences behind their column, per copied table, in the shadow schemas."""
+    from prodlike.validators.integrity import integrity as check
+
+    found: dict[str, list[CheckResult]] = {}
+    with connections.staging(target_dsn, autocommit=True) as conn:
+        for s in cfg.schemas:
+            found.update(check(conn, ddl.shadow_name(s), s))
+    return {q: found.get(q) or [CheckResult(INTEGRITY, q, None, "orphans", 0, 0, 0.0, Threshold(error=0),
+                                            Verdict.PASS, f"{q}: no foreign keys or sequences to check")]
+            for q in tables}
 
 
 def previous_rows(target_dsn: str) -> dict[str, int]:
