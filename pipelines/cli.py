@@ -136,11 +136,10 @@ def cmd_demo(args) -> int:
 
 
 def cmd_refresh(args) -> int:
-    from .config import load
-    from .definitions import resolve_config_path
+    from .config import config_path, load
 
-    path = resolve_config_path(args.config) if args.config is None else Path(args.config)
-    cfg = load(path)
+    path = config_path(args.config)
+    cfg = load(path)  # no file: a clear error (only the Dagster code location falls back to the demo's)
     for ref, key in ((cfg.source.dsn, "source"), (cfg.target.dsn, "target")):
         from .secrets import resolve
 

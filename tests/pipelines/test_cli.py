@@ -185,3 +185,11 @@ def test_a_production_table_that_suddenly_shrinks_halts(demo_env, demo_dbs):
     assert f"public.support_tickets: production shrank from 700 rows at the live release to {left:,}" in out.stdout
     with demo_dbs.dst() as dst:
         assert dst.execute("SELECT count(*) FROM support_tickets").fetchone()[0] == 700
+
+
+def test_refresh_without_a_config_says_where_to_get_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PRODLIKE_CONFIG"}
+    out = subprocess.run([sys.executable, "-m", "prodlike.pipelines.cli", "refresh"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "prodlike.yaml: config file not found; pass -c FILE, set PRODLIKE_CONFIG" in out.stdout
