@@ -18,7 +18,7 @@ from rich.table import Table
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 HALT_ERRORS = {"PreflightError", "PolicyError"}
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
 log = logging.getLogger("prodlike")
 
 
@@ -99,15 +99,20 @@ def _summary(result, stage_dsn: str | None = None) -> Table:
     return table
 
 
-def _checks_table(result) -> Table:
-    """Every asset check of the run with its verdict and one-line explanation."""
-    table = Table(title="checks")
+def _checks_table(result) -> Table | str:
+    """The run's checks: a count of those that passed, and every warning and error with its explanation."""
+    evaluations = result.get_asset_check_evaluations()
+    failed = [e for e in evaluations if not e.passed]
+    errors = sum(e.severity.value == "ERROR" for e in failed)
+    title = f"checks: {len(evaluations) - len(failed)} passed, {len(failed) - errors} warned, {errors} failed"
+    if not failed:
+        return f"[green]{title}[/]"
+    table = Table(title=title)
     for col in ("asset", "check", "verdict", "explanation"):
         table.add_column(col)
-    for e in sorted(result.get_asset_check_evaluations(), key=lambda e: (e.passed, e.asset_key.path)):
-        verdict = "[green]pass[/]" if e.passed else (
-            "[red]ERROR[/]" if e.severity.value == "ERROR" else "[yellow]warn[/]")
-        table.add_row("/".join(e.asset_key.path[1:]), e.check_name, verdict, (e.description or "")[:150])
+    for e in sorted(failed, key=lambda e: (e.severity.value != "ERROR", e.asset_key.path)):
+        verdict = "[red]ERROR[/]" if e.severity.value == "ERROR" else "[yellow]warn[/]"
+        table.add_row("/".join(e.asset_key.path[1:]), e.check_name, verdict, (e.description or "")[:300])
     return table
 
 
