@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 MIN_KEY_BYTES = 32
 DEMO_KEY = b"prodlike-demo-key-not-secret-0000000000000000"
@@ -27,10 +26,6 @@ def check_key(key: str | bytes | None, where: str = f"anonymization.key (${{{KEY
         raise AnonymizationKeyError(
             f"{where}: the anonymization key has {len(raw)} bytes; at least {MIN_KEY_BYTES} are required")
     return raw
-
-
-def key_from_env() -> bytes:
-    return check_key(os.environ.get(KEY_ENV))
 
 
 class Keyed:

@@ -84,9 +84,6 @@ class Policy:
     rules: dict[str, dict[str, tuple[str, dict, str]]]
     plans: dict[str, TablePlan | None]
 
-    def rule(self, table: str, column: str) -> tuple[str, dict, str]:
-        return self.rules[table][column]
-
 
 # Column-name patterns and the transformer they suggest, first match wins (order matters: "email_address"
 # is an email, not an address).

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 CONTROL_SCHEMA = "prodlike"
 LOCK_KEY = 0x70726F646C696B  # "prodlik"
@@ -115,23 +116,25 @@ def update_run(conn: psycopg.Connection, run_id: str, **fields: Any) -> None:
     conn.execute(f"UPDATE prodlike.runs SET {', '.join(sets)} WHERE run_id = %s", (*values, run_id))
 
 
+def _dicts(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, params).fetchall()
+
+
 def get_run(conn: psycopg.Connection, run_id: str) -> dict | None:
-    cur = conn.execute("SELECT * FROM prodlike.runs WHERE run_id = %s", (run_id,))
-    row = cur.fetchone()
-    return dict(zip([c.name for c in cur.description], row)) if row else None
+    rows = _dicts(conn, "SELECT * FROM prodlike.runs WHERE run_id = %s", (run_id,))
+    return rows[0] if rows else None
 
 
 def live_release(conn: psycopg.Connection) -> dict | None:
     """The newest release row (the one staging serves), or None."""
     if current_version(conn) == 0:
         return None
-    cur = conn.execute("SELECT * FROM prodlike.releases ORDER BY id DESC LIMIT 1")
-    row = cur.fetchone()
-    return dict(zip([c.name for c in cur.description], row)) if row else None
+    rows = releases(conn, 1)
+    return rows[0] if rows else None
 
 
 def releases(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
     if current_version(conn) == 0:
         return []
-    cur = conn.execute("SELECT * FROM prodlike.releases ORDER BY id DESC LIMIT %s", (limit,))
-    return [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    return _dicts(conn, "SELECT * FROM prodlike.releases ORDER BY id DESC LIMIT %s", (limit,))

@@ -136,28 +136,28 @@ class EmbeddedServer:
         self.init()
         if self.is_running():
             return self
-        opts = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
-                "-c max_connections=200", "-c fsync=off", "-c full_page_writes=off",
-                "-c synchronous_commit=off", "-c max_wal_size=2GB"]
-        opts += [f"-c {k}={v}" for k, v in (settings or {}).items()]
         log = self.root / "server.log"
         if os.geteuid() == 0:
             log.touch()
             ent = pwd.getpwnam(SYSTEM_USER)
             os.chown(log, ent.pw_uid, ent.pw_gid)
         try:
-            self._pg("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-l", str(log),
-                     "-o", " ".join(opts), "start", timeout=90)
+            self._pg_ctl_start(log, settings)
         except EmbeddedServerError:
-            if self._port_taken():
-                (self.root / "port").write_text(str(_free_port()))
-                self._pg("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-l", str(log),
-                         "-o", " ".join(o if not o.startswith("-p ") else f"-p {self.port}" for o in opts),
-                         "start", timeout=90)
-            else:
+            if not self._port_taken():
                 raise
+            (self.root / "port").write_text(str(_free_port()))  # someone else took our port: move
+            self._pg_ctl_start(log, settings)
         self._wait_ready()
         return self
+
+    def _pg_ctl_start(self, log: Path, settings: dict[str, str] | None) -> None:
+        opts = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
+                "-c max_connections=200", "-c fsync=off", "-c full_page_writes=off",
+                "-c synchronous_commit=off", "-c max_wal_size=2GB"]
+        opts += [f"-c {k}={v}" for k, v in (settings or {}).items()]
+        self._pg("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-l", str(log),
+                 "-o", " ".join(opts), "start", timeout=90)
 
     def _port_taken(self) -> bool:
         with socket.socket() as s:
@@ -175,11 +175,6 @@ class EmbeddedServer:
         """Stop the server if it runs."""
         if self.is_running():
             self._pg("pg_ctl", "-D", str(self.data_dir), "-w", "-m", mode, "stop", timeout=60)
-
-    def destroy(self) -> None:
-        """Stop the server and delete its folder."""
-        self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def server(state_dir: Path, name: str, binaries: Path | None = None) -> EmbeddedServer:

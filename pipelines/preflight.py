@@ -54,16 +54,7 @@ def select_tables(cfg: Config, cat: Catalog) -> Selection:
 
 
 def _with_partitions(cat: Catalog, tables: list[str]) -> list[str]:
-    out = []
-    for q in tables:
-        out.append(q)
-        stack = [q]
-        while stack:
-            parent = stack.pop()
-            kids = [t.qualified for t in cat.tables.values() if t.parent == parent]
-            out.extend(kids)
-            stack.extend(kids)
-    return out
+    return [t.qualified for q in tables for t in cat.partition_tree(q)]
 
 
 def all_created(cat: Catalog, sel: Selection) -> list[str]:
