@@ -12,10 +12,10 @@ import yaml
 
 from prodlike.pipelines import embedded
 from prodlike.pipelines.definitions import DEMO_CONFIG
-from tests.conftest import ROOT
+from tests.conftest import STATE as TEST_STATE
 from tests.pipelines.test_cli import run_cli
 
-STATE = ROOT / ".prodlike" / "test" / "pii-demo"
+STATE = TEST_STATE / "pii-demo"
 SECRET_KEY = "pii-test-key-never-written-anywhere-7f3a9c1e55"
 
 
