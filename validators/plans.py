@@ -114,6 +114,17 @@ def side_by_side(left: list[str], right: list[str], width: int = 60) -> str:
     return "\n".join(out)
 
 
+def differing_lines(left: list[str], right: list[str]) -> dict[str, list[int]]:
+    """Indexes of the lines of each plan tree that the other does not match (for highlighting)."""
+    matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+    out: dict[str, list[int]] = {"production": [], "staging": []}
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            out["production"] += range(i1, i2)
+            out["staging"] += range(j1, j2)
+    return out
+
+
 def compare_plans(prod: dict, stage: dict) -> str:
     if shape(prod) == shape(stage):
         return IDENTICAL
@@ -160,8 +171,20 @@ def plan_check(comparisons: list[PlanComparison], threshold: Threshold) -> Check
         verdict = Verdict.ERROR
     explanation = (f"{len(differing)} of {len(planned)} workload queries plan differently on staging "
                    f"({len(skipped)} skipped, {len(failed)} could not be checked)")
-    details: list[dict[str, Any]] = [
-        {"fingerprint": c.query.fingerprint, "sql": c.query.sql[:500], "verdict": c.verdict, "reason": c.reason,
-         "diff": c.diff} for c in comparisons]
+    details: list[dict[str, Any]] = [_detail(c) for c in comparisons]
     return CheckResult("plans", None, None, "share_of_queries_with_different_plans", len(planned) - len(differing),
                        len(planned), share, threshold, verdict, explanation, details)
+
+
+MAX_PLAN_LINES = 80
+
+
+def _detail(c: PlanComparison) -> dict[str, Any]:
+    """One query's entry in the check details; differing plans carry both trees and the differing lines."""
+    d: dict[str, Any] = {"fingerprint": c.query.fingerprint, "sql": c.query.sql[:500], "verdict": c.verdict,
+                         "reason": c.reason, "diff": c.diff}
+    if c.verdict in (DIFFERENT_INDEX, DIFFERENT_SHAPE):
+        d["production_plan"] = c.production[:MAX_PLAN_LINES]
+        d["staging_plan"] = c.staging[:MAX_PLAN_LINES]
+        d["differing"] = differing_lines(c.production, c.staging)
+    return d
