@@ -12,6 +12,7 @@ from .errors import safe_message
 from .refresh import Refresh
 
 COPY_GROUP, RELEASE_GROUP = "copy", "release"
+FORCE_TAG = "prodlike/force"  # run tag: start even while refreshes are paused (recorded)
 RELEASE_KEY = dg.AssetKey(["staging", "release"])
 
 
@@ -28,13 +29,21 @@ class ProdlikeResource(dg.ConfigurableResource):
 
         return load(self.config_path)
 
-    def refresh(self, run_id: str, reporter: progress.Reporter | None = None) -> Refresh:
+    def refresh(self, run_id: str, reporter: progress.Reporter | None = None, force: bool = False) -> Refresh:
         cfg = self.config()
         key = self.anon_key.encode() if self.anon_key else None
         if reporter is None:
-            return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key)
+            return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key, force=force)
         return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key, progress=reporter.advance,
-                       on_start=reporter.start)
+                       on_start=reporter.start, force=force)
+
+    def oncall(self):
+        """The on-call context (pause state, alerts, freshness) of this config."""
+        from .oncall import Context
+
+        path = Path(self.config_path)
+        cfg = self.config()
+        return Context(cfg, self.target_dsn, cfg.state_path(path.parent), path)
 
 
 def table_key(qualified: str) -> dg.AssetKey:
@@ -100,7 +109,7 @@ def build_assets(cfg: Config) -> list:
                                 "staging's shadow schema, in parallel.")
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
         reporter = progress.current(emit=context.log.info)
-        refresh = prodlike.refresh(context.run.run_id, reporter)
+        refresh = prodlike.refresh(context.run.run_id, reporter, force=context.run.tags.get(FORCE_TAG) == "true")
         try:
             previous = checks.previous_rows(prodlike.target_dsn)
             for tr in refresh.copy():
@@ -149,7 +158,7 @@ def build_assets(cfg: Config) -> list:
             yield checks.dagster_result(PARITY_KEY, name, found)
 
     @dg.asset(key=RELEASE_KEY, deps=[*(table_key(q) for q in tables), PARITY_KEY], group_name=RELEASE_GROUP,
-              kinds={"postgres"},
+              kinds={"postgres"}, freshness_policy=freshness_policy(cfg),
               description="Atomic release: in one transaction the shadow schemas become live and the previous "
                           "live schemas are kept for rollback; recorded in staging's prodlike control schema.")
     def release(context: dg.AssetExecutionContext, prodlike: ProdlikeResource) -> dg.MaterializeResult:
@@ -165,6 +174,16 @@ def build_assets(cfg: Config) -> list:
         })
 
     return [copy_tables, parity, release]
+
+
+def freshness_policy(cfg: Config) -> dg.FreshnessPolicy | None:
+    """The SLA as Dagster's badge. Advisory: Dagster measures from the release's materialization, while the
+    SLA (status, sensor) measures from the production snapshot time of the live release."""
+    if cfg.freshness is None:
+        return None
+    f = cfg.freshness
+    warn = f.warn_after if f.warn_after < f.error_after else None
+    return dg.FreshnessPolicy.time_window(fail_window=f.error_after, warn_window=warn)
 
 
 def build_resource(cfg: Config, config_path: Path) -> ProdlikeResource:

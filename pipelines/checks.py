@@ -17,6 +17,8 @@ from .config import Config
 
 ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
 INTEGRITY = "referential_integrity"
+DISTRIBUTION, LEAK = "distribution", "leak"
+CHECK_NAMES = (ROW_COUNT, ROW_COUNT_CHANGE, INTEGRITY, DISTRIBUTION, LEAK, PLANS, INFRASTRUCTURE)
 
 
 def integrity(cfg: Config, target_dsn: str, tables: list[str]) -> dict[str, list[CheckResult]]:
@@ -105,12 +107,26 @@ def parity(cfg: Config, source_dsn: str, target_dsn: str, config_dir: Path) -> d
     return out
 
 
+def accept(results: list[CheckResult], accepted: list[dict], note: str | None) -> None:
+    """Downgrade, in place, the ERROR results that `prodlike resume --accept CHECK[:TABLE]` accepted once."""
+    for r in results:
+        if r.verdict == Verdict.ERROR and any(a["check"] == r.check and a["table"] in (None, r.table)
+                                              for a in accepted):
+            r.verdict = Verdict.WARN
+            r.explanation += f" [accepted once: {note or 'prodlike resume --accept'}]"
+
+
 def record(target_dsn: str, run_id: str, results: list[CheckResult]) -> None:
-    """Append results to the run's row in the control schema; an ERROR marks the run halted."""
+    """Append results to the run's row in the control schema; an ERROR marks the run halted. ERRORs that
+    on-call accepted once (`resume --accept`) are downgraded to WARN in place first, so the Dagster result
+    built from the same objects agrees."""
     with psycopg.connect(target_dsn, autocommit=True) as conn:
         run = control.get_run(conn, run_id)
         if run is None:
             return
+        st = control.state(conn)
+        if st["accept"]:
+            accept(results, st["accept"], st["accept_note"])
         checks = list(run["checks"]) + [r.as_dict() for r in results]
         fields = {"checks": checks}
         if any(r.verdict == Verdict.ERROR for r in results):

@@ -9,7 +9,6 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -17,7 +16,7 @@ from rich.table import Table
 
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-HALT_ERRORS = {"PreflightError", "PolicyError"}
+HALT_ERRORS = {"PreflightError", "PolicyError", "RefreshPausedError"}
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
 log = logging.getLogger("prodlike")
 
@@ -49,7 +48,7 @@ def dagster_home(state_dir: Path) -> Path:
     return home
 
 
-def run_refresh_job(config_file: Path, state_dir: Path) -> tuple[int, str, object]:
+def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False) -> tuple[int, str, object]:
     """Run the refresh job in-process with the persistent instance; (exit code, message, result)."""
     dagster_home(state_dir)
     import dagster as dg
@@ -62,7 +61,10 @@ def run_refresh_job(config_file: Path, state_dir: Path) -> tuple[int, str, objec
     defs = load_definitions(config_file)
     job = defs.resolve_job_def(REFRESH_JOB)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG)
+        from .assets import FORCE_TAG
+
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
+                                        tags={FORCE_TAG: "true"} if force else None)
     if result.success:
         return EXIT_OK, "released", result
     failed_checks = [e for e in result.get_asset_check_evaluations()
@@ -150,7 +152,7 @@ def cmd_refresh(args) -> int:
 
         resolve(ref, key)
     t0 = time.perf_counter()
-    code, message, result = run_refresh_job(path, cfg.state_path(path.parent.resolve()))
+    code, message, result = run_refresh_job(path, cfg.state_path(path.parent.resolve()), getattr(args, "force", False))
     if result is not None and result.get_asset_check_evaluations():
         console.print(_checks_table(result))
     if code == EXIT_OK:
@@ -211,53 +213,148 @@ def cmd_scan(args) -> int:
     return EXIT_OK
 
 
+def _oncall(args):
+    """The on-call context of the config named by args (-c), staging's DSN resolved."""
+    from .config import config_path, load
+    from .oncall import Context
+
+    path = config_path(args.config)
+    cfg = load(path)
+    return Context(cfg, cfg.target.resolve("target"), cfg.state_path(path.parent.resolve()),
+                   path if args.config else None)
+
+
 def cmd_status(args) -> int:
-    import psycopg
+    from .config import ConfigError
+    from .oncall import status
+    from .secrets import MissingSecretError
 
-    from .config import load
-    from .control import live_release
-
-    cfg = load(args.config)
     try:
-        with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10) as conn:
-            rel = live_release(conn)
-    except psycopg.OperationalError:
-        print(json.dumps({"state": "UNKNOWN", "reason": "staging unreachable"}) if args.json
-              else "UNKNOWN: staging unreachable")
+        out = status(_oncall(args))
+    except (ConfigError, MissingSecretError) as err:  # a monitor must read UNKNOWN, not a generic error
+        out = {"state": "UNKNOWN", "code": 3, "reasons": [str(err)]}
+        print(json.dumps(out) if args.json else f"UNKNOWN: {err}")
         return 3
-    if rel is None:
-        out = {"state": "UNKNOWN", "reason": "no release yet"}
-        print(json.dumps(out) if args.json else "UNKNOWN: no release yet; run `prodlike refresh`")
-        return 3
-    age = datetime.now(UTC) - rel["snapshot_time"]
-    out = {"state": "OK", "release_id": rel["id"], "run_id": rel["run_id"],
-           "snapshot_time": rel["snapshot_time"].isoformat(), "age_seconds": int(age.total_seconds())}
+    if out["state"] == "UNKNOWN" and not out.get("release") and not args.json:
+        console.print("UNKNOWN: " + "; ".join(out["reasons"]))
+        return out["code"]
     if args.json:
-        print(json.dumps(out))
-    else:
-        console.print(f"OK: release {rel['id']} (run {rel['run_id']}), production snapshot "
-                      f"{rel['snapshot_time']:%Y-%m-%d %H:%M:%S %Z}, age {_human(age.total_seconds())}")
-    return 0
+        print(json.dumps(out, default=str))
+        return out["code"]
+    colour = {"OK": "green", "WARNING": "yellow", "CRITICAL": "red", "UNKNOWN": "magenta"}[out["state"]]
+    table = Table(title=f"prodlike status: [{colour}]{out['state']}[/]", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    rel = out["release"]
+    if rel:
+        table.add_row("live release", f"{rel['id']} ({rel['kind']}) of run {rel['run_id']}, released "
+                                      f"{rel['released_at'][:19]}")
+        table.add_row("production snapshot", f"{rel['snapshot_time'][:19]} (staging age "
+                                             f"{_human(rel['age_seconds'])})")
+    if out["freshness"]:
+        f = out["freshness"]
+        table.add_row("freshness SLA", f"{f['level']} (warn after {f['warn_after']}, "
+                                       f"breached after {f['error_after']})")
+    p = out["paused"]
+    table.add_row("refreshes", f"[red]PAUSED[/] since {p['since'][:19]} by {p['by']}: {p['reason']}" if p else "active")
+    last = out["last_run"]
+    if last:
+        table.add_row("last run", f"{last['run_id']} {last['status']} (started {last['started_at'][:19]})"
+                      + (f": {last['error']}" if last["error"] else ""))
+        for c in last["failing_checks"][:10]:
+            where = ".".join(x for x in (c.get("table"), c.get("column")) if x) or "run"
+            table.add_row(f"  {c['verdict']}", f"{c['check']} on {where}: {c['explanation']}")
+    if out.get("accepted_once"):
+        table.add_row("accepted once", ", ".join(f"{a['check']}:{a['table'] or '*'}" for a in out["accepted_once"]))
+    for r in out["reasons"]:
+        table.add_row("reason", r)
+    console.print(table)
+    if p:
+        console.print("inspect: `prodlike report --open`, `prodlike history`; then `prodlike resume --note TEXT` "
+                      "or `prodlike rollback` (runbook: README, On call)")
+    return out["code"]
+
+
+def cmd_resume(args) -> int:
+    from .oncall import resume
+
+    ctx = _oncall(args)
+    try:
+        before = resume(ctx, args.note, args.accept or [])
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    console.print("resumed" + ("" if before["paused"] else " (was not paused)")
+                  + (f"; the next run may release despite: {', '.join(args.accept)} (once)" if args.accept else ""))
+    if args.run:
+        return cmd_refresh(args)
+    return EXIT_OK
+
+
+def cmd_rollback(args) -> int:
+    from .oncall import rollback
+    from .release import ReleaseError
+
+    try:
+        restored = rollback(_oncall(args))
+    except ReleaseError as err:
+        raise CliError(f"rollback refused, staging unchanged: {err}") from None
+    console.print(f"rolled back: live is now the release of run {restored['run_id']} (production snapshot "
+                  f"{restored['snapshot_time']:%Y-%m-%d %H:%M:%S %Z}); refreshes are paused until "
+                  f"`prodlike resume --note TEXT`")
+    return EXIT_OK
 
 
 def cmd_history(args) -> int:
     import psycopg
 
     from .config import load
-    from .control import releases
+    from .control import releases, runs
 
     cfg = load(args.config)
     with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10) as conn:
-        rows = releases(conn, args.limit)
-    table = Table(title="releases")
-    for col in ("id", "kind", "released at", "production snapshot", "tables", "rows", "run"):
+        rels, halted = releases(conn, args.limit), runs(conn, args.limit, ("halted", "failed"))
+    entries = [(r["released_at"], r["kind"], str(r["id"]), r["snapshot_time"], r["run_id"],
+                f"{len(r['tables'])} tables, {sum(t.get('rows', 0) for t in r['tables'].values()):,} rows",
+                _check_counts(r["checks"])) for r in rels]
+    entries += [(r["started_at"], r["status"], "-", r["snapshot_time"], r["run_id"],
+                 (r["error"] or "")[:80] or _failing_text(r["checks"]), _check_counts(r["checks"])) for r in halted]
+    table = Table(title="history: releases, halted and failed runs (newest first)")
+    for col in ("when", "what", "release", "production snapshot", "run", "detail", "checks"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["id"]), r["kind"], f"{r['released_at']:%Y-%m-%d %H:%M:%S}",
-                      f"{r['snapshot_time']:%Y-%m-%d %H:%M:%S}", str(len(r["tables"])),
-                      f"{sum(t.get('rows', 0) for t in r['tables'].values()):,}", r["run_id"])
+    for when, kind, rid, snap, run_id, detail, counts in sorted(entries, key=lambda e: e[0], reverse=True)[:args.limit]:
+        colour = {"halted": "red", "failed": "red", "rollback": "yellow"}.get(kind, "green")
+        table.add_row(f"{when:%Y-%m-%d %H:%M:%S}", f"[{colour}]{kind}[/]", rid,
+                      f"{snap:%Y-%m-%d %H:%M:%S}" if snap else "-", run_id, detail, counts)
     console.print(table)
     return 0
+
+
+def _check_counts(checks: list[dict]) -> str:
+    verdicts = [c.get("verdict") for c in checks]
+    return " ".join(f"{n} {v}" for v in ("pass", "warn", "error", "skipped") if (n := verdicts.count(v))) or "-"
+
+
+def _failing_text(checks: list[dict]) -> str:
+    failing = [f"{c['check']} {c.get('table') or ''}".strip() for c in checks if c.get("verdict") == "error"]
+    return ", ".join(failing[:3]) + (f" +{len(failing) - 3}" if len(failing) > 3 else "")
+
+
+def cmd_report(args) -> int:
+    from .config import config_path, load
+    from .report import ReportError, reports_dir, write_report
+
+    path = config_path(args.config)
+    cfg = load(path)
+    try:
+        written = write_report(cfg.target.resolve("target"), args.run_id, reports_dir(cfg, path.parent.resolve()), cfg)
+    except ReportError as err:
+        raise CliError(str(err)) from None
+    console.print(f"parity report: {written}", soft_wrap=True)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(written.resolve().as_uri())
+    return EXIT_OK
 
 
 def cmd_config_check(args) -> int:
@@ -297,12 +394,23 @@ def parser() -> argparse.ArgumentParser:
 
     for name, func, text in (("refresh", cmd_refresh, "run one refresh against the configured servers"),
                              ("preflight", cmd_preflight, "check the config against production; copy nothing"),
-                             ("history", cmd_history, "releases recorded in staging")):
+                             ("history", cmd_history, "releases, halted and failed runs with their checks"),
+                             ("rollback", cmd_rollback, "swap the previous release back in and pause refreshes")):
         c = sub.add_parser(name, help=text)
         c.add_argument("-c", "--config", help="config file (default $PRODLIKE_CONFIG or prodlike.yaml)")
         c.set_defaults(func=func)
         if name == "history":
             c.add_argument("--limit", type=int, default=20)
+        if name == "refresh":
+            c.add_argument("--force", action="store_true", help="run even while refreshes are paused (recorded)")
+
+    r = sub.add_parser("resume", help="clear the pause (recorded), optionally accepting failures once")
+    r.add_argument("-c", "--config")
+    r.add_argument("--note", required=True, help="why it is safe to resume (recorded and alerted)")
+    r.add_argument("--accept", action="append", metavar="CHECK[:TABLE]",
+                   help="let the next run release despite this failing check (once); repeatable")
+    r.add_argument("--run", action="store_true", help="start a refresh right after resuming")
+    r.set_defaults(func=cmd_resume)
 
     sc = sub.add_parser("scan", help="classify production's columns: current rule, or a suggestion and evidence")
     sc.add_argument("-c", "--config")
@@ -310,10 +418,17 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--sample", type=int, default=200, help="rows sampled per table (default 200)")
     sc.set_defaults(func=cmd_scan)
 
-    s = sub.add_parser("status", help="live release and its age (exit 0 OK, 3 UNKNOWN)")
+    s = sub.add_parser("status", help="live release, age vs SLA, pause, last run (exit 0 OK, 1 WARNING, "
+                                      "2 CRITICAL, 3 UNKNOWN)")
     s.add_argument("-c", "--config")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
+
+    rp = sub.add_parser("report", help="write the HTML parity report of a run (default: the newest run)")
+    rp.add_argument("run_id", nargs="?", metavar="RUN_ID", help="run id (default: the newest run)")
+    rp.add_argument("-c", "--config")
+    rp.add_argument("--open", action="store_true", help="open the report in a web browser")
+    rp.set_defaults(func=cmd_report)
 
     cfg = sub.add_parser("config", help="validate the config or print its JSON Schema")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)

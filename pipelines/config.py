@@ -182,6 +182,8 @@ class Schedule(Strict):
 
     cron: str = Field(description="Cron expression, e.g. `0 * * * *` (hourly).")
     timezone: str = Field("UTC", description="IANA timezone of the cron expression.")
+    enabled: bool = Field(True, description="Schedule starts running when Dagster loads (false: start it in "
+                                            "the UI).")
 
     @field_validator("cron")
     @classmethod
@@ -200,6 +202,72 @@ class Schedule(Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {tz!r}; use an IANA name such as UTC or Europe/Berlin") from None
         return tz
+
+
+class Freshness(Strict):
+    """How old staging may get: age = now - production snapshot time of the live release."""
+
+    warn_after: Duration = Field(description="Age at which `freshness.warn` is sent and `status` says WARNING.")
+    error_after: Duration = Field(description="Age at which `freshness.breached` is sent and `status` says "
+                                              "CRITICAL.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Freshness:
+        if self.warn_after > self.error_after:
+            raise ValueError(f"warn_after ({format_duration(self.warn_after)}) must not exceed error_after "
+                             f"({format_duration(self.error_after)})")
+        return self
+
+
+ALERT_EVENTS = ("refresh.halted", "refresh.warned", "refresh.failed", "refresh.released", "refresh.resumed",
+                "refresh.rolled_back", "freshness.warn", "freshness.breached", "freshness.recovered")
+PAGING_EVENTS = ("refresh.halted", "refresh.failed", "freshness.breached")
+
+
+def _events(events: list[str]) -> list[str]:
+    for e in events:
+        if e not in ALERT_EVENTS:
+            raise ValueError(f"unknown event {e!r}; known events: {', '.join(ALERT_EVENTS)}")
+    return events
+
+
+Events = Annotated[list[str], BeforeValidator(_events)]
+
+
+class SlackChannel(Strict):
+    """A Slack incoming webhook."""
+
+    url: EnvRef = Field(description="Incoming-webhook URL as a `${ENV_VAR}` reference (the URL is a secret).")
+    events: Events = Field(list(ALERT_EVENTS), description="Events sent to this channel (default: all).")
+
+
+class PagerDutyChannel(Strict):
+    """PagerDuty Events API v2: triggers on a page-worthy event, resolves on recovery, one dedup key."""
+
+    routing_key: EnvRef = Field(description="Integration (routing) key as a `${ENV_VAR}` reference.")
+    url: str = Field("https://events.pagerduty.com/v2/enqueue", description="Events API v2 endpoint.")
+    events: Events = Field(list(PAGING_EVENTS), description="Events that trigger a page; recovery events "
+                                                             "resolve it (default: halted, failed, breached).")
+
+
+class WebhookChannel(Strict):
+    """A generic JSON webhook, signed with HMAC-SHA256 (see README: Alerts)."""
+
+    url: str = Field(description="Endpoint URL, literal or a `${ENV_VAR}` reference.")
+    secret: EnvRef | None = Field(None, description="HMAC-SHA256 signing secret as a `${ENV_VAR}` reference; "
+                                                     "sets `X-Prodlike-Signature`.")
+    events: Events = Field(list(ALERT_EVENTS), description="Events sent to this channel (default: all).")
+
+
+class Alerts(Strict):
+    """Where alerts go; a local JSON-lines alert log under the state folder is always written."""
+
+    slack: list[SlackChannel] = Field(default_factory=list, description="Slack incoming webhooks.")
+    pagerduty: list[PagerDutyChannel] = Field(default_factory=list, description="PagerDuty services.")
+    webhook: list[WebhookChannel] = Field(default_factory=list, description="Generic JSON webhooks.")
+    timeout: Duration = Field(timedelta(seconds=10), description="Timeout of one delivery attempt.")
+    retries: int = Field(3, ge=0, le=10, description="Retries of a failed delivery (with backoff).")
+    backoff: Duration = Field(timedelta(seconds=1), description="First retry delay; doubles each retry.")
 
 
 class Copy(Strict):
@@ -229,6 +297,10 @@ class Config(Strict):
     anonymization: Anonymization = Field(Anonymization(), description="Key and per-table policy.")
     thresholds: Thresholds = Field(Thresholds(), description="Check thresholds.")
     schedule: Schedule | None = Field(None, description="Cron schedule of the refresh job (none: manual).")
+    freshness: Freshness | None = Field(None, description="Data-freshness SLA of staging (none: no SLA).")
+    alerts: Alerts = Field(Alerts(), description="Alert channels (the local alert log is always written).")
+    webserver_base_url: str | None = Field(
+        None, description="Dagster webserver URL, for run links in alerts (e.g. http://dagster.internal:3000).")
     keep_previous: bool = Field(True, description="Keep the previous release for `prodlike rollback`.")
     post_load_sql: list[str] = Field(
         default_factory=list, description="SQL run on the shadow schema (as search_path) before validation."
@@ -258,6 +330,17 @@ class Config(Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _schedule_meets_sla(self) -> Config:
+        if self.schedule and self.freshness:
+            gap = schedule_gap(self.schedule.cron, self.schedule.timezone)
+            if gap >= self.freshness.error_after:
+                raise ValueError(
+                    f"schedule.cron {self.schedule.cron!r} leaves up to {format_duration(gap)} between refreshes, "
+                    f"so staging would breach freshness.error_after ({format_duration(self.freshness.error_after)}"
+                    f") before every run; schedule refreshes more often or raise error_after")
+        return self
+
     def is_excluded(self, qualified: str) -> bool:
         return any(fnmatch.fnmatchcase(qualified, g) for g in self.exclude)
 
@@ -267,6 +350,19 @@ class Config(Strict):
     def state_path(self, base: Path | None = None) -> Path:
         p = Path(os.path.expandvars(self.state_dir)).expanduser()
         return p if p.is_absolute() else (base or Path.cwd()) / p
+
+
+def schedule_gap(cron: str, timezone: str) -> timedelta:
+    """The longest time between two consecutive firings of a cron schedule (over about a year of them)."""
+    from dagster._utils.schedules import cron_string_iterator
+
+    times = cron_string_iterator(1767225600.0, cron, timezone)  # from 2026-01-01, DST changes included
+    previous, longest = next(times), timedelta(0)
+    for _, t in zip(range(1000), times):
+        longest, previous = max(longest, t - previous), t
+        if t.timestamp() > 1767225600.0 + 400 * 86400:
+            break
+    return longest
 
 
 def _format_errors(err: ValidationError, source: str) -> str:

@@ -52,6 +52,42 @@ MIGRATIONS: list[str] = [
         created_at timestamptz NOT NULL DEFAULT now()
     );
     """,
+    # 2: the on-call loop: pause state, audit events, alert incidents (deduplication), run conclusion
+    """
+    CREATE TABLE prodlike.state (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        paused boolean NOT NULL DEFAULT false,
+        paused_at timestamptz,
+        paused_by text,
+        paused_reason text,
+        paused_run_id text,
+        consecutive_failures integer NOT NULL DEFAULT 0,
+        accept jsonb NOT NULL DEFAULT '[]',
+        accept_note text
+    );
+    INSERT INTO prodlike.state DEFAULT VALUES;
+    CREATE TABLE prodlike.events (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        kind text NOT NULL,
+        actor text NOT NULL,
+        note text,
+        run_id text,
+        details jsonb NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE prodlike.incidents (
+        id bigserial PRIMARY KEY,
+        key text NOT NULL,
+        level text NOT NULL,
+        opened_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        resolved_at timestamptz,
+        run_id text,
+        signature text
+    );
+    CREATE UNIQUE INDEX incidents_one_open ON prodlike.incidents (key) WHERE resolved_at IS NULL;
+    ALTER TABLE prodlike.runs ADD COLUMN concluded_at timestamptz, ADD COLUMN forced boolean NOT NULL DEFAULT false;
+    """,
 ]
 
 
@@ -116,6 +152,12 @@ def update_run(conn: psycopg.Connection, run_id: str, **fields: Any) -> None:
     conn.execute(f"UPDATE prodlike.runs SET {', '.join(sets)} WHERE run_id = %s", (*values, run_id))
 
 
+def mark_copied(conn: psycopg.Connection, run_id: str, snapshot_time, tables: dict) -> None:
+    """The copy is complete; a run that a check already halted stays halted."""
+    conn.execute("UPDATE prodlike.runs SET status = CASE WHEN status = 'running' THEN 'copied' ELSE status END, "
+                 "snapshot_time = %s, tables = %s WHERE run_id = %s", (snapshot_time, json.dumps(tables), run_id))
+
+
 def _dicts(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, params).fetchall()
@@ -138,3 +180,101 @@ def releases(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
     if current_version(conn) == 0:
         return []
     return _dicts(conn, "SELECT * FROM prodlike.releases ORDER BY id DESC LIMIT %s", (limit,))
+
+
+# ---- the on-call loop: pause, audit events, incidents -------------------------------------------
+
+class RefreshPausedError(RuntimeError):
+    """The refresh is paused; only `prodlike resume` (or an explicit --force) lets a run start."""
+
+
+def state(conn: psycopg.Connection) -> dict:
+    """The single row of refresh state (paused, why, accepted failures, consecutive failures)."""
+    return _dicts(conn, "SELECT * FROM prodlike.state", ())[0]
+
+
+def event(conn: psycopg.Connection, kind: str, actor: str, note: str | None = None, run_id: str | None = None,
+          **details: Any) -> None:
+    """Append to the audit trail (pause, resume, force, accept, rollback)."""
+    conn.execute("INSERT INTO prodlike.events (kind, actor, note, run_id, details) VALUES (%s, %s, %s, %s, %s)",
+                 (kind, actor, note, run_id, json.dumps(details, default=str)))
+
+
+def pause(conn: psycopg.Connection, actor: str, reason: str, run_id: str | None = None) -> bool:
+    """Pause scheduled and manual refreshes; False when it already was paused (the first reason stays)."""
+    changed = conn.execute(
+        "UPDATE prodlike.state SET paused = true, paused_at = now(), paused_by = %s, paused_reason = %s, "
+        "paused_run_id = %s WHERE NOT paused", (actor, reason[:2000], run_id)).rowcount
+    if changed:
+        event(conn, "paused", actor, reason[:2000], run_id)
+    return bool(changed)
+
+
+def resume(conn: psycopg.Connection, actor: str, note: str, accept: list[dict]) -> dict:
+    """Clear the pause; record who and why, and the failures accepted once for the next release."""
+    before = state(conn)
+    conn.execute("UPDATE prodlike.state SET paused = false, paused_at = NULL, paused_by = NULL, "
+                  "paused_reason = NULL, paused_run_id = NULL, consecutive_failures = 0, accept = %s, "
+                  "accept_note = %s", (json.dumps(accept), f"{actor}: {note}" if accept else None))
+    event(conn, "resumed", actor, note, before["paused_run_id"], accept=accept,
+          was_paused=before["paused"], paused_reason=before["paused_reason"])
+    return before
+
+
+def consume_acceptance(conn: psycopg.Connection, run_id: str) -> list[dict]:
+    """A release used the accepted failures: clear them (they apply once) and record it."""
+    accepted = state(conn)["accept"]
+    if accepted:
+        conn.execute("UPDATE prodlike.state SET accept = '[]', accept_note = NULL")
+        event(conn, "acceptance_used", "prodlike", None, run_id, accept=accepted)
+    return accepted
+
+
+def count_failure(conn: psycopg.Connection) -> int:
+    return conn.execute("UPDATE prodlike.state SET consecutive_failures = consecutive_failures + 1 "
+                        "RETURNING consecutive_failures").fetchone()[0]
+
+
+def reset_failures(conn: psycopg.Connection) -> None:
+    conn.execute("UPDATE prodlike.state SET consecutive_failures = 0")
+
+
+def open_incident(conn: psycopg.Connection, key: str) -> dict | None:
+    rows = _dicts(conn, "SELECT * FROM prodlike.incidents WHERE key = %s AND resolved_at IS NULL", (key,))
+    return rows[0] if rows else None
+
+
+def raise_incident(conn: psycopg.Connection, key: str, level: str, run_id: str | None,
+                   signature: str = "") -> tuple[dict, bool]:
+    """Open the incident, or move an open one to a new level/signature; (incident, whether to alert)."""
+    current = open_incident(conn, key)
+    if current is None:
+        row = _dicts(conn, "INSERT INTO prodlike.incidents (key, level, run_id, signature) VALUES (%s, %s, %s, %s) "
+                           "RETURNING *", (key, level, run_id, signature))[0]
+        return row, True
+    if current["level"] == level and current["signature"] == signature:
+        return current, False
+    row = _dicts(conn, "UPDATE prodlike.incidents SET level = %s, signature = %s, run_id = %s, updated_at = now() "
+                       "WHERE id = %s RETURNING *", (level, signature, run_id, current["id"]))[0]
+    return row, True
+
+
+def resolve_incident(conn: psycopg.Connection, key: str) -> dict | None:
+    """Close the open incident of key (None when there was none)."""
+    rows = _dicts(conn, "UPDATE prodlike.incidents SET resolved_at = now(), updated_at = now() "
+                        "WHERE key = %s AND resolved_at IS NULL RETURNING *", (key,))
+    return rows[0] if rows else None
+
+
+def runs(conn: psycopg.Connection, limit: int = 20, statuses: tuple[str, ...] | None = None) -> list[dict]:
+    if current_version(conn) == 0:
+        return []
+    where = "WHERE status = ANY(%s)" if statuses else "WHERE %s::text[] IS NULL"
+    return _dicts(conn, f"SELECT * FROM prodlike.runs {where} ORDER BY started_at DESC LIMIT %s",
+                  (list(statuses) if statuses else None, limit))
+
+
+def refresh_running(conn: psycopg.Connection) -> bool:
+    """Whether some session holds the refresh lock right now."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s "
+                        "AND granted)", (LOCK_KEY & 0xFFFFFFFF,)).fetchone()[0]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from . import automation
 from .assets import build_assets, build_resource
 from .config import Config, config_path, load
 
@@ -22,13 +23,11 @@ def resolve_config_path(path: str | Path | None = None) -> Path:
 def build_definitions(cfg: Config, path: Path) -> dg.Definitions:
     assets = build_assets(cfg)
     job = dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.assets(*assets),
-                              description="Copy production into staging's shadow schema and release it.")
-    schedules = []
-    if cfg.schedule:
-        schedules.append(dg.ScheduleDefinition(name="refresh_schedule", job=job, cron_schedule=cfg.schedule.cron,
-                                               execution_timezone=cfg.schedule.timezone,
-                                               default_status=dg.DefaultScheduleStatus.STOPPED))
-    return dg.Definitions(assets=assets, jobs=[job], schedules=schedules,
+                              hooks={automation.conclude_on_release, automation.conclude_on_failure},
+                              description="Copy production into staging's shadow schema, validate, release; "
+                                          "a halt pauses the refresh and alerts.")
+    schedules = [automation.build_schedule(cfg, job)] if cfg.schedule else []
+    return dg.Definitions(assets=assets, jobs=[job], schedules=schedules, sensors=automation.build_sensors(job),
                           resources={"prodlike": build_resource(cfg, path.resolve())})
 
 

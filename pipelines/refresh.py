@@ -95,10 +95,10 @@ class Refresh:
 
     def __init__(self, cfg: Config, source_dsn: str, target_dsn: str, run_id: str, anon_key: bytes | None,
                  progress: Callable[[str, int, int], None] = _noop_progress,
-                 on_start: Callable[[dict[str, int]], None] | None = None):
+                 on_start: Callable[[dict[str, int]], None] | None = None, force: bool = False):
         self.cfg, self.source_dsn, self.target_dsn = cfg, source_dsn, target_dsn
         self.run_id, self.anon_key, self.progress = run_id, anon_key, progress
-        self.on_start = on_start
+        self.on_start, self.force = on_start, force
         self._pool = None
 
     # ---- preflight -------------------------------------------------------------------------
@@ -129,14 +129,32 @@ class Refresh:
         with connections.staging(self.target_dsn, autocommit=True) as stage:
             control.migrate(stage)
             with control.refresh_lock(stage):
+                self._refuse_if_paused(stage)
                 release.drop_stale_shadows(stage, self.cfg.schemas)
                 control.start_run(stage, self.run_id, self.cfg.schemas)
+                if self.force:
+                    control.update_run(stage, self.run_id, forced=True)
                 try:
                     yield from self._copy_locked(stage)
                 except BaseException as err:
-                    control.update_run(stage, self.run_id, status="failed", error=_safe(err))
+                    refused = type(err).__name__ in ("PreflightError", "PolicyError")
+                    control.update_run(stage, self.run_id, status="halted" if refused else "failed", error=_safe(err))
                     raise
         self.outcome.seconds = time.perf_counter() - started
+
+    def _refuse_if_paused(self, stage: psycopg.Connection) -> None:
+        """A paused refresh starts only with force (recorded in the audit trail)."""
+        st = control.state(stage)
+        if not st["paused"]:
+            return
+        if not self.force:
+            raise control.RefreshPausedError(
+                f"refreshes are paused since {st['paused_at']:%Y-%m-%d %H:%M:%S %Z} by {st['paused_by']}: "
+                f"{st['paused_reason']}. Inspect with `prodlike status`, then `prodlike resume --note TEXT`; "
+                f"or run once anyway with `prodlike refresh --force` (recorded)")
+        from .oncall import actor
+
+        control.event(stage, "forced", actor(), "refresh run while paused", self.run_id)
 
     def _copy_locked(self, stage: psycopg.Connection) -> Iterator[TableResult]:
         cfg = self.cfg
@@ -322,8 +340,8 @@ class Refresh:
         for s in self.cfg.schemas:
             for t in sorted(q for q in created if q.startswith(s + ".")):
                 stage.execute(f"ANALYZE {rename.table(t)}")
-        control.update_run(stage, self.run_id, status="copied", snapshot_time=self.outcome.snapshot_time,
-                           tables={q: r.as_dict() for q, r in self.outcome.tables.items()})
+        control.mark_copied(stage, self.run_id, self.outcome.snapshot_time,
+                            {q: r.as_dict() for q, r in self.outcome.tables.items()})
 
     # ---- release ---------------------------------------------------------------------------
     def release(self) -> release.ReleaseResult:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.rows import dict_row
 
 from .catalog import QUALIFY_ALL, qident, qname
 from .ddl import previous_name, shadow_name
@@ -146,11 +147,7 @@ def swap(
             conn.execute(f"ALTER SCHEMA {qident(shadow)} RENAME TO {qident(live)}")
             for g in grants:
                 conn.execute(g.replace(qident(shadow), qident(live)))
-        for _oid, vschema, vname, definition in views:
-            conn.execute(f"CREATE OR REPLACE VIEW {qname(vschema, vname)} AS {definition}")
-        for fschema, ftable, fname, definition in fks:
-            conn.execute(f"ALTER TABLE {qname(fschema, ftable)} DROP CONSTRAINT {qident(fname)}")
-            conn.execute(f"ALTER TABLE {qname(fschema, ftable)} ADD CONSTRAINT {qident(fname)} {definition}")
+        _repoint_outside(conn, views, fks)
         leftovers = cross_dependencies(conn, schemas)
         if leftovers:
             shown = "; ".join(f"{o[0]} {o[1]} -> {o[2]} {o[3]}" for o in leftovers[:5])
@@ -168,6 +165,51 @@ def swap(
         with conn.transaction():
             conn.execute(f"DROP SCHEMA IF EXISTS {qident(name)} CASCADE")
     return ReleaseResult(release_id, schemas, to_drop)
+
+
+def _repoint_outside(conn: psycopg.Connection, views: list, fks: list) -> None:
+    """Views and foreign keys outside the refreshed schemas follow the names to the new live schemas."""
+    for _oid, vschema, vname, definition in views:
+        conn.execute(f"CREATE OR REPLACE VIEW {qname(vschema, vname)} AS {definition}")
+    for fschema, ftable, fname, definition in fks:
+        conn.execute(f"ALTER TABLE {qname(fschema, ftable)} DROP CONSTRAINT {qident(fname)}")
+        conn.execute(f"ALTER TABLE {qname(fschema, ftable)} ADD CONSTRAINT {qident(fname)} {definition}")
+
+
+def rollback(conn: psycopg.Connection, schemas: list[str], lock_timeout: timedelta = timedelta(seconds=5)) -> dict:
+    """Swap the previous release back in, in ONE transaction (the release it replaces becomes the previous
+    one, so a second rollback undoes the first); record it as a `rollback` release. Returns the new row."""
+    with conn.transaction():
+        conn.execute(QUALIFY_ALL)
+        conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout.total_seconds() * 1000)}")
+        rows = conn.execute("SELECT run_id, snapshot_time, tables, durations, checks FROM prodlike.releases "
+                            "ORDER BY id DESC LIMIT 2").fetchall()
+        missing = [previous_name(s) for s in schemas if not schema_exists(conn, previous_name(s))]
+        if len(rows) < 2 or missing:
+            why = "only one release was ever made" if len(rows) < 2 else f"{', '.join(missing)} does not exist"
+            raise ReleaseError(f"nothing to roll back to: {why} (keep_previous: true keeps one previous release)")
+        run_id, snapshot_time, tables, durations, checks = rows[1]
+        views = conn.execute(_OUTSIDE_VIEWS, {"live": schemas}).fetchall()
+        fks = conn.execute(_OUTSIDE_FKS, {"live": schemas}).fetchall()
+        for s in schemas:
+            swap_name = f"_prodlike_swap_{s}"[:63]
+            grants = _grants(conn, s, previous_name(s))
+            conn.execute(f"ALTER SCHEMA {qident(s)} RENAME TO {qident(swap_name)}")
+            conn.execute(f"ALTER SCHEMA {qident(previous_name(s))} RENAME TO {qident(s)}")
+            conn.execute(f"ALTER SCHEMA {qident(swap_name)} RENAME TO {qident(previous_name(s))}")
+            for g in grants:
+                conn.execute(g.replace(qident(previous_name(s)), qident(s)))
+        _repoint_outside(conn, views, fks)
+        leftovers = cross_dependencies(conn, schemas)
+        if leftovers:
+            shown = "; ".join(f"{o[0]} {o[1]} -> {o[2]} {o[3]}" for o in leftovers[:5])
+            raise ReleaseError(f"after the rollback, live objects would depend on old releases: {shown}")
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                "INSERT INTO prodlike.releases (run_id, kind, snapshot_time, schemas, tables, durations, checks) "
+                "VALUES (%s, 'rollback', %s, %s, %s, %s, %s) RETURNING *",
+                (run_id, snapshot_time, schemas, json.dumps(tables), json.dumps(durations), json.dumps(checks)),
+            ).fetchone()
 
 
 def drop_stale_shadows(conn: psycopg.Connection, schemas: list[str]) -> list[str]:
