@@ -160,6 +160,9 @@ def cmd_refresh(args) -> int:
         console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (run {result.run_id})")
     elif code == EXIT_HALTED:
         console.print(f"[red]halted[/]: {message}")
+        if "refreshes are paused" not in message:
+            console.print("refreshes are now [red]paused[/]: `prodlike status` shows why; `prodlike resume --note "
+                          "TEXT [--accept CHECK:TABLE]` or `prodlike rollback` (README: On call)")
     else:
         console.print(f"[red]failed[/]: {message}")
     return code

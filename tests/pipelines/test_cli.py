@@ -115,11 +115,12 @@ def _graph(defs: dg.Definitions) -> dict:
         "checks": sorted(f"{'/'.join(c.asset_key.path)}:{c.name}" for c in graph.asset_check_keys),
         "jobs": sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")),
         "schedules": sorted(f"{s.name}:{s.cron_schedule}" for s in defs.schedules or []),
+        "sensors": sorted(s.name for s in defs.sensors or []),
     }
 
 
 def test_asset_graph_matches_snapshot(monkeypatch):
-    """An accidental change to asset keys, checks, jobs or schedules shows up as a diff here."""
+    """An accidental change to asset keys, checks, jobs, schedules or sensors shows up as a diff here."""
     monkeypatch.delenv("PRODLIKE_CONFIG", raising=False)
     graph = _graph(load_definitions(DEMO_CONFIG))
     if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():

@@ -318,3 +318,39 @@ def test_resume_rejects_an_unknown_check(env, demo_dbs):
     assert out.returncode == 1 and "unknown check 'row_cont'" in out.stdout
     with psycopg.connect(demo_dbs.target) as conn:
         assert control.current_version(conn) == 0 or not control.state(conn)["accept"]
+
+
+def test_sensors_settle_a_crashed_run_and_watch_freshness(env, demo_dbs, endpoints):
+    path, _ = env
+    assert _run(path).success
+    endpoints.requests.clear()
+    with demo_dbs.dst() as dst:  # what a killed run process leaves behind
+        control.start_run(dst, "crashed-run", ["public"])
+    ctx = _ctx(path)
+    assert oncall.conclude(ctx, "crashed-run", "DagsterRunFailure: the run worker was killed") == "failed"
+    assert oncall.conclude(ctx, "crashed-run", "again") is None  # once only: hook and sensor cannot both alert
+    assert endpoints.events() == ["refresh.failed"]
+    assert "the run worker was killed" in endpoints.bodies("/hook")[0]["details"]
+
+    defs = load_definitions(path)
+    sensor = defs.get_sensor_def(automation.FRESHNESS_SENSOR)
+    with demo_dbs.dst() as dst:
+        dst.execute("UPDATE prodlike.releases SET snapshot_time = now() - interval '3 hours'")
+    for _ in range(2):  # evaluated every minute; alerts once per crossing
+        with dg.build_sensor_context(resources={"prodlike": defs.resources["prodlike"]}) as context:
+            data = sensor.evaluate_tick(context)
+        assert data.skip_message == "freshness: warn"
+    assert endpoints.events() == ["refresh.failed", "freshness.warn"]
+
+
+def test_schedule_skips_while_a_refresh_runs(env, demo_dbs):
+    path, _ = env
+    assert _run(path).success
+    defs = load_definitions(path)
+    schedule = defs.get_schedule_def(automation.SCHEDULE)
+    with demo_dbs.dst() as holder, control.refresh_lock(holder):
+        with dg.build_schedule_context(resources={"prodlike": defs.resources["prodlike"]}) as context:
+            data = schedule.evaluate_tick(context)
+        assert data.skip_message == "another refresh is running against staging"
+    with dg.build_schedule_context(resources={"prodlike": defs.resources["prodlike"]}) as context:
+        assert schedule.evaluate_tick(context).run_requests
