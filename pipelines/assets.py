@@ -145,10 +145,13 @@ def build_assets(cfg: Config) -> list:
     def parity(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
         results = checks.parity(prodlike.config(), prodlike.source_dsn, prodlike.target_dsn,
                                 Path(prodlike.config_path).parent)
+        statistics = checks.statistics_note(prodlike.target_dsn, context.run.run_id)
+        results[checks.PLANS][0].explanation += f"; {statistics}"
         for found in results.values():
             checks.record(prodlike.target_dsn, context.run.run_id, found)
         plan = results[checks.PLANS][0]
         yield dg.MaterializeResult(metadata={
+            "planner_statistics": dg.MetadataValue.text(statistics),
             "queries_compared": dg.MetadataValue.int(int(plan.staging or 0)),
             "share_differing": dg.MetadataValue.float(float(plan.divergence or 0.0)),
             "infrastructure_differences": dg.MetadataValue.int(

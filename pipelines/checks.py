@@ -116,6 +116,17 @@ def accept(results: list[CheckResult], accepted: list[dict], note: str | None) -
             r.explanation += f" [accepted once: {note or 'prodlike resume --accept'}]"
 
 
+def statistics_note(target_dsn: str, run_id: str) -> str:
+    """Whether production's planner statistics were restored into this run's copy, in words."""
+    with connections.staging(target_dsn) as conn:
+        run = control.get_run(conn, run_id)
+    st = (run or {}).get("statistics") or {}
+    if st.get("restored"):
+        return (f"planner statistics restored from production ({st['tables']} tables, {st['columns']} keep "
+                f"columns; anonymized columns keep staging's own ANALYZE)")
+    return f"planner statistics: staging's own ANALYZE ({st.get('reason') or 'not restored'})"
+
+
 def record(target_dsn: str, run_id: str, results: list[CheckResult]) -> None:
     """Append results to the run's row in the control schema; an ERROR marks the run halted. ERRORs that
     on-call accepted once (`resume --accept`) are downgraded to WARN in place first, so the Dagster result

@@ -278,6 +278,10 @@ class Copy(Strict):
                               description="Bytes per batch on the transform path (bounds memory).")
     lock_timeout: Duration = Field(timedelta(seconds=5), description="Production `lock_timeout` per table.")
     retries: int = Field(3, ge=0, le=20, description="Retries of a table copy after a transient error.")
+    restore_statistics: bool | None = Field(
+        None, description="Restore production's planner statistics (relation sizes; column statistics of `keep` "
+        "columns only, never of anonymized ones) into the copy, so plans do not flap on a fresh sample; none: "
+        "on where staging is PostgreSQL 18+.")
     transform_processes: int | None = Field(
         None, ge=0, le=64, description="Worker processes of the transform stage; none: one per core; "
         "0: transform inside the copy threads.")

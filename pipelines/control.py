@@ -86,7 +86,8 @@ MIGRATIONS: list[str] = [
         signature text
     );
     CREATE UNIQUE INDEX incidents_one_open ON prodlike.incidents (key) WHERE resolved_at IS NULL;
-    ALTER TABLE prodlike.runs ADD COLUMN concluded_at timestamptz, ADD COLUMN forced boolean NOT NULL DEFAULT false;
+    ALTER TABLE prodlike.runs ADD COLUMN concluded_at timestamptz, ADD COLUMN forced boolean NOT NULL DEFAULT false,
+        ADD COLUMN statistics jsonb;
     """,
 ]
 
@@ -152,10 +153,11 @@ def update_run(conn: psycopg.Connection, run_id: str, **fields: Any) -> None:
     conn.execute(f"UPDATE prodlike.runs SET {', '.join(sets)} WHERE run_id = %s", (*values, run_id))
 
 
-def mark_copied(conn: psycopg.Connection, run_id: str, snapshot_time, tables: dict) -> None:
+def mark_copied(conn: psycopg.Connection, run_id: str, snapshot_time, tables: dict, statistics: dict) -> None:
     """The copy is complete; a run that a check already halted stays halted."""
     conn.execute("UPDATE prodlike.runs SET status = CASE WHEN status = 'running' THEN 'copied' ELSE status END, "
-                 "snapshot_time = %s, tables = %s WHERE run_id = %s", (snapshot_time, json.dumps(tables), run_id))
+                 "snapshot_time = %s, tables = %s, statistics = %s WHERE run_id = %s",
+                 (snapshot_time, json.dumps(tables), json.dumps(statistics), run_id))
 
 
 def _dicts(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:

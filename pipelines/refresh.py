@@ -99,6 +99,7 @@ class Refresh:
         self.cfg, self.source_dsn, self.target_dsn = cfg, source_dsn, target_dsn
         self.run_id, self.anon_key, self.progress = run_id, anon_key, progress
         self.on_start, self.force = on_start, force
+        self._stats, self.statistics = None, {"restored": False}
         self._pool = None
 
     # ---- preflight -------------------------------------------------------------------------
@@ -167,6 +168,7 @@ class Refresh:
                      report.staging_bytes_needed / 1e6)
             rename = self._prepare_shadow(stage, cat, report)
             units = self._units(cat, report, rename)
+            self._read_statistics(stage, snapshot.conn, units)
             if self.on_start:
                 estimates: dict[str, int] = {}
                 for u in units:
@@ -181,6 +183,23 @@ class Refresh:
         finally:
             snapshot.close()
         self._finish(stage, cat, rename, report)
+
+    def _read_statistics(self, stage: psycopg.Connection, prod: psycopg.Connection, units: list[CopyUnit]) -> None:
+        """Production's planner statistics of the copied tables' keep columns, read inside the snapshot."""
+        from . import statistics
+
+        self._stats, self.statistics = None, {"restored": False}
+        on, why = statistics.enabled(self.cfg.copy_.restore_statistics, stage)
+        if not on:
+            self.statistics["reason"] = why
+            return
+        keep: dict[str, set[str]] = {}
+        for u in units:
+            if not u.schema_only:
+                transformed = set(u.plan.transformers) if u.plan is not None else set()
+                for name in (u.source, u.asset):
+                    keep.setdefault(name, set()).update(set(u.columns) - transformed)
+        self._stats = statistics.read(prod, keep)
 
     def _prepare_shadow(self, stage: psycopg.Connection, cat: Catalog, report: PreflightReport) -> ddl.Renamer:
         ext_schemas = self._ensure_extensions(stage, cat)
@@ -340,8 +359,14 @@ class Refresh:
         for s in self.cfg.schemas:
             for t in sorted(q for q in created if q.startswith(s + ".")):
                 stage.execute(f"ANALYZE {rename.table(t)}")
+        if self._stats is not None:
+            from . import statistics
+
+            with stage.transaction():
+                self.statistics = statistics.restore(stage, self._stats)
+            self._stats = None
         control.mark_copied(stage, self.run_id, self.outcome.snapshot_time,
-                            {q: r.as_dict() for q, r in self.outcome.tables.items()})
+                            {q: r.as_dict() for q, r in self.outcome.tables.items()}, self.statistics)
 
     # ---- release ---------------------------------------------------------------------------
     def release(self) -> release.ReleaseResult:
