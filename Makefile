@@ -24,7 +24,8 @@ test: $(STAMP)    ## the whole suite against embedded PostgreSQL servers
 
 ui: $(STAMP)      ## the Dagster UI with the demo's run history (http://127.0.0.1:3000)
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -m prodlike.pipelines.definitions -h 127.0.0.1 -p 3000
+	PRODLIKE_CONFIG=$${PRODLIKE_CONFIG:-$$(test -f .prodlike/demo.yaml && echo $(CURDIR)/.prodlike/demo.yaml)} \
+	  $(BIN)/dagster dev -m prodlike.pipelines.definitions -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines anonymizers validators tests benchmarks

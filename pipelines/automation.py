@@ -70,9 +70,12 @@ def skip_reason(target_dsn: str) -> str | None:
     return None
 
 
-def build_sensors(job) -> list:
+def build_sensors(cfg: Config, job) -> list:
+    """Sensors run by default where refreshes run unattended (an enabled schedule); else start them in the UI."""
+    status = dg.DefaultSensorStatus.RUNNING if cfg.schedule and cfg.schedule.enabled else \
+        dg.DefaultSensorStatus.STOPPED
     @dg.sensor(name=FRESHNESS_SENSOR, minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.RUNNING,
+               default_status=status,
                description="Every minute: staging's age (from the live release's production snapshot) against "
                            "the freshness SLA; alerts once per crossing and on recovery.")
     def freshness_sensor(context: dg.SensorEvaluationContext, prodlike: ProdlikeResource):
@@ -83,12 +86,12 @@ def build_sensors(job) -> list:
         return dg.SkipReason(f"freshness: {level or 'no release yet'}")
 
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name=SUCCESS_SENSOR, monitored_jobs=[job],
-                          default_status=dg.DefaultSensorStatus.RUNNING,
+                          default_status=status,
                           description="Settles a released run whose own hook did not (warnings, recovery).")
     def success_sensor(context: dg.RunStatusSensorContext, prodlike: ProdlikeResource):
         oncall.conclude(prodlike.oncall(), context.dagster_run.run_id)
 
-    @dg.run_failure_sensor(name=FAILURE_SENSOR, monitored_jobs=[job], default_status=dg.DefaultSensorStatus.RUNNING,
+    @dg.run_failure_sensor(name=FAILURE_SENSOR, monitored_jobs=[job], default_status=status,
                            description="Settles a failed run whose own hook could not (a crashed process).")
     def failure_sensor(context: dg.RunFailureSensorContext, prodlike: ProdlikeResource):
         message = context.failure_event.message if context.failure_event else "run failed"

@@ -139,7 +139,8 @@ def _staging_counts(dsn: str) -> dict[str, int]:
 def cmd_demo(args) -> int:
     from . import demo
 
-    return demo.run(rows=args.rows, state_dir=Path(args.state_dir), reseed=args.reseed, console=console)
+    return demo.run(rows=args.rows, state_dir=Path(args.state_dir), reseed=args.reseed, console=console,
+                    drift=args.drift)
 
 
 def cmd_refresh(args) -> int:
@@ -393,6 +394,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--rows", type=int, default=1_000_000, help="rows in all demo tables (default 1,000,000)")
     d.add_argument("--reseed", action="store_true", help="rebuild the demo production database")
     d.add_argument("--state-dir", default=".prodlike", help="state folder (default .prodlike)")
+    d.add_argument("--drift", action="store_true", help="make production and staging drift for real and show the "
+                                                        "refresh halting while staging keeps its last release")
     d.set_defaults(func=cmd_demo)
 
     for name, func, text in (("refresh", cmd_refresh, "run one refresh against the configured servers"),

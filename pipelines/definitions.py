@@ -27,7 +27,7 @@ def build_definitions(cfg: Config, path: Path) -> dg.Definitions:
                               description="Copy production into staging's shadow schema, validate, release; "
                                           "a halt pauses the refresh and alerts.")
     schedules = [automation.build_schedule(cfg, job)] if cfg.schedule else []
-    return dg.Definitions(assets=assets, jobs=[job], schedules=schedules, sensors=automation.build_sensors(job),
+    return dg.Definitions(assets=assets, jobs=[job], schedules=schedules, sensors=automation.build_sensors(cfg, job),
                           resources={"prodlike": build_resource(cfg, path.resolve())})
 
 

@@ -60,26 +60,139 @@ def prepare(state_dir: Path, rows: int, reseed: bool, console: Console) -> tuple
     return source, target
 
 
-def run(rows: int, state_dir: Path, reseed: bool, console: Console) -> int:
-    from .cli import _checks_table, _summary, run_refresh_job
-    from .definitions import DEMO_CONFIG
+def run(rows: int, state_dir: Path, reseed: bool, console: Console, drift: bool = False) -> int:
 
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    _, target = prepare(state_dir, rows, reseed, console)
+    source, target = prepare(state_dir, rows, reseed, console)
     console.print("[yellow]the demo uses its own built-in anonymization key (not secret); a real config "
                   "reads it from ${PRODLIKE_ANON_KEY}[/]")
+    _resume_demo(target, state_dir, console)
+    config = write_config(state_dir, "demo.yaml")
+    if not drift:
+        return _refresh(config, state_dir, target, console)
+    if _live_release(target) is None:
+        console.print("a first release to drift from:")
+        if (code := _refresh(config, state_dir, target, console)) != 0:
+            return code
+    return run_drift(target, state_dir, console)
+
+
+def write_config(state_dir: Path, name: str, **changes) -> Path:
+    """The demo's config as run: its state folder and workload as absolute paths (so reports, alert log and
+    `make ui` all find this state folder), plus changes."""
+    import yaml
+
+    from .definitions import DEMO_CONFIG
+
+    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
+    cfg.update(state_dir=str(state_dir), workload=str(DEMO_CONFIG.with_name(cfg["workload"])), **changes)
+    path = state_dir / name
+    path.write_text("# written by `prodlike demo` from the packaged demo.yaml\n" + yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def _refresh(config: Path, state_dir: Path, target: str, console: Console) -> int:
+    from .cli import _checks_table, _summary, run_refresh_job
+
     t0 = time.perf_counter()
-    code, message, result = run_refresh_job(DEMO_CONFIG, state_dir)
+    code, message, result = run_refresh_job(config, state_dir)
+    if result is not None and result.get_asset_check_evaluations():
+        console.print(_checks_table(result))
     if code != 0:
         console.print(f"[red]refresh {'halted' if code == 2 else 'failed'}[/]: {message}")
         return code
-    console.print(_checks_table(result))
     console.print(_summary(result, target))
     console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (Dagster run {result.run_id})")
-    console.print("next: `make ui` opens the Dagster UI with this run's history; "
-                  f"staging is at {redact_dsn(target)}")
+    console.print("next: `make ui` opens the Dagster UI with this run's history; `make demo ARGS=--drift` shows "
+                  f"a refresh halting on real drift; staging is at {redact_dsn(target)}")
     return 0
+
+
+def _live_release(target: str) -> dict | None:
+    from .control import live_release
+
+    with psycopg.connect(target) as conn:
+        return live_release(conn)
+
+
+def _resume_demo(target: str, state_dir: Path, console: Console) -> None:
+    """The demo owns its staging database: a pause left by an earlier `--drift` is lifted, and said so."""
+    from . import control
+
+    with psycopg.connect(target, autocommit=True) as conn:
+        if control.current_version(conn) >= 2 and control.state(conn)["paused"]:
+            control.resume(conn, "prodlike demo", "the demo resumes its own staging database", [])
+            console.print("[yellow]resumed the demo's paused refreshes (left by an earlier --drift)[/]")
+
+
+DRIFT_TABLE, DRIFT_INDEX, DRIFT_SETTING = "support_tickets", "orders_customer_id_idx", ("random_page_cost", "40")
+
+
+def run_drift(target: str, state_dir: Path, console: Console) -> int:
+    """Make staging, then production, drift for real; refresh after each and show the halt (staging keeps
+    its last release, refreshes pause); the demo resumes in between and undoes all drift at the end."""
+    from .config import load
+    from .oncall import Context, status
+
+    # a staging-only tweak someone left in the config: the copy loses an index production has
+    drift_config = write_config(state_dir, "demo-drift.yaml", post_load_sql=[f"DROP INDEX {DRIFT_INDEX}"])
+    source = embedded.server(state_dir, "production").dsn(PRODUCTION_DB)  # the owner: the reader cannot delete
+    live_rows = _count(target, DRIFT_TABLE)
+    rounds = [("staging drifts: its database sets random_page_cost = 40 (configuration drift) and the copy loses "
+               f"index {DRIFT_INDEX} (a staging-only post_load_sql)", _drift_staging),
+              (f"production drifts: 80% of {DRIFT_TABLE} is deleted since the last release", _drift_production)]
+    caught = []
+    try:
+        for number, (what, drift) in enumerate(rounds, start=1):
+            console.rule(f"drift {number} of {len(rounds)}: {what}")
+            drift(source, target, undo=False)
+            code = _refresh(drift_config, state_dir, target, console)
+            out = status(Context(load(drift_config), target, state_dir))
+            still = _count(target, DRIFT_TABLE)
+            console.print(f"staging still serves the last good release (public.{DRIFT_TABLE}: {still:,} rows, had "
+                          f"{live_rows:,}); refreshes {'PAUSED' if out['paused'] else 'active'}; `prodlike status` "
+                          f"says {out['state']} (exit {out['code']})")
+            caught.append(code == 2 and still == live_rows and bool(out["paused"]))
+            drift(source, target, undo=True)
+            _resume_demo(target, state_dir, console)
+    finally:
+        _drift_staging(source, target, undo=True)
+        _drift_production(source, target, undo=True)
+    console.print("all drift is undone (staging setting reset, production rows restored); the halted runs stay in "
+                  f"`prodlike history` and their reports under {state_dir / 'reports'}")
+    if all(caught):
+        return 0
+    console.print("[red]a drift was not caught as expected[/]")
+    return 1
+
+
+def _count(dsn: str, table: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(f"SELECT count(*) FROM public.{table}").fetchone()[0]
+
+
+def _drift_staging(source: str, target: str, undo: bool) -> None:
+    """Set (or reset) a planner setting on staging's database only."""
+    setting, value = DRIFT_SETTING
+    with psycopg.connect(target, autocommit=True) as stage:
+        dbname = stage.info.dbname
+        stage.execute(f'ALTER DATABASE "{dbname}" RESET {setting}' if undo else
+                      f'ALTER DATABASE "{dbname}" SET {setting} = {value}')
+
+
+def _drift_production(source: str, target: str, undo: bool) -> None:
+    """Delete (or restore) most of a production table; the deleted rows wait in production schema
+    `demo_drift`, which the demo config does not refresh."""
+    with psycopg.connect(source, autocommit=True) as prod:
+        if not undo:
+            prod.execute("CREATE SCHEMA IF NOT EXISTS demo_drift")
+            prod.execute(f"CREATE TABLE demo_drift.{DRIFT_TABLE} AS SELECT * FROM public.{DRIFT_TABLE} "
+                         f"WHERE id % 10 < 8")
+            prod.execute(f"DELETE FROM public.{DRIFT_TABLE} WHERE id % 10 < 8")
+        elif prod.execute("SELECT to_regclass(%s)", (f"demo_drift.{DRIFT_TABLE}",)).fetchone()[0]:
+            prod.execute(f"INSERT INTO public.{DRIFT_TABLE} SELECT * FROM demo_drift.{DRIFT_TABLE}")
+            prod.execute("DROP SCHEMA demo_drift CASCADE")
 
 
 def redact_dsn(dsn: str) -> str:

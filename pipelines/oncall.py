@@ -162,8 +162,8 @@ def _released(ctx: Context, conn: psycopg.Connection, run: dict, report: str | N
 
 def _halted(ctx: Context, conn: psycopg.Connection, run: dict, report: str | None) -> None:
     errors = _failing(run["checks"], ("error",))
-    what = (f"{len(errors)} check(s) failed: " + "; ".join(f"{c['check']} on {c.get('table') or 'run'}"
-                                                        for c in errors[:5])) if errors else \
+    named = dict.fromkeys(f"{c['check']} on {c['table']}" if c.get("table") else c["check"] for c in errors)
+    what = (f"{len(errors)} check(s) failed: " + "; ".join(list(named)[:5])) if errors else \
         f"preflight refused: {(run.get('error') or '').split(': ', 1)[-1][:300]}"
     control.pause(conn, "prodlike", f"run {run['run_id']} halted: {what}", run["run_id"])
     incident, new = control.raise_incident(conn, REFRESH, "halted", run["run_id"], _signature(errors) or "preflight")
