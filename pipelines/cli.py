@@ -15,7 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Dagster's console logger: quiet in the terminal (our progress, tables and messages say it; expected failures
+# print no traceback); --debug shows everything. The run's event log (the UI) keeps every record either way.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+DEBUG_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+DEBUG = False  # set by --debug
 HALT_ERRORS = {"PreflightError", "PolicyError", "RefreshPausedError"}
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
 log = logging.getLogger("prodlike")
@@ -63,7 +67,8 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False) -> 
     with dg.DagsterInstance.get() as instance:
         from .assets import FORCE_TAG
 
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config=DEBUG_RUN_CONFIG if DEBUG else QUIET_RUN_CONFIG,
                                         tags={FORCE_TAG: "true"} if force else None)
     if result.success:
         return EXIT_OK, "released", result
@@ -447,7 +452,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    global DEBUG
+    DEBUG = args.debug
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("prodlike").setLevel(logging.DEBUG if args.debug else logging.INFO)
     from .config import ConfigError
     from .connections import UnreachableServerError
     from .control import RefreshLockedError
