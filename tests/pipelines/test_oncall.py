@@ -218,6 +218,16 @@ def test_rollback_restores_the_previous_release_and_pauses(env, demo_dbs, endpoi
     status = run_cli("status", "-c", str(path), "--json")
     assert status.returncode == 2 and json.loads(status.stdout)["paused"]["reason"].startswith("rolled back")
 
+    # paused: a manual refresh refuses (exit 2, nothing touched) unless forced, which is recorded
+    refused = run_cli("refresh", "-c", str(path))
+    assert refused.returncode == 2 and "refreshes are paused since" in refused.stdout
+    forced = run_cli("refresh", "-c", str(path), "--force")
+    assert forced.returncode == 0, forced.stdout[-3000:]
+    with demo_dbs.dst() as dst:
+        assert dst.execute("SELECT count(*) FROM prodlike.events WHERE kind = 'forced' "
+                           "AND actor = 'oncall@test'").fetchone()[0] == 1
+        assert dst.execute("SELECT forced FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+
 
 def test_three_failed_runs_pause_and_page_once_then_escalate(env, demo_dbs, endpoints, monkeypatch):
     path, _ = env
