@@ -348,6 +348,20 @@ def _failing_text(checks: list[dict]) -> str:
     return ", ".join(failing[:3]) + (f" +{len(failing) - 3}" if len(failing) > 3 else "")
 
 
+def cmd_init(args) -> int:
+    from .init import InitError, init
+
+    try:
+        written, workload, review = init(Path(args.output), args.source_dsn_env, args.target_dsn_env, args.key_env,
+                                         args.force)
+    except InitError as err:
+        raise CliError(str(err)) from None
+    console.print(f"wrote {written}" + (f" and {workload}" if workload else ""), soft_wrap=True)
+    console.print(f"{review} column(s) marked `# review`: check them, then `prodlike config check -c {written}`, "
+                  f"`prodlike preflight -c {written}` and `prodlike refresh -c {written}`", soft_wrap=True)
+    return EXIT_OK
+
+
 def cmd_report(args) -> int:
     from .config import config_path, load
     from .report import ReportError, reports_dir, write_report
@@ -434,6 +448,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-c", "--config")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
+
+    it = sub.add_parser("init", help="write a starter prodlike.yaml (and workload.sql) from production's catalog")
+    it.add_argument("--source-dsn-env", default="PRODLIKE_SOURCE_DSN", metavar="VAR",
+                    help="environment variable holding production's DSN (default PRODLIKE_SOURCE_DSN)")
+    it.add_argument("--target-dsn-env", default="PRODLIKE_TARGET_DSN", metavar="VAR",
+                    help="environment variable holding staging's DSN (default PRODLIKE_TARGET_DSN)")
+    it.add_argument("--key-env", default="PRODLIKE_ANON_KEY", metavar="VAR",
+                    help="environment variable holding the anonymization key (default PRODLIKE_ANON_KEY)")
+    it.add_argument("-o", "--output", default="prodlike.yaml", help="config file to write (default prodlike.yaml)")
+    it.add_argument("--force", action="store_true", help="overwrite existing files")
+    it.set_defaults(func=cmd_init)
 
     rp = sub.add_parser("report", help="write the HTML parity report of a run (default: the newest run)")
     rp.add_argument("run_id", nargs="?", metavar="RUN_ID", help="run id (default: the newest run)")

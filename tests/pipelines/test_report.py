@@ -1,0 +1,183 @@
+"""The parity report: written by `prodlike report` for a released and a halted run of real refreshes, loaded
+in headless Chromium from a file URL without console errors, screenshots kept under the test state folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from prodlike.pipelines import report
+from tests.conftest import ROOT, STATE, TEST_KEY
+from tests.pipelines.headless import Chromium, find_or_install_chromium
+
+SCREENSHOTS = STATE / "screenshots"
+DEMO_CONFIG = ROOT / "pipelines" / "demo.yaml"
+
+# Distribution results as the distribution check writes them (that check is being built; until it lands the
+# halted run gets these three appended so the plots are exercised): one plot dict per column.
+DISTRIBUTIONS = [
+    # a numeric column whose staging histogram drifted: error
+    {"check": "distribution", "table": "public.orders", "column": "total", "statistic": "ks_distance",
+     "production": None, "staging": None, "divergence": 0.31, "threshold": {"warn": 0.05, "error": 0.2},
+     "verdict": "error", "explanation": "public.orders.total: KS distance 0.31 (error above 0.2)",
+     "details": [{"plot": "histogram", "edges": [0, 100, 200, 300, 400, 500],
+                  "production": [0.1, 0.3, 0.3, 0.2, 0.1], "staging": [0.4, 0.3, 0.1, 0.1, 0.1]}]},
+    # a categorical column: warn
+    {"check": "distribution", "table": "public.orders", "column": "status", "statistic": "total_variation",
+     "production": None, "staging": None, "divergence": 0.08, "threshold": {"warn": 0.05, "error": 0.2},
+     "verdict": "warn", "explanation": "public.orders.status: total variation 0.08 (warn above 0.05)",
+     "details": [{"plot": "categories", "labels": ["shipped", "delivered", "pending", "cancelled <b>&"],
+                  "production": [0.5, 0.3, 0.15, 0.05], "staging": [0.42, 0.33, 0.2, 0.05]}]},
+    # an anonymized column held to lengths and nulls, dates on a histogram axis: pass
+    {"check": "distribution", "table": "public.customers", "column": "email", "statistic": "length_ks",
+     "production": None, "staging": None, "divergence": 0.01, "threshold": {"warn": 0.1, "error": 0.3},
+     "verdict": "pass", "explanation": "public.customers.email: lengths and null fraction match",
+     "details": [{"plot": "lengths", "edges": [10, 20, 30, 40, 50], "production": [0.1, 0.5, 0.3, 0.1],
+                  "staging": [0.12, 0.48, 0.3, 0.1], "null_fraction": [0.02, 0.02]}]},
+    {"check": "distribution", "table": "public.orders", "column": "ordered_at", "statistic": "ks_distance",
+     "production": None, "staging": None, "divergence": 0.0, "threshold": {"warn": 0.05, "error": 0.2},
+     "verdict": "pass", "explanation": "public.orders.ordered_at: same distribution",
+     "details": [{"plot": "histogram", "edges": ["2024-01-01", "2024-07-01", "2025-01-01", "2025-07-01"],
+                  "production": [0.3, 0.3, 0.4], "staging": [0.3, 0.3, 0.4]}]},
+]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prodlike.pipelines.cli", *args], env={**os.environ, **(env or {})},
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    binary, why = find_or_install_chromium()
+    if binary is None:
+        pytest.skip(why)
+    browser = Chromium(binary)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def demo_env(demo_dbs, tmp_path):
+    """The demo config against demo_dbs with the shipped workload, state under tmp_path."""
+    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
+    cfg["state_dir"] = str(tmp_path / "state")
+    cfg["workload"] = str(DEMO_CONFIG.with_name("workload.sql"))
+    path = tmp_path / "prodlike.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {"PRODLIKE_DEMO_SOURCE_DSN": demo_dbs.source, "PRODLIKE_DEMO_TARGET_DSN": demo_dbs.target,
+           "PRODLIKE_DEMO_ANON_KEY": TEST_KEY.decode()}
+    return path, env, tmp_path / "state" / "reports"
+
+
+def _newest_run(dst) -> str:
+    return dst.execute("SELECT run_id FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+
+
+def _refresh(path: Path, env: dict, expected: int) -> None:
+    out = run_cli("refresh", "-c", str(path), env=env)
+    assert out.returncode == expected, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def _report(path: Path, env: dict, *run_id: str) -> Path:
+    out = run_cli("report", *run_id, "-c", str(path), env=env)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    return Path(out.stdout.split("parity report:", 1)[1].strip())
+
+
+def test_report_of_a_released_and_a_halted_run_in_chromium(demo_env, demo_dbs, chromium):
+    path, env, reports = demo_env
+    _refresh(path, env, 0)
+    with demo_dbs.src() as src:  # a small, legitimate change: the second release shows it in the trend
+        src.execute("DELETE FROM support_tickets WHERE id % 20 = 0")
+    _refresh(path, env, 0)
+    with demo_dbs.dst() as dst:
+        released = _newest_run(dst)
+        # staging's planner is now configured unlike production's (plans differ), and production loses most
+        # support tickets (row_count_change errors): the third refresh halts
+        dst.execute(f'ALTER DATABASE "{demo_dbs.target_db}" SET random_page_cost = 40')
+        dst.execute(f'ALTER DATABASE "{demo_dbs.target_db}" SET enable_indexscan = off')
+    with demo_dbs.src() as src:
+        src.execute("DELETE FROM support_tickets WHERE id % 10 < 7")
+        emails = [r[0] for r in src.execute("SELECT email FROM customers LIMIT 50")]
+    _refresh(path, env, 2)
+    with demo_dbs.dst() as dst:
+        halted = _newest_run(dst)
+        dst.execute("UPDATE prodlike.runs SET checks = checks || %s::jsonb WHERE run_id = %s",
+                    (json.dumps(DISTRIBUTIONS), halted))
+
+    halted_page = _report(path, env)  # no RUN_ID: the newest run
+    released_page = _report(path, env, released)
+    assert halted_page == reports / f"{halted}.html" and released_page == reports / f"{released}.html"
+    assert (reports / "latest.html").read_text() == released_page.read_text()
+
+    released_html, halted_html = released_page.read_text(), halted_page.read_text()
+    assert '<div class="big">released</div>' in released_html or "released with warnings" in released_html
+    assert '<div class="big">halted</div>' in halted_html
+    assert "production shrank from" in halted_html and "random_page_cost" in halted_html
+    assert "different-shape" in halted_html or "different-index" in halted_html
+    assert '<div class="pl hl">' in halted_html  # differing plan nodes highlighted
+    assert halted_html.index("public.orders.total") < halted_html.index("public.customers.email")  # failing first
+    assert "cancelled &lt;b&gt;&amp;" in halted_html and "cancelled <b>" not in halted_html
+    assert "no distribution checks in this run" in released_html
+    assert "<script" not in halted_html and "http://" not in halted_html and "https://" not in halted_html
+    for email in emails:
+        assert email not in halted_html and email not in released_html
+
+    for name, page in (("released", released_page), ("halted", halted_page)):
+        load = chromium.load(page.resolve().as_uri(), SCREENSHOTS / f"report-{name}.png")
+        assert load.errors == [], load.errors
+        assert load.width <= 1280, f"the {name} report overflows horizontally ({load.width}px)"
+        assert load.screenshot.stat().st_size > 10_000
+
+
+def test_chromium_harness_sees_console_errors(chromium, tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>console.error('seen')</script></body></html>")
+    assert chromium.load(page.as_uri()).errors == ["console.error: seen"]
+
+
+def test_report_for_an_unknown_run_names_it(demo_env, demo_dbs):
+    path, env, _ = demo_env
+    _refresh(path, env, 0)
+    out = run_cli("report", "no-such-run", "-c", str(path), env=env)
+    assert out.returncode == 1
+    assert "no run 'no-such-run' in staging's prodlike.runs" in out.stdout
+
+
+@pytest.mark.parametrize("plot, expected", [
+    # dates on a histogram axis are shortened to the day
+    ({"plot": "histogram", "edges": ["2024-01-01T00:00:00", "2025-01-01T00:00:00"], "production": [1.0],
+      "staging": [1.0]}, "2024-01-01<"),
+    # category labels are escaped
+    ({"plot": "categories", "labels": ["<x>"], "production": [1.0], "staging": [0.5]}, "&lt;x&gt;"),
+    # lengths carry the null fractions
+    ({"plot": "lengths", "edges": [1, 2], "production": [1.0], "staging": [1.0], "null_fraction": [0.1, 0.2]},
+     "20.0%"),
+    # an unknown plot kind is named, never guessed
+    ({"plot": "violin"}, "no plot of kind violin"),
+])
+def test_distribution_plots(plot, expected):
+    assert expected in report.distribution_svg(plot)
+
+
+def test_headline_verdicts():
+    run = {"status": "released"}
+    assert report.headline(run, [{"verdict": "pass"}]) == ("released", "pass")
+    assert report.headline(run, [{"verdict": "warn"}]) == ("released with warnings", "warn")
+    assert report.headline({"status": "halted"}, []) == ("halted", "error")
+
+
+def test_a_run_without_checks_renders():
+    now = datetime.now(UTC)
+    run = {"run_id": "r1", "status": "failed", "started_at": now, "finished_at": now, "snapshot_time": None,
+           "tables": {}, "checks": [], "error": "UnreachableServerError: cannot connect to production"}
+    page = report.render(run, [], None, None, now)
+    assert "cannot connect to production" in page and "no release yet" in page
