@@ -103,6 +103,12 @@ def build_assets(cfg: Config) -> list:
     check_specs += [dg.AssetCheckSpec(checks.ROW_COUNT_CHANGE, asset=table_key(q), blocking=True,
                                       description="Production's row count now vs at the live release "
                                                   "(thresholds.row_count_change).") for q in tables]
+    check_specs += [dg.AssetCheckSpec(checks.DISTRIBUTION, asset=table_key(q), blocking=True,
+                                      description="Value distributions per column, production's from the copy "
+                                                  "stream vs one scan of the copy: histograms, categories, or (for "
+                                                  "anonymized columns) nulls, lengths and format; never values "
+                                                  "(thresholds.distribution, ks, null_fraction, format, lengths).")
+                    for q in tables]
 
     @dg.multi_asset(specs=specs, check_specs=check_specs, name="copy_tables", can_subset=False,
                     description="Preflight, then copy every table from one consistent production snapshot into "
@@ -119,12 +125,16 @@ def build_assets(cfg: Config) -> list:
                     yield dg.MaterializeResult(asset_key=table_key(tr.table),
                                                metadata=_table_metadata(tr, refresh.outcome.snapshot_time))
                     staged = checks.count_shadow(prodlike.target_dsn, tr.table)
-                    result = row_count_check(tr.table, tr.rows, staged, checks.threshold(cfg, checks.ROW_COUNT))
+                    result = row_count_check(tr.table, tr.rows, staged,
+                                             checks.threshold(cfg, checks.ROW_COUNT, tr.table))
                     change = row_count_change_check(tr.table, previous.get(tr.table), tr.rows,
-                                                    checks.threshold(cfg, checks.ROW_COUNT_CHANGE))
+                                                    checks.threshold(cfg, checks.ROW_COUNT_CHANGE, tr.table))
                     checks.record(prodlike.target_dsn, context.run.run_id, [result, change])
                     yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT, [result])
                     yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT_CHANGE, [change])
+                    shapes = checks.distribution(cfg, prodlike.target_dsn, tr)
+                    checks.record(prodlike.target_dsn, context.run.run_id, shapes)
+                    yield checks.dagster_result(table_key(tr.table), checks.DISTRIBUTION, shapes)
             for table, found in checks.integrity(cfg, prodlike.target_dsn, tables).items():
                 checks.record(prodlike.target_dsn, context.run.run_id, found)
                 yield checks.dagster_result(table_key(table), checks.INTEGRITY, found)

@@ -17,6 +17,7 @@ from .config import Config
 
 ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
 INTEGRITY = "referential_integrity"
+DISTRIBUTION = "distribution"
 DISTRIBUTION, LEAK = "distribution", "leak"
 CHECK_NAMES = (ROW_COUNT, ROW_COUNT_CHANGE, INTEGRITY, DISTRIBUTION, LEAK, PLANS, INFRASTRUCTURE)
 
@@ -41,9 +42,34 @@ def previous_rows(target_dsn: str) -> dict[str, int]:
     return {t: v.get("rows", 0) for t, v in rel["tables"].items()} if rel else {}
 
 
-def threshold(cfg: Config, name: str) -> Threshold:
-    t = getattr(cfg.thresholds, name)
+def threshold(cfg: Config, name: str, table: str | None = None, column: str | None = None) -> Threshold:
+    """The threshold of check `name`: the default, overridden per table and per column (thresholds.tables)."""
+    t = cfg.thresholds.resolve(name, table, column)
     return Threshold(t.warn, t.error)
+
+
+COLUMN_STATISTICS = ("distribution", "ks", "null_fraction", "format", "lengths")
+
+
+def distribution(cfg: Config, target_dsn: str, tr) -> list[CheckResult]:
+    """Value distributions of one copied table: production's profile from the copy stream (its leaves merged)
+    against one aggregate scan of the shadow table; one result per column."""
+    from prodlike.validators.distributions import compare
+
+    profiles = [s.profile for s in tr.leaves if s.profile is not None]
+    if not profiles:
+        return [CheckResult(DISTRIBUTION, tr.table, None, "psi", None, None, None, threshold(cfg, DISTRIBUTION),
+                            Verdict.PASS, f"{tr.table}: no rows copied, no distributions to compare")]
+    merged = profiles[0]
+    for other in profiles[1:]:
+        merged.merge(other)
+    schema, table = tr.table.split(".", 1)
+    relation = f"{qident(ddl.shadow_name(schema))}.{qident(table)}"
+    levels = {col: {name: threshold(cfg, name, tr.table, col) for name in COLUMN_STATISTICS} for col in merged.specs}
+    with connections.staging(target_dsn, autocommit=True) as conn:
+        found = compare(tr.table, relation, conn, merged, levels)
+    return found or [CheckResult(DISTRIBUTION, tr.table, None, "psi", None, None, None, threshold(cfg, DISTRIBUTION),
+                                 Verdict.PASS, f"{tr.table}: no columns to compare")]
 
 
 def dagster_result(key: dg.AssetKey, name: str, results: list[CheckResult]) -> dg.AssetCheckResult:

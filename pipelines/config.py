@@ -158,6 +158,25 @@ class Threshold(Strict):
     error: float | None = Field(None, description="Divergence at which the check errors (blocks release).")
 
 
+class ColumnThresholds(Strict):
+    """Overrides of the column statistics' thresholds for one column."""
+
+    distribution: Threshold | None = Field(None, description="Override of `thresholds.distribution`.")
+    ks: Threshold | None = Field(None, description="Override of `thresholds.ks`.")
+    null_fraction: Threshold | None = Field(None, description="Override of `thresholds.null_fraction`.")
+    format: Threshold | None = Field(None, description="Override of `thresholds.format`.")
+    lengths: Threshold | None = Field(None, description="Override of `thresholds.lengths`.")
+    drift: Threshold | None = Field(None, description="Override of `thresholds.drift`.")
+
+
+class TableThresholds(ColumnThresholds):
+    """Overrides for one table: any check's thresholds, and per-column ones."""
+
+    row_count: Threshold | None = Field(None, description="Override of `thresholds.row_count`.")
+    row_count_change: Threshold | None = Field(None, description="Override of `thresholds.row_count_change`.")
+    columns: dict[str, ColumnThresholds] = Field(default_factory=dict, description="Column name -> overrides.")
+
+
 class Thresholds(Strict):
     """Check thresholds, one vocabulary (`warn`, `error`) everywhere."""
 
@@ -175,6 +194,62 @@ class Thresholds(Strict):
         description="Share of workload queries whose plan differs on staging (default: warn at any, error "
                     "above half; a freshly analyzed copy can flip a few plans).",
     )
+    distribution: Threshold = Field(
+        Threshold(warn=0.1, error=0.25),
+        description="PSI of a column's histogram (keep numbers and dates, on production's bins), category "
+                    "frequencies (keep text, enums, booleans) or lengths (other keep columns), production vs "
+                    "staging (the usual convention: below 0.1 stable, above 0.25 shifted).",
+    )
+    ks: Threshold = Field(
+        Threshold(warn=0.1, error=0.2),
+        description="Kolmogorov-Smirnov statistic of a keep numeric/date column on production's bins.",
+    )
+    null_fraction: Threshold = Field(
+        Threshold(warn=0.01, error=0.05),
+        description="Absolute difference of a column's NULL fraction (every checked column, anonymized too).",
+    )
+    format: Threshold = Field(
+        Threshold(warn=0.01, error=0.05),
+        description="Anonymized columns: absolute difference of the share of values in production's dominant "
+                    "format (email, phone, digits, hex): an email must stay an email.",
+    )
+    lengths: Threshold = Field(
+        Threshold(warn=None, error=None),
+        description="Anonymized columns: PSI of value lengths, reported but not judged by default (most transformers "
+                    "change lengths by design); set it per column for length-preserving ones (mask, tokenize).",
+    )
+    drift: Threshold = Field(
+        Threshold(warn=0.1, error=None),
+        description="Release over release: PSI between production's distribution now and at the live release "
+                    "(production's own drift; warns by default).",
+    )
+    tables: dict[str, TableThresholds] = Field(
+        default_factory=dict,
+        description="Per-table overrides: `schema.table` -> `{check: {warn, error}, columns: {col: {check: "
+                    "{warn, error}}}}`; a level left out keeps the default.",
+    )
+
+    @field_validator("tables")
+    @classmethod
+    def _qualified_tables(cls, tables: dict) -> dict:
+        for name in tables:
+            if name.count(".") != 1:
+                raise ValueError(f"thresholds.tables.{name}: write the table as schema.table, e.g. public.{name}")
+        return tables
+
+    def resolve(self, check: str, table: str | None = None, column: str | None = None) -> Threshold:
+        """The threshold of `check` for a table (and column): the default, overlaid by the table's override,
+        overlaid by the column's; only the levels an override sets replace the ones below."""
+        found = getattr(self, check)
+        layers = []
+        if table and table in self.tables:
+            layers.append(getattr(self.tables[table], check, None))
+            if column and column in self.tables[table].columns:
+                layers.append(getattr(self.tables[table].columns[column], check, None))
+        for layer in layers:
+            if layer is not None:
+                found = found.model_copy(update={k: getattr(layer, k) for k in layer.model_fields_set})
+        return found
 
 
 class Schedule(Strict):

@@ -1,5 +1,6 @@
 """Streams one table from a production snapshot into staging: COPY out, byte-cut batches through the
-column transforms, COPY in. All-keep tables stream PostgreSQL's binary format byte for byte."""
+column transforms, COPY in; a tap profiles production's values from the same stream. All-keep tables stream
+COPY text byte for byte when profiled, PostgreSQL's binary format otherwise."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -70,6 +72,48 @@ class CopyUnit:
     schema_only: bool = False
     estimated_bytes: int = 0
     estimated_rows: int = 0
+    profile_specs: dict | None = None  # column -> validators.distributions.ColumnSpec (profiled on the stream)
+
+
+class StreamTap:
+    """Feeds whole-row COPY text batches to a StreamProfile in one background thread (pyarrow parses and
+    counts without the GIL); batches in flight hold at most `max_bytes` (or one batch), so memory stays bounded."""
+
+    def __init__(self, unit: CopyUnit, max_bytes: int):
+        from prodlike.validators.distributions import StreamProfile
+
+        self.profile = StreamProfile(unit.columns, unit.profile_specs)
+        self.max_bytes = max_bytes
+        self.pending: deque = deque()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodlike-profile")
+        self.seconds = 0.0
+
+    def feed(self, data: bytes) -> None:
+        while self.pending and sum(n for _, n in self.pending) + len(data) > self.max_bytes:
+            self.pending.popleft()[0].result()
+        self.pending.append((self.executor.submit(self._add, data), len(data)))
+
+    def _add(self, data: bytes) -> None:
+        if self.profile.failed:
+            return
+        t0 = time.perf_counter()
+        try:
+            self.profile.add(data)
+        except Exception as err:  # profiling must never fail the copy; the check reports it as skipped
+            self.profile.failed = type(err).__name__
+        self.seconds += time.perf_counter() - t0
+
+    def drain(self) -> None:
+        while self.pending:
+            self.pending.popleft()[0].result()
+
+    def close(self):
+        """Wait for the batches in flight; the profile (None when a batch failed, which raises)."""
+        try:
+            self.drain()
+            return self.profile
+        finally:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -84,6 +128,8 @@ class CopyStats:
     mode: str = "binary"
     attempts: int = 1
     post_data_s: float = 0.0
+    profile: object = None  # validators.distributions.StreamProfile of production's values
+    profile_s: float = 0.0  # time the tap spent profiling (in its own thread, overlapping the copy)
 
     @property
     def rows_per_s(self) -> float:
@@ -151,6 +197,30 @@ def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols:
     stats.rows, stats.bytes = src.rowcount, nbytes
 
 
+def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
+                      progress: Progress, batch_bytes: int, tap: StreamTap) -> None:
+    """COPY text out and in unchanged (an all-keep table), each batch of whole rows also fed to the tap."""
+    out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
+    in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
+    batch: list = []
+    size = nbytes = 0
+    with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
+        for chunk in cin:
+            cout.write(chunk)
+            batch.append(chunk)
+            size += len(chunk)
+            if size >= batch_bytes:
+                tap.feed(b"".join(batch))
+                progress(unit.asset, len(batch), size)
+                nbytes += size
+                batch, size = [], 0
+        if batch:
+            tap.feed(b"".join(batch))
+            progress(unit.asset, len(batch), size)
+            nbytes += size
+    stats.rows, stats.bytes, stats.mode = src.rowcount, nbytes, "text (profiled)"
+
+
 def _decode_column(rows: list[list[bytes]], i: int) -> list[str | None]:
     return [None if v == NULL else (v.decode() if b"\\" not in v else decode_field(v)) for v in (r[i] for r in rows)]
 
@@ -172,7 +242,7 @@ def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
-               progress: Progress, batch_bytes: int, pool=None) -> None:
+               progress: Progress, batch_bytes: int, pool=None, tap: StreamTap | None = None) -> None:
     """COPY text out, batches cut by bytes through the transforms (in worker processes when a pool is
     given, in this thread otherwise), COPY text in, in order."""
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
@@ -205,9 +275,15 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
         batch, size = [], 0
         if pool is not None and rows > 1:
             drain(cout, pool.depth - 1)
-            in_flight.append((pool.submit(key, b"".join(lines)), rows, nbytes))
+            data = b"".join(lines)
+            if tap is not None:
+                tap.feed(data)
+            in_flight.append((pool.submit(key, data), rows, nbytes))
         else:  # no pool, or one huge row: transform here rather than copy it through pipes
             drain(cout, 0)
+            if tap is not None:  # one huge row, or no pool: profile first, so the two peaks do not add up
+                tap.feed(lines[0] if len(lines) == 1 else b"".join(lines))
+                tap.drain()
             t0 = time.perf_counter()
             out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index)
             del lines
@@ -240,10 +316,17 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
             dst.execute(f"TRUNCATE {unit.target}")
             if not unit.schema_only:
                 cols = ", ".join(qident(c) for c in unit.columns)
-                if unit.plan is None:
-                    _copy_binary(src, dst, unit, cols, stats, progress)
-                else:
-                    _copy_text(src, dst, unit, cols, stats, progress, batch_bytes, pool)
+                tap = StreamTap(unit, 2 * batch_bytes) if unit.profile_specs else None
+                try:
+                    if unit.plan is None and tap is None:
+                        _copy_binary(src, dst, unit, cols, stats, progress)
+                    elif unit.plan is None:
+                        _copy_passthrough(src, dst, unit, cols, stats, progress, batch_bytes, tap)
+                    else:
+                        _copy_text(src, dst, unit, cols, stats, progress, batch_bytes, pool, tap)
+                finally:
+                    if tap is not None:
+                        stats.profile, stats.profile_s = tap.close(), tap.seconds
             src_conn.commit()
             dst_conn.commit()
     finally:

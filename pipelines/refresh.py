@@ -168,6 +168,7 @@ class Refresh:
                      report.staging_bytes_needed / 1e6)
             rename = self._prepare_shadow(stage, cat, report)
             units = self._units(cat, report, rename)
+            self._profile_specs(snapshot.conn, cat, units)
             self._read_statistics(stage, snapshot.conn, units)
             if self.on_start:
                 estimates: dict[str, int] = {}
@@ -262,6 +263,25 @@ class Refresh:
                     estimated_rows=0 if q in report.selection.schema_only else leaf.estimated_rows,
                 ))
         return sorted(units, key=lambda u: -u.estimated_bytes)
+
+    def _profile_specs(self, prod: psycopg.Connection, cat: Catalog, units: list[CopyUnit]) -> None:
+        """What the copy stream profiles for the distribution check: every copied column with its rule, one set of
+        specs per table shared by its leaves, and production's bin edges from pg_stats (inside the snapshot)."""
+        from prodlike.validators.distributions import ColumnSpec, read_edges
+
+        specs: dict[str, dict] = {}
+        leaves: dict[str, list[str]] = {}
+        for u in units:
+            if u.schema_only:
+                continue
+            if u.asset not in specs:
+                rules = self.policy.rules.get(u.asset, {})
+                specs[u.asset] = {c.name: ColumnSpec(c.name, c.type_name, c.type_category,
+                                                     rules.get(c.name, ("keep",))[0])
+                                  for c in cat.tables[u.asset].copied_columns}
+            leaves.setdefault(u.asset, []).append(u.source)
+            u.profile_specs = specs[u.asset]
+        read_edges(prod, specs, leaves)
 
     def _transform_pool(self, units: list[CopyUnit]):
         """Worker processes for the transform stage, or None (nothing to transform, or configured off)."""

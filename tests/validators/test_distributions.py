@@ -1,0 +1,88 @@
+"""Value distributions: production's profile from the copy stream against one scan of the shadow copy."""
+
+from __future__ import annotations
+
+import pytest
+
+from prodlike.pipelines import checks
+from prodlike.validators.results import Verdict
+from tests.conftest import make_config, refresh
+
+SQL = """
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE orders (
+    id integer PRIMARY KEY, amount numeric(10,2), placed date NOT NULL, at timestamptz, status text NOT NULL,
+    paid boolean, mood mood, note text, email text
+);
+INSERT INTO orders
+SELECT g, CASE WHEN g % 20 = 0 THEN NULL ELSE round((g % 1000)::numeric / 3, 2) END,
+       date '2024-01-01' + g % 365, timestamptz '2024-01-01 00:00+00' + g * interval '7 minutes',
+       (ARRAY['new','paid','shipped','done','returned'])[1 + g % 5], g % 3 = 0,
+       (ARRAY['sad','ok','happy'])[1 + g % 3]::mood, 'note ' || md5(g::text),
+       'user' || g || '@mail' || (g % 7) || '.example.org'
+FROM generate_series(1, 5000) g;
+ANALYZE orders;
+"""
+POLICY = {"public.orders": {"columns": {"amount": "keep", "placed": "keep", "at": "keep", "status": "keep",
+                                        "paid": "keep", "mood": "keep", "note": "keep", "email": "email"}}}
+SHADOW = '"_prodlike_shadow_public".orders'
+AMOUNT_LOOSE = {"tables": {"public.orders": {"columns": {"amount": {"distribution": {"error": 100},
+                                                                   "ks": {"error": None}}}}}}
+
+CASES = [
+    # an identical copy passes every column
+    ("identical", None, {}, {}),
+    # amounts shifted up by 200 in the copy: PSI past 0.25 is an error, KS too
+    ("amount shifted", f"UPDATE {SHADOW} SET amount = amount + 200", {}, {"amount": (Verdict.ERROR, "psi")}),
+    # the same shift with a per-column override only warns
+    ("override", f"UPDATE {SHADOW} SET amount = amount + 200", {"thresholds": AMOUNT_LOOSE},
+     {"amount": (Verdict.WARN, "psi")}),
+    # a vanished category ('returned' became 'done') shifts the category frequencies
+    ("category vanished", f"UPDATE {SHADOW} SET status = 'done' WHERE status = 'returned'", {},
+     {"status": (Verdict.ERROR, "psi")}),
+    # a tenth of the anonymized e-mails lost: the null fraction differs by 0.1
+    ("nulls", f"UPDATE {SHADOW} SET email = NULL WHERE id % 10 = 0", {}, {"email": (Verdict.ERROR, "null_fraction")}),
+    # e-mails that are no longer e-mails fail the format check
+    ("format", f"UPDATE {SHADOW} SET email = md5(email) WHERE id % 2 = 0", {},
+     {"email": (Verdict.ERROR, "format_share")}),
+    # dates moved by a year: histogram on production's edges
+    ("dates", f"UPDATE {SHADOW} SET placed = placed + 365", {}, {"placed": (Verdict.ERROR, "psi")}),
+]
+
+
+@pytest.mark.parametrize("name,staging_sql,extra,expected", CASES, ids=[c[0] for c in CASES])
+def test_distribution_cases(dbs, monkeypatch, name, staging_sql, extra, expected):
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY, **extra)
+    tr = refresh(cfg, release=False).outcome.tables["public.orders"]
+    if staging_sql:
+        with dbs.dst() as dst:
+            dst.execute(staging_sql)
+    found = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
+    assert set(found) == {"id", "amount", "placed", "at", "status", "paid", "mood", "note", "email"}
+    got = {c: (r.verdict, r.statistic) for c, r in found.items() if r.verdict != Verdict.PASS}
+    assert got == expected, [found[c].explanation for c in got]
+    for r in found.values():
+        assert r.check == "distribution" and len(r.details) == 1
+        plot = r.details[0]
+        assert len(plot["production"]) == len(plot["staging"]) == len(plot.get("labels") or plot["edges"][1:])
+
+
+def test_numbers_of_a_shift_and_no_values_of_anonymized_columns(dbs, monkeypatch):
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY)
+    tr = refresh(cfg, release=False).outcome.tables["public.orders"]
+    with dbs.dst() as dst:
+        dst.execute(f"UPDATE {SHADOW} SET email = NULL WHERE id % 10 = 0")
+    found = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
+    email = found["email"]
+    assert (email.production, email.staging, round(email.divergence, 3)) == (0.0, 0.1, 0.1)
+    assert email.details[0]["null_fraction"] == [0.0, 0.1]
+    assert email.explanation.startswith("public.orders.email (email): null_fraction 0 vs 0.1 (0.1 apart > 0.05)")
+    assert "@" not in repr(email.as_dict())
+    amount = found["amount"]
+    assert amount.details[0]["edges"][0] == pytest.approx(35.33) and sum(amount.details[0]["production"]) == \
+        pytest.approx(1.0)
+    assert found["status"].details[0]["labels"] == ["done", "new", "paid", "returned", "shipped"]

@@ -1,0 +1,540 @@
+"""Value distributions, anonymization-aware: production's side from the copy stream, staging's from one scan."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from .results import CheckResult, Threshold, Verdict
+
+HISTOGRAM, CATEGORIES, LENGTHS = "histogram", "categories", "lengths"
+CHECK = "distribution"
+BINS = 10
+TOP_K = 10
+MAX_CATEGORIES = 63  # staging marks the categories it has in one bigint (bit_or)
+LENGTH_EDGES = [0, 1, 2, 4, 8, 12, 16, 20, 24, 32, 48, 64, 128, 256, 1024]
+EPSILON = 1e-4  # floor of a bin's fraction in PSI (an empty bin would make it infinite)
+NUMBER_TYPES = {"int2", "int4", "int8", "float4", "float8", "numeric"}
+TIME_TYPES = {"date": pa.date32(), "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", "UTC")}
+# Formats a value keeps through anonymization: (name, SQL predicate on {x} (text), RE2 pattern). The two agree.
+FORMATS = [
+    ("email", "{x} LIKE '%%_@_%%._%%'", r"(?s)^.+@.+\..+$"),
+    ("phone", "length({x}) >= 5 AND btrim({x}, '0123456789 +()./-') = ''", r"^[0-9 +()./-]{5,}$"),
+    ("digits", "btrim({x}, '0123456789') = ''", r"^[0-9]*$"),
+    ("hex", "btrim({x}, '0123456789abcdef') = ''", r"^[0-9a-f]*$"),
+]
+FORMAT_MIN_SHARE = 0.5  # production's dominant format is checked when at least this share has it
+FORMAT_KEEPING = {"email", "phone", "ip", "tokenize", "postcode"}  # transformers that promise the input's format
+
+
+@dataclass
+class ColumnSpec:
+    """What the distribution check knows of one column before the data: its type, its rule, production's edges."""
+
+    name: str
+    type_name: str
+    type_category: str
+    transformer: str = "keep"
+    edges: list[str] | None = None  # production's bin edges as PostgreSQL text (pg_stats histogram_bounds)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def anonymized(self) -> bool:
+        return self.transformer != "keep"
+
+    @property
+    def mode(self) -> str:
+        if self.anonymized:
+            return LENGTHS
+        if self.type_name in NUMBER_TYPES or self.type_name in TIME_TYPES:
+            return HISTOGRAM
+        if self.type_category in ("S", "B", "E"):
+            return CATEGORIES
+        return LENGTHS
+
+    def arrow_type(self) -> pa.DataType:
+        return TIME_TYPES.get(self.type_name, pa.float64())
+
+
+def pick_edges(bounds: list[str], bins: int = BINS) -> list[str]:
+    """`bins` equal-frequency bins from pg_stats histogram_bounds (about 101 equal-frequency bounds)."""
+    picked = [bounds[round(i * (len(bounds) - 1) / bins)] for i in range(bins + 1)]
+    return list(dict.fromkeys(picked))
+
+
+def to_numbers(values: pa.Array, spec: ColumnSpec) -> np.ndarray:
+    """Values (COPY text) as float64 for binning: numbers as is, dates as days, timestamps as microseconds;
+    what does not parse (infinity, BC dates) becomes NaN."""
+    try:
+        typed = pc.cast(values, spec.arrow_type())
+    except pa.ArrowInvalid:
+        typed = pa.array([_parse_one(v, spec) for v in values.to_pylist()], spec.arrow_type())
+    if spec.type_name in TIME_TYPES:
+        typed = typed.cast(pa.int32() if spec.type_name == "date" else pa.int64())
+    return typed.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _parse_one(value: str | None, spec: ColumnSpec):
+    """The rare value pyarrow's cast refuses (infinity, BC dates, odd formats) becomes NULL (NaN)."""
+    try:
+        return pc.cast(pa.array([value]), spec.arrow_type())[0].as_py()
+    except (pa.ArrowInvalid, OverflowError):
+        return None
+
+
+def from_number(value: float | None, spec: ColumnSpec) -> str | float | None:
+    """A binning number back as the report shows it (ISO text for dates and timestamps)."""
+    if value is None or not math.isfinite(value):
+        return None
+    if spec.type_name == "date":
+        return (date(1970, 1, 1) + timedelta(days=round(value))).isoformat()
+    if spec.type_name in TIME_TYPES:
+        stamp = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=round(value))
+        return stamp.isoformat() if spec.type_name == "timestamptz" else stamp.replace(tzinfo=None).isoformat()
+    return float(value)
+
+
+@dataclass
+class ColumnProfile:
+    """One column's statistics on one side: counts per bin/category/length, nulls, min/max/mean, formats."""
+
+    rows: int = 0
+    nulls: int = 0
+    counts: list[int] = field(default_factory=list)  # per bin (histogram, lengths) or per label (categories)
+    labels: dict[str, int] = field(default_factory=dict)  # categories: label -> count (production)
+    overflow: bool = False  # more distinct values than MAX_CATEGORIES
+    minimum: float | None = None
+    maximum: float | None = None
+    total: float = 0.0
+    finite: int = 0
+    formats: dict[str, int] = field(default_factory=dict)
+    lengths: list[int] = field(default_factory=list)
+
+    @property
+    def null_fraction(self) -> float:
+        return self.nulls / self.rows if self.rows else 0.0
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.finite if self.finite else None
+
+    def merge(self, other: ColumnProfile) -> None:
+        self.rows += other.rows
+        self.nulls += other.nulls
+        self.counts = _add(self.counts, other.counts)
+        self.lengths = _add(self.lengths, other.lengths)
+        for k, v in other.labels.items():
+            self.labels[k] = self.labels.get(k, 0) + v
+        self.overflow = self.overflow or other.overflow or len(self.labels) > MAX_CATEGORIES
+        for k, v in other.formats.items():
+            self.formats[k] = self.formats.get(k, 0) + v
+        self.minimum = _pick(min, self.minimum, other.minimum)
+        self.maximum = _pick(max, self.maximum, other.maximum)
+        self.total += other.total
+        self.finite += other.finite
+
+
+def _add(a: list[int], b: list[int]) -> list[int]:
+    if not a:
+        return list(b)
+    return [x + y for x, y in zip(a, b)] if b else a
+
+
+def _pick(f, a, b):
+    return b if a is None else a if b is None else f(a, b)
+
+
+def bucket(numbers: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin numbers as staging's least(greatest(width_bucket(x, edges), 1), n) does (out-of-range clamped)."""
+    n = len(edges) - 1
+    found = np.searchsorted(edges, numbers, side="right")
+    return np.clip(found, 1, n) - 1
+
+
+def _histogram(numbers: np.ndarray, edges: np.ndarray) -> list[int]:
+    return np.bincount(bucket(numbers, edges), minlength=len(edges) - 1).tolist()
+
+
+class StreamProfile:
+    """Production's statistics of one table (or leaf), accumulated batch by batch from COPY text; the
+    values live only in the batch being parsed."""
+
+    def __init__(self, columns: list[str], specs: dict[str, ColumnSpec]):
+        self.columns = columns
+        self.specs = specs
+        self.rows = 0
+        self.profiles = {name: ColumnProfile() for name in specs}
+        self.failed: str | None = None  # the error class that stopped profiling (never its message: values)
+
+    def add(self, data: bytes | memoryview) -> None:
+        """Parse one batch of whole COPY text rows and accumulate every checked column."""
+        if not data:
+            return
+        table = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=self.columns),
+                               parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+                               convert_options=pacsv.ConvertOptions(
+                                   include_columns=list(self.specs), null_values=["\\N"], strings_can_be_null=True,
+                                   column_types={c: pa.string() for c in self.specs}))
+        self.rows += table.num_rows
+        for name, spec in self.specs.items():
+            self._add_column(spec, self.profiles[name], table.column(name).combine_chunks())
+        del table
+        if len(data) > 16 << 20:  # a huge batch (one huge value): give its memory back at once
+            pa.default_memory_pool().release_unused()
+
+    def _add_column(self, spec: ColumnSpec, prof: ColumnProfile, values: pa.Array) -> None:
+        prof.rows += len(values)
+        prof.nulls += values.null_count
+        present = values.drop_null()
+        if spec.mode == HISTOGRAM:
+            self._add_numbers(spec, prof, present)
+            return
+        if spec.mode == CATEGORIES and not prof.overflow:
+            counts = pc.value_counts(present)
+            for label, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+                prof.labels[label] = prof.labels.get(label, 0) + count
+            prof.overflow = len(prof.labels) > MAX_CATEGORIES
+            if prof.overflow:
+                prof.labels = {}
+        lengths = pc.utf8_length(present).to_numpy(zero_copy_only=False)
+        prof.lengths = _add(prof.lengths, _histogram(lengths, np.array(LENGTH_EDGES, dtype=np.float64)))
+        if spec.transformer in FORMAT_KEEPING and len(present):
+            for fmt, _, pattern in FORMATS:
+                matched = pc.sum(pc.match_substring_regex(present, pattern)).as_py() or 0
+                prof.formats[fmt] = prof.formats.get(fmt, 0) + matched
+
+    def _add_numbers(self, spec: ColumnSpec, prof: ColumnProfile, present: pa.Array) -> None:
+        numbers = to_numbers(present, spec)
+        with spec._lock:  # no production statistics: the first batch's quantiles become the edges
+            if spec.edges is None and len(numbers):
+                spec.edges = [str(from_number(v, spec)) for v in _quantile_edges(numbers)]
+        finite = numbers[np.isfinite(numbers)]
+        if len(finite):
+            prof.minimum = _pick(min, prof.minimum, float(finite.min()))
+            prof.maximum = _pick(max, prof.maximum, float(finite.max()))
+            prof.total += float(finite.sum())
+            prof.finite += len(finite)
+        if spec.edges and len(spec.edges) > 1:
+            edges = to_numbers(pa.array(spec.edges), spec)
+            prof.counts = _add(prof.counts, _histogram(numbers, edges))
+
+    def merge(self, other: StreamProfile) -> None:
+        self.failed = self.failed or other.failed
+        self.rows += other.rows
+        for name, prof in other.profiles.items():
+            self.profiles[name].merge(prof)
+
+
+def _quantile_edges(numbers: np.ndarray) -> list[float]:
+    finite = numbers[np.isfinite(numbers)]
+    if not len(finite):
+        return []
+    return list(dict.fromkeys(np.quantile(finite, np.linspace(0, 1, BINS + 1)).tolist()))
+
+
+def effective_mode(spec: ColumnSpec, prod: ColumnProfile) -> str:
+    """Categories that overflowed MAX_CATEGORIES, and histograms without edges, fall back to lengths."""
+    if spec.mode == CATEGORIES and (prod.overflow or not prod.labels):
+        return LENGTHS
+    if spec.mode == HISTOGRAM and not (spec.edges and len(spec.edges) > 1):
+        return LENGTHS
+    return spec.mode
+
+
+def dominant_format(prod: ColumnProfile) -> str | None:
+    """The format most of production's non-NULL values have (None: no known format)."""
+    present = prod.rows - prod.nulls
+    if not present or not prod.formats:
+        return None
+    name, count = max(prod.formats.items(), key=lambda kv: kv[1])
+    return name if count / present >= FORMAT_MIN_SHARE else None
+
+
+def checked_format(spec: ColumnSpec, prod: ColumnProfile) -> str | None:
+    """The format staging must keep: production's dominant one, for transformers that promise to keep it."""
+    return dominant_format(prod) if spec.transformer in FORMAT_KEEPING else None
+
+
+def category_labels(prod: ColumnProfile) -> list[str]:
+    """Production's categories, most frequent first (ties by label), all of them (at most MAX_CATEGORIES)."""
+    return [k for k, _ in sorted(prod.labels.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _number_sql(x: str, spec: ColumnSpec) -> tuple[str, str]:
+    """(the value as staging bins it, the value as float8 for min/max/mean; NULL when not finite)."""
+    if spec.type_name == "date":
+        return x, f"CASE WHEN isfinite({x}) THEN ({x} - date '1970-01-01')::float8 END"
+    if spec.type_name in TIME_TYPES:
+        return x, f"CASE WHEN isfinite({x}) THEN extract(epoch FROM {x})::float8 * 1e6 END"
+    return f"{x}::float8", f"CASE WHEN {x}::float8 NOT IN ('NaN', 'Infinity', '-Infinity') THEN {x}::float8 END"
+
+
+def _edges_type(spec: ColumnSpec) -> str:
+    return {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamptz"}.get(spec.type_name, "float8")
+
+
+class StagingQuery:
+    """One aggregate scan of a staging table computing every column's counts on production's bins."""
+
+    def __init__(self, relation: str, specs: dict[str, ColumnSpec], prod: StreamProfile):
+        self.relation, self.specs, self.prod = relation, specs, prod
+        self.inner: list[str] = []
+        self.outer: list[str] = ["count(*)"]
+        self.params: list = []
+        self.readers: list = []
+
+    def sql(self) -> tuple[str, list]:
+        for i, (name, spec) in enumerate(self.specs.items()):
+            self._column(i, name, spec)
+        inner = ", ".join(self.inner) or "1"
+        return (f"SELECT {', '.join(self.outer)} FROM (SELECT {inner} FROM {self.relation} OFFSET 0) s",
+                self.params)
+
+    def _column(self, i: int, name: str, spec: ColumnSpec) -> None:
+        quoted = '"' + name.replace('"', '""') + '"'
+        x = f"x{i}"
+        self.inner.append(f"{quoted} AS {x}")
+        self.outer.append(f"count({x})")
+        prof = self.prod.profiles[name]
+        mode = effective_mode(spec, prof)
+        if mode == HISTOGRAM:
+            binned, number = _number_sql(quoted, spec)
+            n = len(spec.edges) - 1
+            self.inner.append(f"CASE WHEN {quoted} IS NOT NULL THEN least(greatest(width_bucket({binned}, "
+                              f"%s::{_edges_type(spec)}[]), 1), {n}) END AS b{i}")
+            self.inner.append(f"{number} AS v{i}")
+            self.params.append(spec.edges)
+            self.outer += [f"count(*) FILTER (WHERE b{i} = {j})" for j in range(1, n + 1)]
+            self.outer += [f"min(v{i})", f"max(v{i})", f"sum(v{i})", f"count(v{i})"]
+        elif mode == CATEGORIES:
+            labels = category_labels(prof)
+            self.inner.append(f"array_position(%s::text[], format('%%s', {quoted})) AS k{i}")
+            self.params.append(labels)
+            self.outer += [f"count(*) FILTER (WHERE k{i} = {j})" for j in range(1, len(labels) + 1)]
+            self.outer += [f"count(*) FILTER (WHERE k{i} IS NULL AND {x} IS NOT NULL)"]
+        else:
+            n = len(LENGTH_EDGES) - 1
+            self.inner.append(f"CASE WHEN {quoted} IS NOT NULL THEN least(greatest(width_bucket("
+                              f"length({quoted}::text), %s::int[]), 1), {n}) END AS l{i}")
+            self.params.append(LENGTH_EDGES)
+            self.outer += [f"count(*) FILTER (WHERE l{i} = {j})" for j in range(1, n + 1)]
+            fmt = checked_format(spec, prof)
+            if fmt:
+                predicate = dict((f, p) for f, p, _ in FORMATS)[fmt].format(x=f"{x}::text")
+                self.outer.append(f"count(*) FILTER (WHERE {predicate})")
+
+    def read(self, row: tuple) -> dict[str, ColumnProfile]:
+        """Staging's profiles from the scan's one row (the same order the SQL was built in)."""
+        values = iter(row)
+        rows = next(values)
+        out = {}
+        for name, spec in self.specs.items():
+            prof = self.prod.profiles[name]
+            mode = effective_mode(spec, prof)
+            stage = ColumnProfile(rows=rows)
+            stage.nulls = rows - next(values)
+            if mode == HISTOGRAM:
+                stage.counts = [next(values) for _ in range(len(spec.edges) - 1)]
+                stage.minimum, stage.maximum, total, stage.finite = (next(values) for _ in range(4))
+                stage.total = total or 0.0
+            elif mode == CATEGORIES:
+                stage.counts = [next(values) for _ in category_labels(prof)]
+                stage.labels = {"(new)": next(values)}
+            else:
+                stage.lengths = [next(values) for _ in range(len(LENGTH_EDGES) - 1)]
+                fmt = checked_format(spec, prof)
+                if fmt:
+                    stage.formats[fmt] = next(values)
+            out[name] = stage
+        return out
+
+
+def fractions(counts: list[int]) -> list[float]:
+    total = sum(counts)
+    return [c / total if total else 0.0 for c in counts]
+
+
+def psi(expected: list[float], actual: list[float]) -> float:
+    """Population stability index: sum (a - e) ln(a / e), empty bins floored at EPSILON."""
+    return float(sum((max(a, EPSILON) - max(e, EPSILON)) * math.log(max(a, EPSILON) / max(e, EPSILON))
+                     for e, a in zip(expected, actual)))
+
+
+def ks(expected: list[float], actual: list[float]) -> float:
+    """Kolmogorov-Smirnov statistic on the bins: the largest gap between the two cumulative fractions."""
+    return float(np.max(np.abs(np.cumsum(expected) - np.cumsum(actual)))) if expected else 0.0
+
+
+def jensen_shannon(p: list[float], q: list[float]) -> float:
+    """Jensen-Shannon divergence (log base 2, between 0 and 1)."""
+    def kl(a, b):
+        return sum(x * math.log2(x / y) for x, y in zip(a, b) if x > 0 and y > 0)
+    m = [(x + y) / 2 for x, y in zip(p, q)]
+    return float(kl(p, m) / 2 + kl(q, m) / 2)
+
+
+@dataclass
+class Statistic:
+    name: str
+    production: float | None
+    staging: float | None
+    divergence: float
+    threshold: Threshold
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.threshold.judge(self.divergence)
+
+
+_ORDER = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.ERROR: 2}
+
+
+def _fmt(value, spec: ColumnSpec | None = None) -> str:
+    if spec is not None:
+        value = from_number(value, spec)
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else f"{value:.6g}"
+
+
+def compare_column(table: str, spec: ColumnSpec, prod: ColumnProfile, stage: ColumnProfile,
+                   thresholds: dict[str, Threshold]) -> CheckResult:
+    """One column's result: every statistic judged by its threshold; the worst one is the result's statistic."""
+    mode = effective_mode(spec, prod)
+    stats = [Statistic("null_fraction", prod.null_fraction, stage.null_fraction,
+                       abs(prod.null_fraction - stage.null_fraction), thresholds["null_fraction"])]
+    if mode == HISTOGRAM:
+        plot, notes = _histogram_stats(spec, prod, stage, thresholds, stats)
+    elif mode == CATEGORIES:
+        plot, notes = _category_stats(prod, stage, thresholds, stats)
+    else:
+        plot, notes = _length_stats(spec, prod, stage, thresholds, stats)
+    worst = max(stats, key=lambda s: _ORDER[s.verdict])
+    head = f"{table}.{spec.name}" + (f" ({spec.transformer})" if spec.anonymized else "")
+    parts = [_describe(s) for s in stats] + notes
+    return CheckResult(CHECK, table, spec.name, worst.name, worst.production, worst.staging, worst.divergence,
+                       worst.threshold, worst.verdict, f"{head}: " + "; ".join(parts), [plot])
+
+
+def _describe(stat: Statistic) -> str:
+    level = stat.threshold.error if stat.verdict == Verdict.ERROR else stat.threshold.warn
+    limit = f" > {level:g}" if stat.verdict != Verdict.PASS and level is not None else ""
+    if stat.production is None:
+        return f"{stat.name} {stat.divergence:.3g}{limit}"
+    return f"{stat.name} {_num(stat.production)} vs {_num(stat.staging)} ({stat.divergence:.3g} apart{limit})"
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _histogram_stats(spec, prod, stage, thresholds, stats) -> tuple[dict, list[str]]:
+    p, s = fractions(prod.counts), fractions(stage.counts)
+    stats.append(Statistic("psi", None, None, psi(p, s), thresholds["distribution"]))
+    stats.append(Statistic("ks", None, None, ks(p, s), thresholds["ks"]))
+    notes = [f"mean {_fmt(prod.mean, spec)} vs {_fmt(stage.mean if stage.finite else None, spec)}",
+             f"range {_fmt(prod.minimum, spec)}..{_fmt(prod.maximum, spec)} vs "
+             f"{_fmt(stage.minimum, spec)}..{_fmt(stage.maximum, spec)}"]
+    edges = [from_number(v, spec) for v in to_numbers(pa.array(spec.edges), spec)]
+    return {"plot": HISTOGRAM, "edges": edges, "production": p, "staging": s}, notes
+
+
+def _category_stats(prod, stage, thresholds, stats) -> tuple[dict, list[str]]:
+    labels = category_labels(prod)
+    prod_counts = [prod.labels[k] for k in labels]
+    shown = labels[:TOP_K]
+    p_counts, s_counts = prod_counts[:TOP_K], stage.counts[:TOP_K]
+    if len(labels) > TOP_K:
+        shown, p_counts, s_counts = (shown + ["(other)"], p_counts + [sum(prod_counts[TOP_K:])],
+                                     s_counts + [sum(stage.counts[TOP_K:])])
+    new_rows = stage.labels.get("(new)", 0)
+    if new_rows:
+        shown, p_counts, s_counts = shown + ["(new)"], p_counts + [0], s_counts + [new_rows]
+    p, s = fractions(p_counts), fractions(s_counts)
+    stats.append(Statistic("psi", None, None, psi(p, s), thresholds["distribution"]))
+    vanished = [k for k, c in zip(labels, stage.counts) if c == 0]
+    notes = [f"Jensen-Shannon {jensen_shannon(p, s):.3g}",
+             f"{len(vanished)} vanished categor{'y' if len(vanished) == 1 else 'ies'}"
+             + (f" ({', '.join(vanished[:5])})" if vanished else ""),
+             f"{new_rows:,} staging rows in categories production does not have"]
+    return {"plot": CATEGORIES, "labels": shown, "production": p, "staging": s}, notes
+
+
+def _length_stats(spec, prod, stage, thresholds, stats) -> tuple[dict, list[str]]:
+    p, s = fractions(prod.lengths), fractions(stage.lengths)
+    which = "lengths" if spec.anonymized else "distribution"
+    stats.append(Statistic("length_psi", None, None, psi(p, s), thresholds[which]))
+    fmt = checked_format(spec, prod)
+    notes = []
+    if fmt:
+        share_p = prod.formats[fmt] / max(prod.rows - prod.nulls, 1)
+        share_s = stage.formats.get(fmt, 0) / max(stage.rows - stage.nulls, 1)
+        stats.append(Statistic("format_share", share_p, share_s, abs(share_p - share_s), thresholds["format"]))
+        notes.append(f"format {fmt}")
+    elif spec.anonymized and spec.transformer in FORMAT_KEEPING:
+        notes.append("no known format in production")
+    plot = {"plot": LENGTHS, "edges": LENGTH_EDGES, "production": p, "staging": s,
+            "null_fraction": [prod.null_fraction, stage.null_fraction]}
+    return plot, notes
+
+
+def compare(table: str, relation: str, conn, prod: StreamProfile,
+            thresholds: dict[str, dict[str, Threshold]]) -> list[CheckResult]:
+    """Every checked column of one table: one scan of `relation` on staging, then one result per column.
+    thresholds maps column -> statistic -> Threshold."""
+    if not prod.specs:
+        return []
+    if prod.failed:
+        return [CheckResult(CHECK, table, None, "psi", None, None, None, thresholds[next(iter(prod.specs))]
+                            ["distribution"], Verdict.SKIPPED, f"{table}: production's values could not be profiled "
+                            f"from the copy stream ({prod.failed}); distributions not compared")]
+    query = StagingQuery(relation, prod.specs, prod)
+    sql, params = query.sql()
+    staged = query.read(conn.execute(sql, params).fetchone())
+    return [compare_column(table, spec, prod.profiles[name], staged[name], thresholds[name])
+            for name, spec in prod.specs.items()]
+
+
+_BOUNDS = """
+SELECT schemaname || '.' || tablename, attname, inherited, histogram_bounds::text::text[]
+FROM pg_stats WHERE schemaname = ANY(%s) AND schemaname || '.' || tablename = ANY(%s) AND attname = ANY(%s)
+  AND histogram_bounds IS NOT NULL
+"""
+
+
+def read_edges(conn, specs: dict[str, dict[str, ColumnSpec]], leaves: dict[str, list[str]]) -> None:
+    """Set production's bin edges of every keep number/date column from pg_stats histogram_bounds (a catalog
+    read inside the snapshot, no table scan): the table's own (inherited) statistics, else the leaves' merged."""
+    wanted = {(q, c) for q, cols in specs.items() for c, s in cols.items() if s.mode == HISTOGRAM}
+    if not wanted:
+        return
+    names = sorted({n for q, _ in wanted for n in [q, *leaves.get(q, [])]})
+    rows = conn.execute(_BOUNDS, (sorted({n.split(".", 1)[0] for n in names}), names,
+                                  sorted({c for _, c in wanted}))).fetchall()
+    owner = {leaf: q for q, ls in leaves.items() for leaf in ls}
+    own: dict[tuple[str, str], list[str]] = {}
+    merged: dict[tuple[str, str], list[str]] = {}
+    for name, column, inherited, bounds in rows:
+        if (name, column) in wanted and (inherited or name not in leaves or leaves[name] == [name]):
+            own[(name, column)] = bounds
+        elif (owner.get(name), column) in wanted:
+            merged.setdefault((owner[name], column), []).extend(bounds)
+    for q, column in wanted:
+        spec = specs[q][column]
+        bounds = own.get((q, column)) or _sorted_bounds(merged.get((q, column), []), spec)
+        if len(bounds) > 1:
+            spec.edges = pick_edges(bounds)
+
+
+def _sorted_bounds(bounds: list[str], spec: ColumnSpec) -> list[str]:
+    if not bounds:
+        return []
+    numbers = to_numbers(pa.array(bounds), spec)
+    return [bounds[i] for i in np.argsort(numbers, kind="stable")]
