@@ -89,6 +89,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE prodlike.runs ADD COLUMN concluded_at timestamptz, ADD COLUMN forced boolean NOT NULL DEFAULT false,
         ADD COLUMN statistics jsonb;
     """,
+    # 3: production's value distributions per run (bin/category/length fractions, never values of anonymized
+    # columns), compared release over release
+    """
+    CREATE TABLE prodlike.distributions (
+        run_id text NOT NULL,
+        table_name text NOT NULL,
+        column_name text NOT NULL,
+        plot jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (run_id, table_name, column_name)
+    );
+    """,
 ]
 
 
