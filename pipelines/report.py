@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,8 @@ def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str 
     step = plot_w / max(len(points) - 1, 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
-        return left + i * step, top + plot_h - (v - low) / span * plot_h
+        x = left + plot_w / 2 if len(points) == 1 else left + i * step
+        return x, top + plot_h - (v - low) / span * plot_h
 
     parts = [f'<svg class="plot" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{esc(title)}">',
@@ -240,8 +242,14 @@ def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str 
     for (x, y), (label, v) in zip(line, [p for p in points if p[1] is not None]):
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PROD_COLOR}"><title>{esc(label)}: '
                      f'{esc(fmt.format(v))}</title></circle>')
-    parts.append(f'<text x="{left}" y="{height - 6}">{esc(points[0][0])}</text>')
-    parts.append(f'<text x="{width - right}" y="{height - 6}" text-anchor="end">{esc(points[-1][0])}</text>')
+    if len(points) == 1:
+        parts.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">{esc(points[0][0])}</text>')
+    else:
+        parts.append(f'<text x="{left}" y="{height - 6}">{esc(points[0][0])}</text>')
+        parts.append(f'<text x="{width - right}" y="{height - 6}" text-anchor="end">{esc(points[-1][0])}</text>')
+    last_x, last_y = line[-1]
+    parts.append(f'<text x="{min(last_x + 5, width - right):.1f}" y="{max(last_y - 6, 9):.1f}" text-anchor="end" '
+                 f'class="small">{esc(fmt.format(values[-1]))}</text>')
     parts.append("</svg></figure>")
     return head + "".join(parts)
 
@@ -302,7 +310,9 @@ def header_section(run: dict, checks: list[dict], live: dict | None, now: dateti
                                                      f"{counts['skipped']} skipped"),
     ]
     outcome = {"released": "staging now serves this copy",
-               "halted": "a blocking check failed: staging keeps serving the last release",
+               "halted": "a blocking check failed: staging keeps serving the last release; refreshes pause "
+                         "until on-call runs `prodlike resume --note TEXT` (add `--accept CHECK:TABLE` when "
+                         "production really changed) or `prodlike rollback` (README: On call)",
                "failed": "the run failed before validation: staging keeps serving the last release"}
     note = outcome.get(run["status"], "")
     error = f'<p class="run-error">{esc(run.get("error"))}</p>' if run.get("error") else ""
@@ -362,7 +372,7 @@ def tables_section(run: dict, checks: list[dict]) -> str:
                     f"<td class=\"num\">{info.get('post_data_s', 0):.2f}</td>"
                     f"<td class=\"num\">{number(info.get('rows_per_s'))}</td><td>{cells or '-'}</td></tr>")
     return ('<section><h2>Tables</h2><table><thead><tr><th>table</th><th>rows production</th>'
-            '<th>rows staging</th><th>MB</th><th>copy s</th><th>index s</th><th>rows/s</th><th>checks</th>'
+            '<th>rows in the copy</th><th>MB</th><th>copy s</th><th>index s</th><th>rows/s</th><th>checks</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
 
 
@@ -396,14 +406,41 @@ def distributions_section(checks: list[dict]) -> str:
             f'<dt>production</dt><dd>{number(c.get("production"))}</dd>'
             f'<dt>staging</dt><dd>{number(c.get("staging"))}</dd></dl></div>'
             f'<p class="explain">{esc(c.get("explanation"))}</p></div>')
+    failing = sum(c.get("verdict") not in ("pass", None) for c in found)
+    shown, passing = cards[:failing], cards[failing:]
+    body = f'<div class="cards">{"".join(shown)}</div>' if shown else ""
+    if passing:
+        opened = "" if shown else " open"
+        body += (f'<details class="passing"{opened}><summary>{len(passing)} column(s) within their thresholds'
+                 f'</summary><div class="cards">{"".join(passing)}</div></details>')
     return (f'<section><h2>Column distributions <span class="count">{len(found)}</span></h2>'
-            f'<p class="muted">production filled blue, staging outlined orange; failing columns first</p>'
-            f'<div class="cards">{"".join(cards)}</div></section>')
+            f'<p class="muted">production filled blue, staging outlined orange; columns that warned or failed '
+            f'first</p>{body}</section>')
+
+
+_PLAN_FIELD = re.compile(r"(?:^| )(Node Type|Join Type|Relation Name|Scan Direction|Sort Key|Parent Relationship|"
+                         r"Strategy|Partial Mode|Index Name)=")
+_PLAN_LABELS = {"Join Type": "join", "Relation Name": "on", "Scan Direction": "direction", "Sort Key": "sort",
+                "Strategy": "strategy", "Partial Mode": "partial", "Index Name": "index"}
+
+
+def plan_node(line: str) -> str:
+    """One line of a plan shape ('  Node Type=Index Scan Relation Name=t ...') as readable HTML."""
+    depth = (len(line) - len(line.lstrip(" "))) // 2
+    parts = _PLAN_FIELD.split(line.strip())
+    fields = dict(zip(parts[1::2], parts[2::2]))
+    node = fields.pop("Node Type", line.strip())
+    fields.pop("Parent Relationship", None)
+    extra = " ".join(f'<span class="k">{esc(_PLAN_LABELS.get(k, k))}</span> {esc(v.strip())}'
+                     for k, v in fields.items())
+    arrow = "\u21b3 " if depth else ""
+    return (f'<span style="padding-left:{depth * 14}px">{arrow}<b>{esc(node)}</b></span>'
+            + (f" {extra}" if extra else ""))
 
 
 def _plan_column(title: str, lines: list[str], differing: list[int]) -> str:
     marked = set(differing)
-    body = "".join(f'<div class="pl{" hl" if i in marked else ""}">{esc(line) or "&nbsp;"}</div>'
+    body = "".join(f'<div class="pl{" hl" if i in marked else ""}">{plan_node(line)}</div>'
                    for i, line in enumerate(lines))
     return f'<div class="plan"><div class="plan-title">{esc(title)}</div><div class="tree">{body}</div></div>'
 
@@ -419,10 +456,16 @@ def _plan_trees(d: dict) -> str:
     return ""
 
 
-def plans_section(checks: list[dict]) -> str:
+def _not_reached(status: str) -> str:
+    if status in ("halted", "failed"):
+        return "not compared: the run stopped before its run-level checks"
+    return "not compared in this run"
+
+
+def plans_section(checks: list[dict], status: str = "") -> str:
     found = [c for c in checks if c.get("check") == "plans"]
     if not found:
-        return '<section><h2>Query plans</h2><p class="muted">plans were not compared in this run</p></section>'
+        return f'<section><h2>Query plans</h2><p class="muted">{_not_reached(status)}</p></section>'
     check = found[0]
     queries = [d for d in check.get("details") or [] if isinstance(d, dict)]
     order = {"error": 0, "different-shape": 1, "different-index": 2, "skipped": 3, "identical": 4}
@@ -443,11 +486,10 @@ def plans_section(checks: list[dict]) -> str:
             f'threshold: {threshold_text(check.get("threshold"))} (share differing).</p>{"".join(blocks)}</section>')
 
 
-def infrastructure_section(checks: list[dict]) -> str:
+def infrastructure_section(checks: list[dict], status: str = "") -> str:
     found = [c for c in checks if c.get("check") == "infrastructure"]
     if not found:
-        return ('<section><h2>Infrastructure parity</h2><p class="muted">infrastructure was not compared in this '
-                'run</p></section>')
+        return f'<section><h2>Infrastructure parity</h2><p class="muted">{_not_reached(status)}</p></section>'
     found.sort(key=lambda c: (SEVERITY.get(c.get("verdict"), 2), str(c.get("statistic"))))
     rows = "".join(
         f"<tr><td>{badge(c.get('verdict'))}</td><td>{esc(c.get('statistic'))}</td>"
@@ -465,6 +507,10 @@ def _share_equal_plans(checks: list[dict] | None) -> float | None:
     return None
 
 
+def _releases_text(n: int) -> str:
+    return {0: "no release yet", 1: "the only release so far"}.get(n, f"the last {n} releases")
+
+
 def trend_section(trend: list[dict], run: dict) -> str:
     points = [(f"#{r['id']}", r["tables"] or {}, r["checks"]) for r in trend]
     if run["run_id"] not in {r["run_id"] for r in trend} and run.get("tables"):
@@ -479,7 +525,7 @@ def trend_section(trend: list[dict], run: dict) -> str:
               line_chart_svg(plans, "share of workload queries with equal plans", "{:.0%}")]
     charts += [line_chart_svg([(label, float(tabs[t]["rows"]) if t in tabs else None) for label, tabs, _ in points],
                               f"rows of {t}") for t in tables]
-    return (f'<section><h2>Release trend</h2><p class="muted">the last {len(trend)} releases, oldest left'
+    return (f'<section><h2>Release trend</h2><p class="muted">{_releases_text(len(trend))}, oldest left'
             f'{"; the last point is this run" if points[-1][0] == "this run" else ""}</p>'
             f'<div class="trends">{"".join(charts)}</div></section>')
 
@@ -507,7 +553,7 @@ section { background:#fff; border:1px solid var(--line); border-radius:8px; padd
 .fact .value { font-size:18px; font-weight:600; } .fact .note { color:#6b7280; font-size:12px; }
 table { border-collapse:collapse; width:100%; }
 th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { font-size:12px; color:#6b7280; font-weight:600; }
+th { font-size:12px; color:#6b7280; font-weight:600; white-space:nowrap; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.differs { color:var(--error); font-weight:700; }
 td code { font-size:12px; word-break:break-all; }
@@ -535,12 +581,14 @@ details.query.skipped { border-left-color:var(--skipped); }
 summary { cursor:pointer; } .sql-short { font-family:ui-monospace, monospace; font-size:12px; color:#374151; }
 pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; white-space:pre-wrap; margin:6px 0; }
 pre.sql { background:#f3f4f6; padding:6px 8px; border-radius:4px; }
-.plans-side { display:grid; grid-template-columns:1fr 1fr; gap:10px; margin:6px 0; }
+.plans-side { display:grid; grid-template-columns:minmax(0, 1fr) minmax(0, 1fr); gap:10px; margin:6px 0; }
 .plan-title { font-weight:600; font-size:12px; color:#6b7280; }
 .tree { font: 12px/1.5 ui-monospace, SFMono-Regular, Menlo, monospace; background:#f9fafb;
-        border:1px solid var(--line); border-radius:4px; padding:4px 0; overflow-x:auto; }
-.pl { white-space:pre; padding:0 8px; } .pl.hl { background:#fee2e2; color:#7f1d1d; font-weight:600; }
+        border:1px solid var(--line); border-radius:4px; padding:4px 0; }
+.pl { padding:1px 8px; overflow-wrap:anywhere; } .pl .k { color:#6b7280; font-size:11px; }
+.pl.hl { background:#fee2e2; color:#7f1d1d; } .pl.hl .k { color:#991b1b; }
 .trends { display:flex; flex-wrap:wrap; gap:14px; }
+details.passing > summary { margin:8px 0; font-weight:600; }
 figure.trend { margin:0; } figcaption { font-size:12px; color:#374151; font-weight:600; }
 footer { color:#6b7280; font-size:12px; margin-top:18px; }
 """
@@ -555,8 +603,8 @@ def render(run: dict, trend: list[dict], live: dict | None, cfg: Any = None, now
         attention_section(checks),
         tables_section(run, checks),
         distributions_section(checks),
-        plans_section(checks),
-        infrastructure_section(checks),
+        plans_section(checks, run["status"]),
+        infrastructure_section(checks, run["status"]),
         trend_section(trend, run),
     ])
     title = f"prodlike parity report: run {run['run_id']}"
@@ -564,8 +612,8 @@ def render(run: dict, trend: list[dict], live: dict | None, cfg: Any = None, now
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{esc(title)}</title><link rel="icon" href="data:,"><style>{CSS}</style></head>'
             f'<body><main><h1>{esc(title)}</h1>{body}'
-            f'<footer>Generated {now:%Y-%m-%d %H:%M:%S} UTC by prodlike from staging\'s control schema. '
-            f'Values shown are statistics and anonymized plan details, never raw production rows.</footer>'
+            f'<footer>Generated {now:%Y-%m-%d %H:%M:%S} UTC by prodlike from staging\'s control schema '
+            f'(statistics, plan shapes and the workload\'s own text; no production rows).</footer>'
             f'</main></body></html>\n')
 
 
