@@ -125,9 +125,25 @@ def worker() -> None:
     tables = list(r.copy())
     total = time.perf_counter() - t0
     leaf = tables[0].leaves[0]
+    validation = validate(cfg, os.environ["BENCH_TARGET"], tables[0])
     print(json.dumps({"seconds": total, "rows": tables[0].rows, "copy_s": leaf.seconds, "read_s": leaf.read_s,
                       "transform_s": leaf.transform_s, "write_s": leaf.write_s, "post_data_s": tables[0].post_data_s,
-                      "peak_rss_mb": peak_rss_mb()}))
+                      "profile_s": leaf.profile_s, **validation, "peak_rss_mb": peak_rss_mb()}))
+
+
+def validate(cfg, target: str, tr) -> dict:
+    """Wall time of the table's validation after the copy: row count, distributions (one scan), integrity."""
+    from prodlike.pipelines import checks
+
+    t0 = time.perf_counter()
+    checks.count_shadow(target, tr.table)
+    count_s = time.perf_counter() - t0
+    found = checks.distribution(cfg, target, tr)
+    distribution_s = time.perf_counter() - t0 - count_s
+    checks.integrity(cfg, target, [tr.table])
+    total = time.perf_counter() - t0
+    return {"validate_s": total, "count_s": count_s, "distribution_s": distribution_s,
+            "distribution_verdicts": sorted({r.verdict.value for r in found})}
 
 
 def main() -> None:
@@ -159,7 +175,10 @@ def main() -> None:
         "peak_rss_mb": round(max((results[m]["peak_rss_mb"] for m in methods), default=0), 1),
         "peak_rss_mb_by_method": {m: round(results[m]["peak_rss_mb"], 1) for m in methods},
         "stages_s": {m: {k: round(results[m][k], 3) for k in ("copy_s", "read_s", "transform_s", "write_s",
-                                                               "post_data_s")} for m in methods},
+                                                               "post_data_s", "profile_s")} for m in methods},
+        "validation_s": {m: round(results[m]["validate_s"], 3) for m in methods},
+        "validation_share_of_copy": {m: round(results[m]["validate_s"] / results[m]["seconds"], 3) for m in methods},
+        "distribution_verdicts": {m: results[m]["distribution_verdicts"] for m in methods},
         "build_s": round(build_s, 1),
     }
     if args.json:
@@ -182,6 +201,14 @@ def main() -> None:
         s = report["stages_s"][m]
         stages.add_row(m, *(f"{s[k]:.2f}" for k in ("copy_s", "read_s", "transform_s", "write_s", "post_data_s")))
     Console().print(stages)
+    checks = Table(title="validation after the copy (s): row count + distributions (one scan) + integrity; "
+                         "budget 25% of the copy")
+    for col in ("method", "validation", "share of copy", "distribution verdicts"):
+        checks.add_column(col, justify="right" if col != "method" else "left")
+    for m in methods:
+        checks.add_row(m, f"{report['validation_s'][m]:.2f}", f"{report['validation_share_of_copy'][m]:.1%}",
+                       ", ".join(report["distribution_verdicts"][m]))
+    Console().print(checks)
 
 
 if __name__ == "__main__":

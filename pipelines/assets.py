@@ -109,6 +109,10 @@ def build_assets(cfg: Config) -> list:
                                                   "anonymized columns) nulls, lengths and format; never values "
                                                   "(thresholds.distribution, ks, null_fraction, format, lengths).")
                     for q in tables]
+    check_specs += [dg.AssetCheckSpec(checks.DRIFT, asset=table_key(q), blocking=True,
+                                      description="Production's value distributions now vs at the live release: "
+                                                  "production's own drift (thresholds.drift; warns by default).")
+                    for q in tables]
 
     @dg.multi_asset(specs=specs, check_specs=check_specs, name="copy_tables", can_subset=False,
                     description="Preflight, then copy every table from one consistent production snapshot into "
@@ -135,6 +139,9 @@ def build_assets(cfg: Config) -> list:
                     shapes = checks.distribution(cfg, prodlike.target_dsn, tr)
                     checks.record(prodlike.target_dsn, context.run.run_id, shapes)
                     yield checks.dagster_result(table_key(tr.table), checks.DISTRIBUTION, shapes)
+                    moved = checks.drift(cfg, prodlike.target_dsn, context.run.run_id, tr.table, shapes)
+                    checks.record(prodlike.target_dsn, context.run.run_id, moved)
+                    yield checks.dagster_result(table_key(tr.table), checks.DRIFT, moved)
             for table, found in checks.integrity(cfg, prodlike.target_dsn, tables).items():
                 checks.record(prodlike.target_dsn, context.run.run_id, found)
                 yield checks.dagster_result(table_key(table), checks.INTEGRITY, found)

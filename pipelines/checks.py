@@ -17,7 +17,7 @@ from .config import Config
 
 ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
 INTEGRITY = "referential_integrity"
-DISTRIBUTION = "distribution"
+DISTRIBUTION, DRIFT = "distribution", "distribution_drift"
 DISTRIBUTION, LEAK = "distribution", "leak"
 CHECK_NAMES = (ROW_COUNT, ROW_COUNT_CHANGE, INTEGRITY, DISTRIBUTION, LEAK, PLANS, INFRASTRUCTURE)
 
@@ -49,6 +49,7 @@ def threshold(cfg: Config, name: str, table: str | None = None, column: str | No
 
 
 COLUMN_STATISTICS = ("distribution", "ks", "null_fraction", "format", "lengths")
+DRIFT_THRESHOLD = "drift"
 
 
 def distribution(cfg: Config, target_dsn: str, tr) -> list[CheckResult]:
@@ -99,6 +100,31 @@ def _describe(results: list[CheckResult]) -> str:
     failing = [r.explanation for r in results if r.verdict != Verdict.PASS] or [r.explanation for r in results]
     text = "; ".join(failing[:5]) + (f"; and {len(failing) - 5} more" if len(failing) > 5 else "")
     return text[:1500]
+
+
+def drift(cfg: Config, target_dsn: str, run_id: str, table: str, results: list[CheckResult]) -> list[CheckResult]:
+    """Keep production's distributions of this run in the control schema and compare them with the live
+    release's (production's own drift, release over release)."""
+    from psycopg.types.json import Jsonb
+
+    from prodlike.validators.distributions import drift_check, production_plot
+
+    plots = {r.column: plot for r in results if (plot := production_plot(r))}
+    previous: dict[str, dict] = {}
+    with psycopg.connect(target_dsn, autocommit=True) as conn:
+        live = control.live_release(conn)
+        if live:
+            previous = dict(conn.execute("SELECT column_name, plot FROM prodlike.distributions "
+                                         "WHERE run_id = %s AND table_name = %s", (live["run_id"], table)).fetchall())
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO prodlike.distributions (run_id, table_name, column_name, plot) "
+                            "VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, table_name, column_name) "
+                            "DO UPDATE SET plot = excluded.plot",
+                            [(run_id, table, c, Jsonb(p)) for c, p in plots.items()])
+    found = [drift_check(table, c, previous.get(c), p, threshold(cfg, DRIFT_THRESHOLD, table, c))
+             for c, p in plots.items()]
+    return found or [CheckResult(DRIFT, table, None, "psi", None, None, None, threshold(cfg, DRIFT_THRESHOLD, table),
+                                 Verdict.PASS, f"{table}: no distributions to compare")]
 
 
 def count_shadow(target_dsn: str, qualified: str) -> int:

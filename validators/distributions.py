@@ -198,9 +198,11 @@ class StreamProfile:
             return
         if spec.mode == CATEGORIES and not prof.overflow:
             counts = pc.value_counts(present)
-            for label, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+            prof.overflow = len(counts) > MAX_CATEGORIES
+            for label, count in zip(counts.field("values").to_pylist() if not prof.overflow else [],
+                                    counts.field("counts").to_pylist()):
                 prof.labels[label] = prof.labels.get(label, 0) + count
-            prof.overflow = len(prof.labels) > MAX_CATEGORIES
+            prof.overflow = prof.overflow or len(prof.labels) > MAX_CATEGORIES
             if prof.overflow:
                 prof.labels = {}
         lengths = pc.utf8_length(present).to_numpy(zero_copy_only=False)
@@ -538,3 +540,56 @@ def _sorted_bounds(bounds: list[str], spec: ColumnSpec) -> list[str]:
         return []
     numbers = to_numbers(pa.array(bounds), spec)
     return [bounds[i] for i in np.argsort(numbers, kind="stable")]
+
+
+DRIFT = "distribution_drift"
+
+
+def production_plot(result: CheckResult) -> dict | None:
+    """Production's side of a distribution result's plot (what is kept per release): axis and fractions."""
+    if not result.details or result.column is None:
+        return None
+    plot = result.details[0]
+    axis = "labels" if plot["plot"] == CATEGORIES else "edges"
+    return {"plot": plot["plot"], axis: plot[axis], "production": plot["production"]}
+
+
+def _edge_number(value) -> float:
+    if isinstance(value, str):
+        stamp = datetime.fromisoformat(value)
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return float(value)
+
+
+def rebin(edges: list, fractions: list[float], onto: list) -> list[float]:
+    """A histogram moved onto other edges, mass spread linearly within each bin (outside mass folded in)."""
+    src = [_edge_number(e) for e in edges]
+    dst = [_edge_number(e) for e in onto]
+    cdf = np.concatenate([[0.0], np.cumsum(fractions)])
+    at = np.interp(dst, src, cdf)
+    at[0], at[-1] = 0.0, cdf[-1]
+    return np.diff(at).tolist()
+
+
+def drift_check(table: str, column: str, previous: dict | None, current: dict, threshold: Threshold) -> CheckResult:
+    """Production's distribution now against at the live release (PSI); a shift past the threshold is production's
+    own drift (WARN by default)."""
+    head = f"{table}.{column}"
+    if previous is None or previous["plot"] != current["plot"]:
+        return CheckResult(DRIFT, table, column, "psi", None, None, None, threshold, Verdict.PASS,
+                           f"{head}: no distribution of the live release to compare with", [])
+    if current["plot"] == CATEGORIES:
+        before = dict(zip(previous["labels"], previous["production"]))
+        prev = [before.get(label, 0.0) for label in current["labels"]]
+    elif current["plot"] == HISTOGRAM and previous["edges"] != current["edges"]:
+        prev = rebin(previous["edges"], previous["production"], current["edges"])
+    else:
+        prev = previous["production"]
+    value = psi(prev, current["production"])
+    verdict = threshold.judge(value)
+    axis = "labels" if current["plot"] == CATEGORIES else "edges"
+    return CheckResult(DRIFT, table, column, "psi", None, None, value, threshold, verdict,
+                       f"{head}: production's {current['plot']} moved by PSI {value:.3g} since the live release"
+                       + (f" (warn above {threshold.warn:g})" if threshold.warn is not None else ""),
+                       [{"plot": current["plot"], axis: current[axis], "previous": prev,
+                         "production": current["production"]}])

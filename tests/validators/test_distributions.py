@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from prodlike.pipelines import checks
@@ -86,3 +88,40 @@ def test_numbers_of_a_shift_and_no_values_of_anonymized_columns(dbs, monkeypatch
     assert amount.details[0]["edges"][0] == pytest.approx(35.33) and sum(amount.details[0]["production"]) == \
         pytest.approx(1.0)
     assert found["status"].details[0]["labels"] == ["done", "new", "paid", "returned", "shipped"]
+
+
+def test_production_drift_between_releases_warns(dbs, monkeypatch):
+    """Production's own amounts move between two releases: the drift check warns, the copy itself passes."""
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY)
+    first = refresh(cfg, release=False)
+    tr = first.outcome.tables["public.orders"]
+    first_drift = checks.drift(cfg, dbs.target, first.run_id, tr.table, checks.distribution(cfg, dbs.target, tr))
+    assert {r.verdict for r in first_drift} == {Verdict.PASS}
+    first.release()
+    with dbs.src() as src:
+        src.execute("UPDATE orders SET amount = amount * 3 WHERE id % 2 = 0")
+    second = refresh(cfg, release=False)
+    tr = second.outcome.tables["public.orders"]
+    shapes = checks.distribution(cfg, dbs.target, tr)
+    assert {r.verdict for r in shapes} == {Verdict.PASS}
+    moved = {r.column: r for r in checks.drift(cfg, dbs.target, second.run_id, tr.table, shapes)}
+    assert moved["amount"].verdict == Verdict.WARN and moved["amount"].divergence > 0.1
+    assert {c for c, r in moved.items() if r.verdict != Verdict.PASS} == {"amount"}
+    assert set(moved["amount"].details[0]) == {"plot", "edges", "previous", "production"}
+
+
+@pytest.mark.parametrize("thresholds,message", [
+    # a statistic that does not exist, at column level
+    ({"tables": {"public.orders": {"columns": {"amount": {"psi": {"warn": 1}}}}}},
+     r"thresholds\.tables\.public\.orders\.columns\.amount\.psi: unknown key"),
+    # a table not written schema.table
+    ({"tables": {"orders": {"row_count": {"error": 0.1}}}}, r"thresholds\.tables: thresholds\.tables\.orders: write"),
+])
+def test_threshold_override_errors_name_the_key(thresholds, message):
+    from prodlike.pipelines.config import ConfigError, load_text
+
+    text = "source: {dsn: '${A}'}\ntarget: {dsn: '${B}'}\nthresholds: " + json.dumps(thresholds)
+    with pytest.raises(ConfigError, match=message):
+        load_text(text)
