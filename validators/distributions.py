@@ -278,6 +278,15 @@ def _number_sql(x: str, spec: ColumnSpec) -> tuple[str, str]:
     return f"{x}::float8", f"CASE WHEN {x}::float8 NOT IN ('NaN', 'Infinity', '-Infinity') THEN {x}::float8 END"
 
 
+def _as_copy_text(x: str, spec: ColumnSpec) -> str:
+    """The value as COPY writes it (bool as t/f, char(n) with its padding); a plain cast elsewhere (cheaper)."""
+    if spec.type_name == "bool":
+        return f"CASE WHEN {x} THEN 't' WHEN NOT {x} THEN 'f' END"
+    if spec.type_name == "bpchar":
+        return f"format('%%s', {x})"
+    return f"{x}::text"
+
+
 def _edges_type(spec: ColumnSpec) -> str:
     return {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamptz"}.get(spec.type_name, "float8")
 
@@ -317,14 +326,14 @@ class StagingQuery:
             self.outer += [f"min(v{i})", f"max(v{i})", f"sum(v{i})", f"count(v{i})"]
         elif mode == CATEGORIES:
             labels = category_labels(prof)
-            self.inner.append(f"array_position(%s::text[], format('%%s', {quoted})) AS k{i}")
+            self.inner.append(f"array_position(%s::text[], {_as_copy_text(quoted, spec)}) AS k{i}")
             self.params.append(labels)
             self.outer += [f"count(*) FILTER (WHERE k{i} = {j})" for j in range(1, len(labels) + 1)]
             self.outer += [f"count(*) FILTER (WHERE k{i} IS NULL AND {x} IS NOT NULL)"]
         else:
             n = len(LENGTH_EDGES) - 1
             self.inner.append(f"CASE WHEN {quoted} IS NOT NULL THEN least(greatest(width_bucket("
-                              f"length({quoted}::text), %s::int[]), 1), {n}) END AS l{i}")
+                              f"length({_as_copy_text(quoted, spec)}), %s::int[]), 1), {n}) END AS l{i}")
             self.params.append(LENGTH_EDGES)
             self.outer += [f"count(*) FILTER (WHERE l{i} = {j})" for j in range(1, n + 1)]
             fmt = checked_format(spec, prof)
