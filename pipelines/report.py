@@ -98,7 +98,7 @@ def worst(verdicts: list[str]) -> str:
 def threshold_text(threshold: dict | None) -> str:
     t = threshold or {}
     parts = [f"{k} &gt; {number(t[k])}" for k in ("warn", "error") if t.get(k) is not None]
-    return ", ".join(parts) or "report only"
+    return ", ".join(parts) or "per item"
 
 
 # ---- SVG plots --------------------------------------------------------------------------------
@@ -215,7 +215,8 @@ def distribution_svg(plot: dict, title: str = "") -> str:
 
 
 def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str = "{:,.0f}",
-                   width: int = 360, height: int = 140, floor_zero: bool = True) -> str:
+                   width: int = 360, height: int = 140, floor_zero: bool = True, ceiling: float | None = None,
+                   last_halted: bool = False) -> str:
     """A small line chart of one number across releases (x: release labels, oldest left)."""
     values = [v for _, v in points if v is not None]
     head = f'<figure class="trend"><figcaption>{esc(title)}</figcaption>'
@@ -223,7 +224,9 @@ def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str 
         return head + '<p class="muted">no data yet</p></figure>'
     left, right, top, bottom = 56, 12, 10, 22
     plot_w, plot_h = width - left - right, height - top - bottom
-    low, high = (0 if floor_zero else min(values)), max(values)
+    low, high = (0 if floor_zero else min(values)), (ceiling if ceiling is not None else max(values))
+    if high == low:  # a constant: a flat line in the middle, not on the axis
+        low, high = low - max(abs(low) * 0.05, 1), high + max(abs(high) * 0.05, 1)
     span = (high - low) or max(abs(high), 1)
     step = plot_w / max(len(points) - 1, 1)
 
@@ -248,6 +251,9 @@ def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str 
         parts.append(f'<text x="{left}" y="{height - 6}">{esc(points[0][0])}</text>')
         parts.append(f'<text x="{width - right}" y="{height - 6}" text-anchor="end">{esc(points[-1][0])}</text>')
     last_x, last_y = line[-1]
+    if last_halted and points[-1][1] is not None:
+        parts.append(f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="5" fill="#fff" stroke="#b91c1c" '
+                     f'stroke-width="2"><title>this run (not released)</title></circle>')
     parts.append(f'<text x="{min(last_x + 5, width - right):.1f}" y="{max(last_y - 6, 9):.1f}" text-anchor="end" '
                  f'class="small">{esc(fmt.format(values[-1]))}</text>')
     parts.append("</svg></figure>")
@@ -322,6 +328,8 @@ def header_section(run: dict, checks: list[dict], live: dict | None, now: dateti
 
 def _where(c: dict) -> str:
     parts = [c.get("table"), c.get("column")]
+    if c.get("check") == "infrastructure" and not c.get("column"):
+        return str(c.get("statistic") or "run")
     return ".".join(str(p) for p in parts if p) or "run"
 
 
@@ -386,6 +394,13 @@ def _plot_of(check: dict) -> dict | None:
     return None
 
 
+def _numbers(c: dict) -> str:
+    rows = [("statistic", esc(c.get("statistic"))), ("divergence", number(c.get("divergence"))),
+            ("threshold", threshold_text(c.get("threshold")))]
+    rows += [(side, number(c.get(side))) for side in ("production", "staging") if c.get(side) is not None]
+    return "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+
+
 def distributions_section(checks: list[dict]) -> str:
     found = [c for c in checks if c.get("check") == "distribution"]
     if not found:
@@ -399,18 +414,14 @@ def distributions_section(checks: list[dict]) -> str:
         drawing = distribution_svg(plot, where) if plot else '<p class="muted">no plot data</p>'
         cards.append(
             f'<div class="card {esc(c.get("verdict"))}"><div class="card-head">{badge(c.get("verdict"))} '
-            f'<b>{esc(where)}</b></div><div class="card-body"><div>{drawing}</div><dl>'
-            f'<dt>statistic</dt><dd>{esc(c.get("statistic"))}</dd>'
-            f'<dt>divergence</dt><dd>{number(c.get("divergence"))}</dd>'
-            f'<dt>threshold</dt><dd>{threshold_text(c.get("threshold"))}</dd>'
-            f'<dt>production</dt><dd>{number(c.get("production"))}</dd>'
-            f'<dt>staging</dt><dd>{number(c.get("staging"))}</dd></dl></div>'
+            f'<b>{esc(where)}</b></div><div class="card-body"><div>{drawing}</div><dl>{_numbers(c)}</dl></div>'
             f'<p class="explain">{esc(c.get("explanation"))}</p></div>')
     failing = sum(c.get("verdict") not in ("pass", None) for c in found)
     shown, passing = cards[:failing], cards[failing:]
     body = f'<div class="cards">{"".join(shown)}</div>' if shown else ""
     if passing:
-        opened = "" if shown else " open"
+        calm = not any(c.get("verdict") in ("warn", "error") for c in checks)
+        opened = " open" if calm else ""
         body += (f'<details class="passing"{opened}><summary>{len(passing)} column(s) within their thresholds'
                  f'</summary><div class="cards">{"".join(passing)}</div></details>')
     return (f'<section><h2>Column distributions <span class="count">{len(found)}</span></h2>'
@@ -424,24 +435,27 @@ _PLAN_LABELS = {"Join Type": "join", "Relation Name": "on", "Scan Direction": "d
                 "Strategy": "strategy", "Partial Mode": "partial", "Index Name": "index"}
 
 
-def plan_node(line: str) -> str:
-    """One line of a plan shape ('  Node Type=Index Scan Relation Name=t ...') as readable HTML."""
+def plan_node(line: str) -> tuple[int, str]:
+    """(depth, readable HTML) of one line of a plan shape ('  Node Type=Index Scan Relation Name=t ...')."""
     depth = (len(line) - len(line.lstrip(" "))) // 2
     parts = _PLAN_FIELD.split(line.strip())
     fields = dict(zip(parts[1::2], parts[2::2]))
     node = fields.pop("Node Type", line.strip())
     fields.pop("Parent Relationship", None)
+    if fields.get("Scan Direction", "").strip() == "Forward":
+        del fields["Scan Direction"]
     extra = " ".join(f'<span class="k">{esc(_PLAN_LABELS.get(k, k))}</span> {esc(v.strip())}'
                      for k, v in fields.items())
     arrow = "\u21b3 " if depth else ""
-    return (f'<span style="padding-left:{depth * 14}px">{arrow}<b>{esc(node)}</b></span>'
-            + (f" {extra}" if extra else ""))
+    return depth, f"{arrow}<b>{esc(node)}</b>" + (f" {extra}" if extra else "")
 
 
 def _plan_column(title: str, lines: list[str], differing: list[int]) -> str:
     marked = set(differing)
-    body = "".join(f'<div class="pl{" hl" if i in marked else ""}">{plan_node(line)}</div>'
-                   for i, line in enumerate(lines))
+    body = ""
+    for i, line in enumerate(lines):
+        depth, node = plan_node(line)
+        body += f'<div class="pl{" hl" if i in marked else ""}" style="padding-left:{8 + depth * 14}px">{node}</div>'
     return f'<div class="plan"><div class="plan-title">{esc(title)}</div><div class="tree">{body}</div></div>'
 
 
@@ -460,6 +474,11 @@ def _not_reached(status: str) -> str:
     if status in ("halted", "failed"):
         return "not compared: the run stopped before its run-level checks"
     return "not compared in this run"
+
+
+def _full_sql(d: dict) -> str:
+    sql = str(d.get("sql", ""))
+    return f'<pre class="sql">{esc(sql)}</pre>' if len(" ".join(sql.split())) > 140 or "\n" in sql.strip() else ""
 
 
 def plans_section(checks: list[dict], status: str = "") -> str:
@@ -481,7 +500,7 @@ def plans_section(checks: list[dict], status: str = "") -> str:
         blocks.append(f'<details class="query {cls}"{opened}><summary><span class="badge {cls}">{esc(v)}</span> '
                       f'<code>{esc(d.get("fingerprint"))}</code> <span class="sql-short">'
                       f'{esc(" ".join(str(d.get("sql", "")).split())[:140])}</span></summary>'
-                      f'<pre class="sql">{esc(d.get("sql"))}</pre>{reason}{trees}</details>')
+                      f'{_full_sql(d)}{reason}{trees}</details>')
     return (f'<section><h2>Query plans {badge(check.get("verdict"))}</h2><p>{esc(check.get("explanation"))}; '
             f'threshold: {threshold_text(check.get("threshold"))} (share differing).</p>{"".join(blocks)}</section>')
 
@@ -507,6 +526,16 @@ def _share_equal_plans(checks: list[dict] | None) -> float | None:
     return None
 
 
+def _changing_tables(points: list[tuple[str, dict, Any]], limit: int = 4) -> list[str]:
+    """The tables whose row counts moved most across the points (then the largest)."""
+    def movement(t: str) -> tuple[float, int]:
+        counts = [tabs[t].get("rows", 0) for _, tabs, _ in points if t in tabs]
+        return (max(counts) - min(counts)) / max(max(counts), 1), max(counts)
+
+    names = {t for _, tabs, _ in points for t in tabs}
+    return sorted(names, key=lambda t: tuple(-x for x in movement(t)))[:limit]
+
+
 def _releases_text(n: int) -> str:
     return {0: "no release yet", 1: "the only release so far"}.get(n, f"the last {n} releases")
 
@@ -519,12 +548,13 @@ def trend_section(trend: list[dict], run: dict) -> str:
         return '<section><h2>Release trend</h2><p class="muted">no release yet</p></section>'
     rows = [(label, float(sum(t.get("rows", 0) for t in tables.values()))) for label, tables, _ in points]
     plans = [(label, _share_equal_plans(checks)) for label, _, checks in points]
-    tables = sorted({t for _, tabs, _ in points for t in tabs},
-                    key=lambda t: -max(tabs.get(t, {}).get("rows", 0) for _, tabs, _ in points))[:4]
-    charts = [line_chart_svg(rows, "rows copied (all tables)"),
-              line_chart_svg(plans, "share of workload queries with equal plans", "{:.0%}")]
+    halted = points[-1][0] == "this run"
+    charts = [line_chart_svg(rows, "rows copied (all tables)", floor_zero=False, last_halted=halted),
+              line_chart_svg(plans, "share of workload queries with equal plans", "{:.0%}", ceiling=1.0,
+                             last_halted=halted)]
     charts += [line_chart_svg([(label, float(tabs[t]["rows"]) if t in tabs else None) for label, tabs, _ in points],
-                              f"rows of {t}") for t in tables]
+                              f"rows of {t}", floor_zero=False, last_halted=halted)
+               for t in _changing_tables(points)]
     return (f'<section><h2>Release trend</h2><p class="muted">{_releases_text(len(trend))}, oldest left'
             f'{"; the last point is this run" if points[-1][0] == "this run" else ""}</p>'
             f'<div class="trends">{"".join(charts)}</div></section>')
@@ -569,7 +599,7 @@ td code { font-size:12px; word-break:break-all; }
 .card.warn { border-left-color:var(--warn); } .card.error { border-left-color:var(--error); }
 .card.skipped { border-left-color:var(--skipped); }
 .card-body { display:flex; gap:12px; align-items:flex-start; }
-.card dl { display:grid; grid-template-columns:auto 1fr; gap:2px 8px; margin:0; font-size:12px; min-width:150px; }
+.card dl { display:grid; grid-template-columns:auto 1fr; gap:2px 8px; margin:0; font-size:12px; min-width:180px; }
 .card dt { color:#6b7280; } .card dd { margin:0; font-variant-numeric:tabular-nums; word-break:break-word; }
 .explain { color:#374151; font-size:12px; margin:6px 0 0; }
 svg.plot { font: 10px system-ui, sans-serif; fill:#374151; background:#fff; }
