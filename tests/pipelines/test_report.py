@@ -51,9 +51,10 @@ def _newest_run(dst) -> str:
     return dst.execute("SELECT run_id FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
 
 
-def _refresh(path: Path, env: dict, expected: int) -> None:
+def _refresh(path: Path, env: dict, expected: int) -> subprocess.CompletedProcess:
     out = run_cli("refresh", "-c", str(path), env=env)
     assert out.returncode == expected, out.stdout[-3000:] + out.stderr[-3000:]
+    return out
 
 
 def _report(path: Path, env: dict, *run_id: str) -> Path:
@@ -64,7 +65,10 @@ def _report(path: Path, env: dict, *run_id: str) -> Path:
 
 def test_report_of_a_released_and_a_halted_run_in_chromium(demo_env, demo_dbs, chromium):
     path, env, reports = demo_env
-    _refresh(path, env, 0)
+    first = _refresh(path, env, 0)
+    ours = [ln for ln in first.stderr.split("\n") if " INFO cop" in ln]  # progress through a pipe: plain lines
+    assert any("copying 7 tables, about" in ln for ln in ours)
+    assert not any("\r" in ln or "\x1b[" in ln for ln in ours)
     with demo_dbs.src() as src:  # a small, legitimate change: the second release shows it in the trend
         src.execute("DELETE FROM support_tickets WHERE id % 20 = 0")
     _refresh(path, env, 0)
@@ -88,6 +92,9 @@ def test_report_of_a_released_and_a_halted_run_in_chromium(demo_env, demo_dbs, c
     released_page = _report(path, env, released)
     assert halted_page == reports / f"{halted}.html" and released_page == reports / f"{released}.html"
     assert (reports / "latest.html").read_text() == released_page.read_text()
+    with demo_dbs.dst() as dst:  # the release asset links the report its run writes when it concludes
+        assert dst.execute("SELECT count(*) FROM prodlike.runs").fetchone()[0] == 3
+    assert all((reports / f"{run}.html").exists() for run in (released, halted))
 
     released_html, halted_html = released_page.read_text(), halted_page.read_text()
     assert '<div class="big">released' in released_html
