@@ -326,6 +326,11 @@ def header_section(run: dict, checks: list[dict], live: dict | None, now: dateti
             f'<div>{esc(note)}</div></header>{error}<section class="facts">{"".join(facts)}</section>')
 
 
+def _divergence(c: dict) -> float:
+    value = c.get("divergence")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
 def _where(c: dict) -> str:
     parts = [c.get("table"), c.get("column")]
     if c.get("check") == "infrastructure" and not c.get("column"):
@@ -335,7 +340,7 @@ def _where(c: dict) -> str:
 
 def attention_section(checks: list[dict]) -> str:
     failing = sorted((c for c in checks if c.get("verdict") in ("error", "warn")),
-                     key=lambda c: (SEVERITY.get(c.get("verdict"), 2), -(c.get("divergence") or 0)))
+                     key=lambda c: (SEVERITY.get(c.get("verdict"), 2), -_divergence(c)))
     if not failing:
         return ('<section><h2>What needs attention</h2><p class="ok">Nothing: every check passed '
                 'or was skipped.</p></section>')
@@ -406,7 +411,7 @@ def distributions_section(checks: list[dict]) -> str:
     if not found:
         return ('<section><h2>Column distributions</h2><p class="muted">no distribution checks in this run'
                 '</p></section>')
-    found.sort(key=lambda c: (SEVERITY.get(c.get("verdict"), 2), -(c.get("divergence") or 0), _where(c)))
+    found.sort(key=lambda c: (SEVERITY.get(c.get("verdict"), 2), -_divergence(c), _where(c)))
     cards = []
     for c in found:
         plot = _plot_of(c)

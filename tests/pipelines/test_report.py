@@ -160,3 +160,20 @@ def test_a_run_without_checks_renders():
            "tables": {}, "checks": [], "error": "UnreachableServerError: cannot connect to production"}
     page = report.render(run, [], None, None, now)
     assert "cannot connect to production" in page and "no release yet" in page
+
+
+def test_every_text_is_escaped_and_odd_results_do_not_break_the_page():
+    now = datetime.now(UTC)
+    odd = [{"check": "infrastructure", "statistic": "index:<t>", "production": "<b>", "staging": None,
+            "verdict": "error", "explanation": "<script>alert(1)</script>", "divergence": "n/a", "threshold": None},
+           {"check": "distribution", "table": "s.t", "column": "c", "verdict": "warn", "details": "not a list"},
+           {"check": "plans", "verdict": "warn", "production": 1, "staging": 2, "details": [
+               {"fingerprint": "f", "sql": "SELECT '<x>'", "verdict": "different-index",
+                "production_plan": ["Node Type=Index Scan Index Name=<i>"], "staging_plan": [],
+                "differing": {"production": [0], "staging": []}}]},
+           {"check": "something_new", "verdict": "pass"}]
+    run = {"run_id": "<r>", "status": "halted", "started_at": now, "finished_at": None, "snapshot_time": now,
+           "tables": {"s.t": {"rows": 1}}, "checks": odd, "error": None}
+    page = report.render(run, [], None, None, now)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;i&gt;" in page and "&lt;x&gt;" in page and "run &lt;r&gt;" in page
