@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from . import vector
 from .keys import Keyed
 
 # PostgreSQL type categories (pg_type.typcategory) a transformer may accept.
@@ -87,11 +88,17 @@ class Transformer:
     def transform(self, values: list[str | None], batch: Batch | None = None) -> list[str | None]:
         """Transform a whole column of a batch; NULL stays NULL; each distinct value is computed once."""
         distinct = dict.fromkeys(values)
+        nulls = values.count(None) if None in distinct else 0
         distinct.pop(None, None)
         keys = list(distinct)
-        mapping = dict(zip(keys, self.many(keys)))
-        mapping[None] = None
-        return list(map(mapping.__getitem__, values))
+        if len(keys) + nulls == len(values):  # no repeats: no lookup table to build
+            if not nulls:
+                return self.many(keys)
+            out = iter(self.many(keys))
+            return [None if v is None else next(out) for v in values]
+        distinct.update(zip(keys, self.many(keys)))
+        distinct[None] = None
+        return list(map(distinct.__getitem__, values))
 
 
 class PoolTransformer(Transformer):
@@ -103,10 +110,11 @@ class PoolTransformer(Transformer):
         from . import pools
 
         self.pool = getattr(pools, self.pool_name)()
+        self._pool = vector.pool_array(self.pool)
 
     def many(self, values: list[str]) -> list[str | None]:
-        pool = self.pool
-        return [pool[i] for i in self.keyed.indexes(values, len(pool))]
+        indexes = vector.words(self.keyed.block(values), 0, 8) % len(self.pool)
+        return vector.pick(self._pool, indexes).to_pylist()
 
     def one(self, value: str) -> str | None:
         return self.many([value])[0]

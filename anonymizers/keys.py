@@ -8,6 +8,7 @@ import json
 MIN_KEY_BYTES = 32
 DEMO_KEY = b"prodlike-demo-key-not-secret-0000000000000000"
 KEY_ENV = "PRODLIKE_ANON_KEY"
+_BLAKE2B = hashlib.blake2b
 
 
 class AnonymizationKeyError(ValueError):
@@ -43,17 +44,27 @@ class Keyed:
 
     def digests(self, values: list[str]) -> list[bytes]:
         """digest() of every value (the vectorized form transformers use)."""
-        base, out = self._base, []
-        append = out.append
-        for v in values:
-            h = base.copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            append(h.digest())
+        try:
+            raw = list(map(str.encode, values))
+        except UnicodeEncodeError:  # lone surrogates: encoded as digest() does
+            raw = [v.encode("utf-8", "surrogatepass") for v in values]
+        out: list[bytes] = []
+        append, copy, update, digest = out.append, self._base.copy, _BLAKE2B.update, _BLAKE2B.digest
+        for b in raw:  # unbound methods: a third faster than h.update(...) per value
+            h = copy()
+            update(h, b)
+            append(digest(h))
         return out
+
+    def block(self, values: list[str]) -> bytes:
+        """Every value's digest, concatenated (32 bytes each): the form `vector` slices with numpy."""
+        return b"".join(self.digests(values))
 
     def indexes(self, values: list[str], n: int) -> list[int]:
         """index(value, n) of every value."""
-        return [int.from_bytes(d[:8], "big") % n for d in self.digests(values)]
+        from .vector import words
+
+        return (words(self.block(values), 0, 8) % n).tolist()
 
     def integer(self, value: str | bytes, bits: int = 64) -> int:
         """An unsigned integer of `bits` bits (<= 256) derived from value."""

@@ -1,8 +1,14 @@
 """address: a full one-line postal address from seeded pools."""
 
-from .. import pools
+from .. import pools, vector
 from ..base import Transformer
 from ..registry import register
+
+
+def _mod(hi, lo, shift: int, m: int):
+    """((hi << 64 | lo) >> shift) % m for uint64 numpy arrays (0 <= shift <= 64), without 128-bit ints."""
+    high, low = hi, lo >> shift if shift else lo
+    return ((high % m) * ((1 << (64 - shift)) % m) + low % m) % m
 
 
 @register
@@ -13,6 +19,17 @@ class Address(Transformer):
 
     def setup(self):
         self.streets, self.cities = pools.streets(), pools.cities()
+        self._streets, self._cities = vector.pool_array(self.streets), vector.pool_array(self.cities)
+
+    def many(self, values):
+        block = self.keyed.block(values)
+        hi, lo = vector.words(block, 0, 8), vector.words(block, 8, 8)
+        street = vector.pick(self._streets, _mod(hi, lo, 16, len(self.streets)))
+        city = vector.pick(self._cities, _mod(hi, lo, 48, len(self.cities)))
+        house = vector.numbers(1 + _mod(hi, lo, 0, 199))
+        postcode = vector.numbers((hi >> 16) % 90000 + 10000)
+        line1, line2 = vector.join(house, street, sep=" "), vector.join(postcode, city, sep=" ")
+        return vector.join(line1, line2, sep=", ").to_pylist()
 
     def one(self, value):
         n = self.keyed.integer(value, 128)

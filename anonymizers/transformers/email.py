@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict
 
-from .. import pools
+from .. import pools, vector
 from ..base import Transformer
 from ..registry import register
 
@@ -24,13 +24,16 @@ class Email(Transformer):
 
     def setup(self):
         self.parts = pools.ascii_local_parts()
+        self._parts = vector.pool_array(self.parts)
 
     def many(self, values):
         if self.params.keep_domain:
             return [self.one(v) for v in values]
-        parts, n, domain = self.parts, len(self.parts), self.params.domain
-        return [f"{parts[int.from_bytes(d[0:4], 'big') % n]}.{parts[int.from_bytes(d[4:8], 'big') % n]}."
-                f"{d[8:16].hex()}@{domain}" for d in self.keyed.digests([v.lower() for v in values])]
+        block, n = self.keyed.block(list(map(str.lower, values))), len(self.parts)
+        first = vector.pick(self._parts, vector.words(block, 0, 4) % n)
+        last = vector.pick(self._parts, vector.words(block, 4, 4) % n)
+        local = vector.join(first, last, vector.hex_column(block, 8, 16), sep=".")
+        return vector.join(local, self.params.domain, sep="@").to_pylist()
 
     def one(self, value):
         d = self.keyed.digest(value.lower())

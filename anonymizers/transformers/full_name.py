@@ -1,6 +1,6 @@
 """full_name: "First Last" from seeded pools."""
 
-from .. import pools
+from .. import pools, vector
 from ..base import Transformer
 from ..registry import register
 
@@ -13,11 +13,13 @@ class FullName(Transformer):
 
     def setup(self):
         self.first, self.last = pools.first_names(), pools.last_names()
+        self._first, self._last = vector.pool_array(self.first), vector.pool_array(self.last)
 
     def many(self, values):
-        first, last, nf, nl = self.first, self.last, len(self.first), len(self.last)
-        return [f"{first[int.from_bytes(d[0:4], 'big') % nf]} {last[int.from_bytes(d[4:8], 'big') % nl]}"
-                for d in self.keyed.digests(values)]
+        block = self.keyed.block(values)
+        first = vector.pick(self._first, vector.words(block, 0, 4) % len(self.first))
+        last = vector.pick(self._last, vector.words(block, 4, 4) % len(self.last))
+        return vector.join(first, last, sep=" ").to_pylist()
 
     def one(self, value):
         return self.many([value])[0]

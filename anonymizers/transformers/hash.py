@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import vector
 from ..base import Transformer
 from ..registry import register
 
@@ -29,8 +30,7 @@ class Hash(Transformer):
     def many(self, values):
         if self.params.encoding != "hex":
             return [self.one(v) for v in values]
-        n = self.params.length
-        return [d.hex()[:n] for d in self.keyed.digests(values)]
+        return vector.hex_column(self.keyed.block(values), 0, self.params.length).to_pylist()
 
     def one(self, value):
         d = self.keyed.digest(value)
