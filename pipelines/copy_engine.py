@@ -221,24 +221,37 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
     stats.rows, stats.bytes, stats.mode = src.rowcount, nbytes, "text (profiled)"
 
 
-def _decode_column(rows: list[list[bytes]], i: int) -> list[str | None]:
-    return [None if v == NULL else (v.decode() if b"\\" not in v else decode_field(v)) for v in (r[i] for r in rows)]
+def _decode_column(column: list[bytes]) -> list[str | None]:
+    """decode_field() of every field; one decode and split for the whole column when only NULLs are escaped."""
+    joined, nulls = b"\n".join(column), column.count(NULL)
+    if joined.count(b"\\") != nulls:
+        return [None if v == NULL else (v.decode() if b"\\" not in v else decode_field(v)) for v in column]
+    values = joined.decode("utf-8").split("\n")
+    return [None if v == "\\N" else v for v in values] if nulls else values
+
+
+def _encode_column(values: list[str | None]) -> list[bytes]:
+    """encode_field() of every value; one join, encode and split for the whole column when none needs escaping."""
+    nulls = values.count(None)
+    text = "\n".join(["\\N" if v is None else v for v in values] if nulls else values)
+    if text.count("\\") == nulls and text.count("\n") == len(values) - 1 and "\t" not in text and "\r" not in text:
+        return text.encode("utf-8").split(b"\n")
+    return [encode_field(v) for v in values]
 
 
 def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int]) -> bytes:
-    """Split COPY text rows (without their newline), run the table's transforms, join them back."""
-    rows = [line.split(b"\t") for line in lines]
-    columns = {name: _decode_column(rows, index[name]) for name in plan.needs}
+    """Split COPY text rows (without their newline), run the table's transforms, join them back.
+    Fields are handled column by column (strided slices of the batch's flat field list), never row by row."""
+    lines = list(lines)
+    if not lines:
+        return b""
+    width, fields = len(index), b"\t".join(lines).split(b"\t")
+    if len(fields) != len(lines) * width:
+        raise ValueError(f"COPY rows do not have {width} fields each")
+    columns = {name: _decode_column(fields[index[name]::width]) for name in plan.needs}
     for name, values in plan.apply(columns).items():
-        i = index[name]
-        for r, v in zip(rows, values):
-            if v is None:
-                r[i] = NULL
-            elif "\\" in v or "\n" in v or "\t" in v or "\r" in v:
-                r[i] = encode_field(v)
-            else:
-                r[i] = v.encode()
-    return b"\n".join([b"\t".join(r) for r in rows] + [b""])
+        fields[index[name]::width] = _encode_column(values)
+    return b"\n".join(map(b"\t".join, zip(*[iter(fields)] * width))) + b"\n"
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,

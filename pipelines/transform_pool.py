@@ -38,9 +38,10 @@ def _work(table: str, data: bytes) -> tuple[bytes, float]:
 class TransformPool:
     """A process pool that knows every table's plan (rebuilt once per worker from its spec)."""
 
-    def __init__(self, processes: int, key: bytes, plans: dict[str, tuple[TablePlan, list[str]]], depth: int = 1):
+    def __init__(self, processes: int, key: bytes, plans: dict[str, tuple[TablePlan, list[str]]],
+                 depth: int | None = None):
         specs = {table: (plan_spec(plan), columns) for table, (plan, columns) in plans.items()}
-        self.depth = depth
+        self.depth = depth or processes  # one batch per worker in flight: every worker busy while the next is read
         self.executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"),
                                             initializer=_init, initargs=(key, specs))
 
