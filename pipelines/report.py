@@ -16,7 +16,7 @@ from . import connections, control
 TREND_RELEASES = 12
 SEVERITY = {"error": 0, "warn": 1, "skipped": 2, "pass": 3}
 PROD_COLOR, STAGE_COLOR = "#2563eb", "#f97316"
-TABLE_CHECKS = ("row_count", "row_count_change", "referential_integrity", "distribution")
+RUN_CHECKS = ("infrastructure", "plans")  # run-level checks; every other check with a table is the table's
 
 
 class ReportError(RuntimeError):
@@ -358,7 +358,7 @@ def attention_section(checks: list[dict]) -> str:
 def _table_verdicts(checks: list[dict], table: str) -> dict[str, str]:
     out: dict[str, list[str]] = {}
     for c in checks:
-        if c.get("table") == table and c.get("check") in TABLE_CHECKS:
+        if c.get("table") == table and c.get("check") not in RUN_CHECKS:
             out.setdefault(c["check"], []).append(c.get("verdict") or "skipped")
     return {k: worst(v) for k, v in out.items()}
 
