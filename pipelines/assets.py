@@ -37,6 +37,12 @@ class ProdlikeResource(dg.ConfigurableResource):
         return Refresh(cfg, self.source_dsn, self.target_dsn, run_id, key, progress=reporter.advance,
                        on_start=reporter.start, force=force)
 
+    def report_path(self, run_id: str) -> Path:
+        """Where the run's HTML parity report is written when the run concludes."""
+        from .report import reports_dir, safe_file_name
+
+        return reports_dir(self.config(), Path(self.config_path).parent) / f"{safe_file_name(run_id)}.html"
+
     def oncall(self):
         """The on-call context (pause state, alerts, freshness) of this config."""
         from .oncall import Context
@@ -109,6 +115,11 @@ def build_assets(cfg: Config) -> list:
                                                   "anonymized columns) nulls, lengths and format; never values "
                                                   "(thresholds.distribution, ks, null_fraction, format, lengths).")
                     for q in tables]
+    if cfg.great_expectations:
+        check_specs += [dg.AssetCheckSpec(checks.EXPECTATIONS, asset=table_key(q), blocking=True,
+                                          description="Great Expectations on the copy, from production's numbers "
+                                                      "(row count; keep numeric columns: KL divergence, mean, nulls); "
+                                                      "once per run over all tables.") for q in tables]
     check_specs += [dg.AssetCheckSpec(checks.DRIFT, asset=table_key(q), blocking=True,
                                       description="Production's value distributions now vs at the live release: "
                                                   "production's own drift (thresholds.drift; warns by default).")
@@ -122,6 +133,7 @@ def build_assets(cfg: Config) -> list:
         refresh = prodlike.refresh(context.run.run_id, reporter, force=context.run.tags.get(FORCE_TAG) == "true")
         try:
             previous = checks.previous_rows(prodlike.target_dsn)
+            copied = []
             for tr in refresh.copy():
                 reporter.finish(tr.table)
                 context.log.info(f"{tr.table}: {tr.rows:,} rows in {tr.seconds:.1f}s ({tr.rows_per_s:,.0f} rows/s)")
@@ -142,6 +154,13 @@ def build_assets(cfg: Config) -> list:
                     moved = checks.drift(cfg, prodlike.target_dsn, context.run.run_id, tr.table, shapes)
                     checks.record(prodlike.target_dsn, context.run.run_id, moved)
                     yield checks.dagster_result(table_key(tr.table), checks.DRIFT, moved)
+                    copied.append(tr)
+            if cfg.great_expectations:
+                expected = checks.expectations(cfg, prodlike.target_dsn, copied)
+                for tr in copied:
+                    found = expected.get(tr.table) or [checks.nothing_expected(tr.table)]
+                    checks.record(prodlike.target_dsn, context.run.run_id, found)
+                    yield checks.dagster_result(table_key(tr.table), checks.EXPECTATIONS, found)
             for table, found in checks.integrity(cfg, prodlike.target_dsn, tables).items():
                 checks.record(prodlike.target_dsn, context.run.run_id, found)
                 yield checks.dagster_result(table_key(table), checks.INTEGRITY, found)
@@ -191,6 +210,7 @@ def build_assets(cfg: Config) -> list:
             "release_id": dg.MetadataValue.int(result.release_id),
             "schemas": dg.MetadataValue.text(", ".join(result.schemas)),
             "dropped": dg.MetadataValue.text(", ".join(result.dropped) or "-"),
+            "parity_report": dg.MetadataValue.url(prodlike.report_path(context.run.run_id).resolve().as_uri()),
         })
 
     return [copy_tables, parity, release]

@@ -17,7 +17,7 @@ from .config import Config
 
 ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
 INTEGRITY = "referential_integrity"
-DISTRIBUTION, DRIFT = "distribution", "distribution_drift"
+DISTRIBUTION, DRIFT, EXPECTATIONS = "distribution", "distribution_drift", "expectations"
 DISTRIBUTION, LEAK = "distribution", "leak"
 CHECK_NAMES = (ROW_COUNT, ROW_COUNT_CHANGE, INTEGRITY, DISTRIBUTION, LEAK, PLANS, INFRASTRUCTURE)
 
@@ -57,13 +57,10 @@ def distribution(cfg: Config, target_dsn: str, tr) -> list[CheckResult]:
     against one aggregate scan of the shadow table; one result per column."""
     from prodlike.validators.distributions import compare
 
-    profiles = [s.profile for s in tr.leaves if s.profile is not None]
-    if not profiles:
+    merged = table_profile(tr)
+    if merged is None:
         return [CheckResult(DISTRIBUTION, tr.table, None, "psi", None, None, None, threshold(cfg, DISTRIBUTION),
                             Verdict.PASS, f"{tr.table}: no rows copied, no distributions to compare")]
-    merged = profiles[0]
-    for other in profiles[1:]:
-        merged.merge(other)
     schema, table = tr.table.split(".", 1)
     relation = f"{qident(ddl.shadow_name(schema))}.{qident(table)}"
     levels = {col: {name: threshold(cfg, name, tr.table, col) for name in COLUMN_STATISTICS} for col in merged.specs}
@@ -100,6 +97,39 @@ def _describe(results: list[CheckResult]) -> str:
     failing = [r.explanation for r in results if r.verdict != Verdict.PASS] or [r.explanation for r in results]
     text = "; ".join(failing[:5]) + (f"; and {len(failing) - 5} more" if len(failing) > 5 else "")
     return text[:1500]
+
+
+def table_profile(tr):
+    """Production's profile of a copied table from the copy stream, its leaves merged (once), or None."""
+    if not hasattr(tr, "profile"):
+        profiles = [s.profile for s in tr.leaves if s.profile is not None]
+        for other in profiles[1:]:
+            profiles[0].merge(other)
+        tr.profile = profiles[0] if profiles else None
+    return tr.profile
+
+
+def expectations(cfg: Config, target_dsn: str, copied: list) -> dict[str, list[CheckResult]]:
+    """Great Expectations over every copied table, once per run (its import alone costs seconds): production's
+    row count, and per keep numeric column its histogram (KL divergence), mean and null fraction."""
+    from prodlike.validators import expectations as gx
+
+    tables = []
+    for tr in copied:
+        prof = table_profile(tr)
+        if prof is None or prof.failed:
+            continue
+        schema, name = tr.table.split(".", 1)
+        tables.append(gx.TableExpectations(tr.table, ddl.shadow_name(schema), name, tr.rows, prof,
+                                           threshold(cfg, DISTRIBUTION, tr.table),
+                                           threshold(cfg, "null_fraction", tr.table),
+                                           threshold(cfg, ROW_COUNT, tr.table)))
+    return gx.validate(gx.sqlalchemy_url(target_dsn), tables) if tables else {}
+
+
+def nothing_expected(table: str) -> CheckResult:
+    return CheckResult(EXPECTATIONS, table, None, "expectations", None, None, None, Threshold(error=0), Verdict.PASS,
+                       f"{table}: no profile from the copy stream, no expectations to check")
 
 
 def drift(cfg: Config, target_dsn: str, run_id: str, table: str, results: list[CheckResult]) -> list[CheckResult]:

@@ -387,6 +387,10 @@ class Config(Strict):
     copy_: Copy = Field(Copy(), alias="copy", description="Copy engine settings.")
     state_dir: str = Field(".prodlike", description="Local state folder (Dagster home, logs, reports).")
     workload: str | None = Field(None, description="SQL file of representative queries for plan checks.")
+    great_expectations: bool = Field(
+        True, description="Also run Great Expectations on the staging copy (check `expectations`, once per run over "
+        "all tables): row counts, and per keep numeric column KL divergence, mean and null fraction against "
+        "production's numbers from the copy stream. Its import costs seconds and each expectation is one more scan.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -125,3 +125,22 @@ def test_threshold_override_errors_name_the_key(thresholds, message):
     text = "source: {dsn: '${A}'}\ntarget: {dsn: '${B}'}\nthresholds: " + json.dumps(thresholds)
     with pytest.raises(ConfigError, match=message):
         load_text(text)
+
+
+def test_great_expectations_from_production_numbers(dbs, monkeypatch):
+    """GX on the copy: a clean copy meets every expectation; shifted amounts miss KL divergence and mean."""
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY)
+    tr = refresh(cfg, release=False).outcome.tables["public.orders"]
+    clean = checks.expectations(cfg, dbs.target, [tr])["public.orders"]
+    assert {(r.column, r.statistic) for r in clean} == {
+        (None, "row_count"),
+        *((c, s) for c in ("id", "amount") for s in ("kl_divergence", "mean", "non_null_fraction"))}
+    assert all(r.verdict == Verdict.PASS for r in clean), [r.explanation for r in clean]
+    with dbs.dst() as dst:
+        dst.execute(f"UPDATE {SHADOW} SET amount = amount + 200")
+    shifted = {(r.column, r.statistic): r for r in checks.expectations(cfg, dbs.target, [tr])["public.orders"]}
+    failed = {k for k, r in shifted.items() if r.verdict == Verdict.ERROR}
+    assert failed == {("amount", "kl_divergence"), ("amount", "mean")}
+    assert shifted[("amount", "mean")].staging == pytest.approx(shifted[("amount", "mean")].production + 200, rel=1e-3)

@@ -1,0 +1,105 @@
+"""Great Expectations on the staging copy, built from production's numbers; results carry no row values."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from .distributions import HISTOGRAM, NUMBER_TYPES, StreamProfile, effective_mode, fractions, to_numbers
+from .results import CheckResult, Threshold, Verdict
+
+CHECK = "expectations"
+MEAN_TOLERANCE = 1e-5  # relative: production's mean is of the text values, staging's of real/float8 values
+WIDEN = 1e-6  # relative: the outer bins reach past production's min/max by float4 rounding
+
+
+@dataclass
+class TableExpectations:
+    """What GX checks on one staging table: production's row count and its keep numeric columns' profile."""
+
+    table: str  # schema.table (production name)
+    schema: str  # staging schema holding the copy
+    name: str
+    rows: int
+    profile: StreamProfile
+    kl: Threshold  # thresholds.distribution: the error level bounds the KL divergence
+    null_fraction: Threshold
+    row_count: Threshold
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """A libpq URL as GX needs it (psycopg2 driver)."""
+    return dsn.replace("postgresql://", "postgresql+psycopg2://", 1).replace("postgres://", "postgresql+psycopg2://", 1)
+
+
+def suite_for(t: TableExpectations):
+    """(expectations, what each one says in production's numbers)."""
+    import great_expectations.expectations as gxe
+
+    slack = t.row_count.error or 0.0
+    items = [(gxe.ExpectTableRowCountToBeBetween(min_value=int(t.rows * (1 - slack)),
+                                                 max_value=int(t.rows * (1 + slack)) + (slack > 0)),
+              None, "row_count", float(t.rows))]
+    for name, spec in t.profile.specs.items():
+        prof = t.profile.profiles[name]
+        if spec.type_name not in NUMBER_TYPES or effective_mode(spec, prof) != HISTOGRAM or not prof.finite:
+            continue
+        if prof.finite < prof.rows - prof.nulls:  # NaN/Infinity: GX's SQL mean and histogram cannot take them
+            continue
+        bins = [float(v) for v in to_numbers(pa.array(spec.edges), spec)]
+        bins[0], bins[-1] = min(bins[0], prof.minimum), max(bins[-1], prof.maximum)
+        bins[0] -= abs(bins[0]) * WIDEN + 1e-9
+        bins[-1] += abs(bins[-1]) * WIDEN + 1e-9  # GX's last bin is half-open
+        items.append((gxe.ExpectColumnKLDivergenceToBeLessThan(
+            column=name, partition_object={"bins": bins, "weights": fractions(prof.counts)},
+            threshold=t.kl.error if t.kl.error is not None else 1.0), name, "kl_divergence", 0.0))
+        tol = abs(prof.mean) * MEAN_TOLERANCE + 1e-9
+        items.append((gxe.ExpectColumnMeanToBeBetween(column=name, min_value=prof.mean - tol,
+                                                      max_value=prof.mean + tol), name, "mean", prof.mean))
+        present, slack_n = 1 - prof.null_fraction, t.null_fraction.error or 0.0
+        items.append((gxe.ExpectColumnProportionOfNonNullValuesToBeBetween(
+            column=name, min_value=max(0.0, present - slack_n), max_value=min(1.0, present + slack_n)),
+            name, "non_null_fraction", present))
+    return items
+
+
+def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckResult]]:
+    """One GX context for the whole run (its import costs seconds); one suite per table, SUMMARY results."""
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_postgres(name="staging", connection_string=url)
+    out: dict[str, list[CheckResult]] = {}
+    for t in tables:
+        items = suite_for(t)
+        suite = gx.ExpectationSuite(name=t.table)
+        for expectation, *_ in items:
+            suite.add_expectation(expectation)
+        asset = source.add_table_asset(name=t.table, table_name=t.name, schema_name=t.schema)
+        batch = asset.add_batch_definition_whole_table("whole").get_batch()
+        outcome = batch.validate(suite, result_format="SUMMARY")
+        out[t.table] = [_result(t.table, item, r) for item, r in zip(items, outcome.results)]
+    return out
+
+
+def _result(table: str, item: tuple, r) -> CheckResult:
+    _, column, statistic, production = item
+    observed = (r.result or {}).get("observed_value")
+    try:
+        staging = float(observed) if observed is not None else None
+    except (TypeError, ValueError):  # e.g. a partition object: not a number to show
+        staging = None
+    verdict = Verdict.PASS if r.success else Verdict.ERROR
+    where = f"{table}.{column}" if column else table
+    info = r.exception_info or {}
+    if info.get("raised_exception"):  # the expectation could not be evaluated: an error of the check, not a pass
+        message = str(info.get("exception_message", ""))[:200]
+        return CheckResult(CHECK, table, column, statistic, production, None, None, Threshold(error=0), Verdict.ERROR,
+                           f"{where}: GX {r.expectation_config.type} could not be evaluated ({message})")
+    return CheckResult(CHECK, table, column, statistic, production, staging, None, Threshold(error=0), verdict,
+                       f"{where}: GX {r.expectation_config.type} "
+                       f"{'met' if r.success else 'NOT met'} (production {production:.6g}"
+                       + (f", staging {staging:.6g})" if staging is not None else ")"))
