@@ -406,7 +406,7 @@ def _numbers(c: dict) -> str:
     return "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
 
 
-def distributions_section(checks: list[dict]) -> str:
+def distributions_section(checks: list[dict], released: bool = True) -> str:
     found = [c for c in checks if c.get("check") == "distribution"]
     if not found:
         return ('<section><h2>Column distributions</h2><p class="muted">no distribution checks in this run'
@@ -425,8 +425,7 @@ def distributions_section(checks: list[dict]) -> str:
     shown, passing = cards[:failing], cards[failing:]
     body = f'<div class="cards">{"".join(shown)}</div>' if shown else ""
     if passing:
-        calm = not any(c.get("verdict") in ("warn", "error") for c in checks)
-        opened = " open" if calm else ""
+        opened = " open" if released and not shown else ""
         body += (f'<details class="passing"{opened}><summary>{len(passing)} column(s) within their thresholds'
                  f'</summary><div class="cards">{"".join(passing)}</div></details>')
     return (f'<section><h2>Column distributions <span class="count">{len(found)}</span></h2>'
@@ -637,7 +636,7 @@ def render(run: dict, trend: list[dict], live: dict | None, cfg: Any = None, now
         header_section(run, checks, live, now, cfg),
         attention_section(checks),
         tables_section(run, checks),
-        distributions_section(checks),
+        distributions_section(checks, run["status"] == "released"),
         plans_section(checks, run["status"]),
         infrastructure_section(checks, run["status"]),
         trend_section(trend, run),
