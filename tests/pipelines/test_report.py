@@ -125,7 +125,8 @@ def test_chromium_harness_sees_console_errors(chromium, tmp_path):
 
 def test_report_for_an_unknown_run_names_it(demo_env, demo_dbs):
     path, env, _ = demo_env
-    _refresh(path, env, 0)
+    assert run_cli("report", "-c", str(path), env=env).stdout.count("no prodlike control schema yet") == 1
+    run_cli("refresh", "-c", str(path), env=env)  # released or halted: either way the control schema exists
     out = run_cli("report", "no-such-run", "-c", str(path), env=env)
     assert out.returncode == 1
     assert "no run 'no-such-run' in staging's prodlike.runs" in out.stdout
