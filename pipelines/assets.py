@@ -120,6 +120,10 @@ def build_assets(cfg: Config) -> list:
                                           description="Great Expectations on the copy, from production's numbers "
                                                       "(row count; keep numeric columns: KL divergence, mean, nulls); "
                                                       "once per run over all tables.") for q in tables]
+    check_specs += [dg.AssetCheckSpec(checks.LEAK, asset=table_key(q), blocking=True,
+                                      description="Anonymized values equal to their own production input more often "
+                                                  "than the transformer's chance rate (counted in the copy stream).")
+                    for q in tables]
     check_specs += [dg.AssetCheckSpec(checks.DRIFT, asset=table_key(q), blocking=True,
                                       description="Production's value distributions now vs at the live release: "
                                                   "production's own drift (thresholds.drift; warns by default).")
@@ -151,6 +155,9 @@ def build_assets(cfg: Config) -> list:
                     shapes = checks.distribution(cfg, prodlike.target_dsn, tr)
                     checks.record(prodlike.target_dsn, context.run.run_id, shapes)
                     yield checks.dagster_result(table_key(tr.table), checks.DISTRIBUTION, shapes)
+                    leaks = checks.leak(tr)
+                    checks.record(prodlike.target_dsn, context.run.run_id, leaks)
+                    yield checks.dagster_result(table_key(tr.table), checks.LEAK, leaks)
                     moved = checks.drift(cfg, prodlike.target_dsn, context.run.run_id, tr.table, shapes)
                     checks.record(prodlike.target_dsn, context.run.run_id, moved)
                     yield checks.dagster_result(table_key(tr.table), checks.DRIFT, moved)

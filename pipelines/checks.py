@@ -17,7 +17,7 @@ from .config import Config
 
 ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
 INTEGRITY = "referential_integrity"
-DISTRIBUTION, DRIFT, EXPECTATIONS = "distribution", "distribution_drift", "expectations"
+DISTRIBUTION, DRIFT, EXPECTATIONS, LEAK = "distribution", "distribution_drift", "expectations", "leak"
 DISTRIBUTION, LEAK = "distribution", "leak"
 CHECK_NAMES = (ROW_COUNT, ROW_COUNT_CHANGE, INTEGRITY, DISTRIBUTION, LEAK, PLANS, INFRASTRUCTURE)
 
@@ -125,6 +125,30 @@ def expectations(cfg: Config, target_dsn: str, copied: list) -> dict[str, list[C
                                            threshold(cfg, "null_fraction", tr.table),
                                            threshold(cfg, ROW_COUNT, tr.table)))
     return gx.validate(gx.sqlalchemy_url(target_dsn), tables) if tables else {}
+
+
+def leak(tr) -> list[CheckResult]:
+    """Per anonymized column: rows whose output equals their own input (counted in the transform path) against
+    the transformer's documented chance rate. Transformers that may keep a value (keep, mask), and those that
+    rewrite only what they find inside a text (regex_redact, json), are not judged."""
+    from prodlike.anonymizers.registry import get
+    from prodlike.validators.leaks import unchanged_check
+
+    prof = table_profile(tr)
+    unchanged: dict[str, int] = {}
+    for leaf in tr.leaves:
+        for name, count in leaf.unchanged.items():
+            unchanged[name] = unchanged.get(name, 0) + count
+    found = []
+    for name, spec in (prof.specs.items() if prof is not None else []):
+        partial = spec.transformer in ("regex_redact", "json")
+        chance = get(spec.transformer).chance_rate if spec.anonymized and not partial else 1.0
+        if chance < 1.0:
+            col = prof.profiles[name]
+            found.append(unchanged_check(tr.table, name, spec.transformer, chance, unchanged.get(name, 0),
+                                         col.rows - col.nulls))
+    return found or [CheckResult(LEAK, tr.table, None, "unchanged_share", None, None, None, Threshold(error=0),
+                                 Verdict.PASS, f"{tr.table}: no anonymized columns to check")]
 
 
 def nothing_expected(table: str) -> CheckResult:

@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -130,6 +130,7 @@ class CopyStats:
     post_data_s: float = 0.0
     profile: object = None  # validators.distributions.StreamProfile of production's values
     profile_s: float = 0.0  # time the tap spent profiling (in its own thread, overlapping the copy)
+    unchanged: dict = field(default_factory=dict)  # transformed column -> rows whose output equals their input
 
     @property
     def rows_per_s(self) -> float:
@@ -197,6 +198,11 @@ def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols:
     stats.rows, stats.bytes = src.rowcount, nbytes
 
 
+def _add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    for name, count in more.items():
+        total[name] = total.get(name, 0) + count
+
+
 def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
                       progress: Progress, batch_bytes: int, tap: StreamTap) -> None:
     """COPY text out and in unchanged (an all-keep table), each batch of whole rows also fed to the tap."""
@@ -239,9 +245,11 @@ def _encode_column(values: list[str | None]) -> list[bytes]:
     return [encode_field(v) for v in values]
 
 
-def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int]) -> bytes:
+def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int],
+                   same: dict[str, int] | None = None) -> bytes:
     """Split COPY text rows (without their newline), run the table's transforms, join them back.
-    Fields are handled column by column (strided slices of the batch's flat field list), never row by row."""
+    Fields are handled column by column (strided slices of the batch's flat field list), never row by row.
+    `same` counts, per transformed column, the rows whose output equals their own input (leak check)."""
     lines = list(lines)
     if not lines:
         return b""
@@ -250,6 +258,8 @@ def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int
         raise ValueError(f"COPY rows do not have {width} fields each")
     columns = {name: _decode_column(fields[index[name]::width]) for name in plan.needs}
     for name, values in plan.apply(columns).items():
+        if same is not None:
+            same[name] = same.get(name, 0) + sum(a == b for a, b in zip(columns[name], values) if a is not None)
         fields[index[name]::width] = _encode_column(values)
     return b"\n".join(map(b"\t".join, zip(*[iter(fields)] * width))) + b"\n"
 
@@ -279,7 +289,8 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     def drain(cout, keep: int) -> None:
         while len(in_flight) > keep:
             future, rows, nbytes = in_flight.popleft()
-            data, transform_s = future.result()
+            data, transform_s, kept = future.result()
+            _add_counts(stats.unchanged, kept)
             write(cout, data, transform_s, rows, nbytes)
 
     def flush(cout) -> None:
@@ -298,7 +309,7 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
                 tap.feed(lines[0] if len(lines) == 1 else b"".join(lines))
                 tap.drain()
             t0 = time.perf_counter()
-            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index)
+            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index, stats.unchanged)
             del lines
             write(cout, out, time.perf_counter() - t0, rows, nbytes)
 

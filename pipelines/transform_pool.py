@@ -27,12 +27,13 @@ def _init(key: bytes, specs: dict[str, tuple[list, list[str]]]) -> None:
         _PLANS[table] = (TablePlan(table, transformers), {c: i for i, c in enumerate(columns)})
 
 
-def _work(table: str, data: bytes) -> tuple[bytes, float]:
+def _work(table: str, data: bytes) -> tuple[bytes, float, dict[str, int]]:
     from .copy_engine import transform_rows
 
     t0 = time.process_time()
     plan, index = _PLANS[table]
-    return transform_rows(data.split(b"\n")[:-1], plan, index), time.process_time() - t0
+    same: dict[str, int] = {}  # rows whose output equals their own input, per column (leak check)
+    return transform_rows(data.split(b"\n")[:-1], plan, index, same), time.process_time() - t0, same
 
 
 class TransformPool:

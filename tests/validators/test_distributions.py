@@ -144,3 +144,27 @@ def test_great_expectations_from_production_numbers(dbs, monkeypatch):
     failed = {k for k, r in shifted.items() if r.verdict == Verdict.ERROR}
     assert failed == {("amount", "kl_divergence"), ("amount", "mean")}
     assert shifted[("amount", "mean")].staging == pytest.approx(shifted[("amount", "mean")].production + 200, rel=1e-3)
+
+
+LEAK_CASES = [
+    # e-mails through the email transformer: none equals its own input (chance 0)
+    ("email", {"email": "email"}, {"email": Verdict.PASS}),
+    # a constant that happens to be production's own value: every row keeps its input, a leak
+    ("constant", {"email": "email", "status": {"transformer": "constant", "value": "paid"}},
+     {"email": Verdict.PASS, "status": Verdict.ERROR}),
+]
+
+
+@pytest.mark.parametrize("name,rules,expected", LEAK_CASES, ids=[c[0] for c in LEAK_CASES])
+def test_leak_of_own_input(dbs, monkeypatch, name, rules, expected):
+    with dbs.src() as src:
+        src.execute(SQL)
+        src.execute("UPDATE orders SET status = 'paid'")
+    policy = {"public.orders": {"columns": {**POLICY["public.orders"]["columns"], **rules}}}
+    cfg = make_config(dbs, monkeypatch, policy)
+    tr = refresh(cfg, release=False).outcome.tables["public.orders"]
+    found = {r.column: r for r in checks.leak(tr)}
+    assert {c: r.verdict for c, r in found.items()} == expected
+    if name == "constant":
+        assert (found["status"].staging, found["status"].production) == (1.0, 0.0)
+        assert found["status"].explanation.startswith("public.orders.status (constant): 5,000 of 5,000 values")
