@@ -208,22 +208,22 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
     """COPY text out and in unchanged (an all-keep table), each batch of whole rows also fed to the tap."""
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
     in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
-    batch: list = []
-    size = nbytes = 0
+    batch = bytearray()  # copied into, not a list of chunks: a chunk can pin a much larger receive buffer
+    rows = nbytes = 0
     with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
         for chunk in cin:
             cout.write(chunk)
-            batch.append(chunk)
-            size += len(chunk)
-            if size >= batch_bytes:
-                tap.feed(b"".join(batch))
-                progress(unit.asset, len(batch), size)
-                nbytes += size
-                batch, size = [], 0
+            batch += chunk
+            rows += 1
+            if len(batch) >= batch_bytes:
+                tap.feed(batch)  # handed over: a new buffer is started, the tap reads this one
+                progress(unit.asset, rows, len(batch))
+                nbytes += len(batch)
+                batch, rows = bytearray(), 0
         if batch:
-            tap.feed(b"".join(batch))
-            progress(unit.asset, len(batch), size)
-            nbytes += size
+            tap.feed(batch)
+            progress(unit.asset, rows, len(batch))
+            nbytes += len(batch)
     stats.rows, stats.bytes, stats.mode = src.rowcount, nbytes, "text (profiled)"
 
 
