@@ -250,18 +250,22 @@ def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int
     """Split COPY text rows (without their newline), run the table's transforms, join them back.
     Fields are handled column by column (strided slices of the batch's flat field list), never row by row.
     `same` counts, per transformed column, the rows whose output equals their own input (leak check)."""
-    lines = list(lines)
-    if not lines:
+    rows, width, fields = 0, len(index), []
+    for line in lines:  # no joined copy of the batch: a huge value is held at most twice
+        fields += line.split(b"\t")
+        rows += 1
+    if not rows:
         return b""
-    width, fields = len(index), b"\t".join(lines).split(b"\t")
-    if len(fields) != len(lines) * width:
+    if len(fields) != rows * width:
         raise ValueError(f"COPY rows do not have {width} fields each")
     columns = {name: _decode_column(fields[index[name]::width]) for name in plan.needs}
     for name, values in plan.apply(columns).items():
         if same is not None:
             same[name] = same.get(name, 0) + sum(a == b for a, b in zip(columns[name], values) if a is not None)
         fields[index[name]::width] = _encode_column(values)
-    return b"\n".join(map(b"\t".join, zip(*[iter(fields)] * width))) + b"\n"
+    out = [*map(b"\t".join, zip(*[iter(fields)] * width)), b""]
+    del fields, columns  # the rows' text is in out now: a huge value is not held a third time by the join
+    return b"\n".join(out)
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
