@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)    ## embedded production + staging, seeded demo shop, one refresh through Dagster
 	$(BIN)/prodlike demo $(ARGS)
 
-test: $(STAMP)    ## the whole suite against embedded PostgreSQL servers
-	$(BIN)/python -m pytest $(ARGS)
+test: $(STAMP)    ## the whole suite against embedded PostgreSQL servers (2 xdist workers, own servers each)
+	$(BIN)/python -m pytest -n 2 $(ARGS)
 
 ui: $(STAMP)      ## the Dagster UI with the demo's run history (http://127.0.0.1:3000)
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml

@@ -18,8 +18,10 @@ from prodlike.pipelines import demo_data, embedded
 from prodlike.pipelines.refresh import Refresh
 
 ROOT = Path(__file__).resolve().parents[1]
-# PRODLIKE_TEST_STATE lets two test sessions run side by side on their own servers.
-STATE = Path(os.environ.get("PRODLIKE_TEST_STATE", ROOT / ".prodlike" / "test"))
+# PRODLIKE_TEST_STATE lets two test sessions run side by side on their own servers; each pytest-xdist
+# worker gets its own servers too.
+STATE = Path(os.environ.get("PRODLIKE_TEST_STATE", ROOT / ".prodlike" / "test")) / os.environ.get(
+    "PYTEST_XDIST_WORKER", "")
 DEMO_ROWS = 20_000
 DEMO_TEMPLATE = "demo_template"
 TEST_KEY = b"test-anonymization-key-0123456789abcdef"

@@ -70,7 +70,10 @@ def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckR
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)  # no tqdm
     source = context.data_sources.add_postgres(name="staging", connection_string=url)
     out: dict[str, list[CheckResult]] = {}
     for t in tables:
