@@ -103,11 +103,12 @@ print(json.dumps({{"rss_mb": hwm / 1024,
 
 @pytest.mark.parametrize("anonymized", [False, True], ids=["binary-stream", "transform-path"])
 def test_large_values_keep_memory_bounded(dbs, monkeypatch, anonymized):
-    """Eight 20 MB bytea values pass through a separate copy process whose peak RSS stays under 320 MB."""
+    """Sixteen 20 MB bytea values (640 MB as COPY text) pass through a separate copy process whose peak RSS
+    stays under 450 MB: bounded by a few values in flight, not by the table."""
     with dbs.src() as src:
         src.execute("CREATE TABLE blobs (id serial PRIMARY KEY, note text, payload bytea)")
         src.execute("INSERT INTO blobs (note, payload) SELECT 'n' || g, "
-                    "decode(repeat(md5(g::text), 1310720), 'hex') FROM generate_series(1, 8) g")
+                    "decode(repeat(md5(g::text), 1310720), 'hex') FROM generate_series(1, 16) g")
         expected = src.execute("SELECT md5(string_agg(md5(payload), ',' ORDER BY id)) FROM blobs").fetchone()
     policy = {"public.blobs": {"columns": {"note": "hash", "payload": "keep"}}} if anonymized else \
         {"public.blobs": "keep"}
@@ -118,8 +119,9 @@ def test_large_values_keep_memory_bounded(dbs, monkeypatch, anonymized):
     assert out.returncode == 0, out.stderr[-2000:]
     stats = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"peak RSS of the copy process: {stats}")
-    assert stats["rows"] == 8
-    assert stats["rss_mb"] < 320, stats  # ~45 MB of it is the stream tap's pyarrow libraries, a fixed cost
+    assert stats["rows"] == 16
+    # ~45 MB is the stream tap's pyarrow libraries; batches in flight (reader, tap, transform workers) the rest
+    assert stats["rss_mb"] < 450, stats
     with dbs.dst() as dst:
         got = dst.execute("SELECT md5(string_agg(md5(payload), ',' ORDER BY id)) "
                           "FROM _prodlike_shadow_public.blobs").fetchone()
