@@ -69,6 +69,14 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
+def _schema_qualified(tables: dict, message: str) -> dict:
+    """tables, when every key is written schema.table; else message (formatted with the name) as the error."""
+    for name in tables:
+        if name.count(".") != 1:
+            raise ValueError(message.format(name=name))
+    return tables
+
+
 def _env_ref(value: Any) -> str:
     if not isinstance(value, str) or secrets.env_name(value) is None:
         raise ValueError(
@@ -145,10 +153,7 @@ class Anonymization(Strict):
     @field_validator("tables")
     @classmethod
     def _qualified(cls, tables: dict) -> dict:
-        for name in tables:
-            if name.count(".") != 1:
-                raise ValueError(f"table {name!r} must be written schema.table, e.g. public.{name}")
-        return tables
+        return _schema_qualified(tables, "table {name!r} must be written schema.table, e.g. public.{name}")
 
 
 class Threshold(Strict):
@@ -232,10 +237,8 @@ class Thresholds(Strict):
     @field_validator("tables")
     @classmethod
     def _qualified_tables(cls, tables: dict) -> dict:
-        for name in tables:
-            if name.count(".") != 1:
-                raise ValueError(f"thresholds.tables.{name}: write the table as schema.table, e.g. public.{name}")
-        return tables
+        return _schema_qualified(tables, "thresholds.tables.{name}: write the table as schema.table, "
+                                         "e.g. public.{name}")
 
     def resolve(self, check: str, table: str | None = None, column: str | None = None) -> Threshold:
         """The threshold of `check` for a table (and column): the default, overlaid by the table's override,
