@@ -361,8 +361,8 @@ class Copy(Strict):
         "columns only, never of anonymized ones) into the copy, so plans do not flap on a fresh sample; none: "
         "on where staging is PostgreSQL 18+.")
     transform_processes: int | None = Field(
-        None, ge=0, le=64, description="Worker processes of the transform stage; none: one per core; "
-        "0: transform inside the copy threads.")
+        None, ge=0, le=64, description="Worker processes of the transform and profiling stages; none: one "
+        "per core; 0: transform and profile inside the copy threads.")
 
 
 class Config(Strict):

@@ -8,7 +8,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -17,6 +17,7 @@ import psycopg
 
 from . import connections
 from .catalog import Catalog, qident, qname
+from .transform_pool import BatchResult
 
 NULL = b"\\N"
 _UNESCAPES = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
@@ -77,7 +78,8 @@ class CopyUnit:
 
 class StreamTap:
     """Feeds whole-row COPY text batches to a StreamProfile in one background thread (pyarrow parses and
-    counts without the GIL); batches in flight hold at most `max_bytes` (or one batch), so memory stays bounded."""
+    counts without the GIL); batches in flight hold at most `max_bytes` (or one batch), so memory stays bounded.
+    Used when there are no worker processes (copy.transform_processes: 0)."""
 
     def __init__(self, unit: CopyUnit, max_bytes: int):
         from prodlike.validators.distributions import StreamProfile
@@ -91,9 +93,10 @@ class StreamTap:
     def feed(self, data: bytes) -> None:
         while self.pending and sum(n for _, n in self.pending) + len(data) > self.max_bytes:
             self.pending.popleft()[0].result()
-        self.pending.append((self.executor.submit(self._add, data), len(data)))
+        self.pending.append((self.executor.submit(self.add_here, data), len(data)))
 
-    def _add(self, data: bytes) -> None:
+    def add_here(self, data: bytes) -> None:
+        """Profile one batch in this process (a failure marks the profile, by error class only)."""
         if self.profile.failed:
             return
         t0 = time.perf_counter()
@@ -114,6 +117,57 @@ class StreamTap:
             return self.profile
         finally:
             self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class PoolTap(StreamTap):
+    """Profiles batches in the worker processes, in the same job as their transform when the table has one, and
+    merges the partial profiles here: the relay loop only moves bytes. A table without production bin edges
+    has its first batch profiled here, so its quantiles fix the bins every worker then uses."""
+
+    def __init__(self, unit: CopyUnit, pool):
+        from prodlike.validators.distributions import HISTOGRAM
+
+        self.profile_only = unit.plan is None
+        super().__init__(unit, 0)
+        self.executor.shutdown()
+        self.unit, self.pool = unit, pool
+        self.decide_edges = any(s.mode == HISTOGRAM and not s.edges for s in unit.profile_specs.values())
+
+    def job(self, data: bytes, transform: bool) -> Future:
+        """Submit one batch: transformed (when asked) and profiled (unless profiling already failed)."""
+        profile = not self.profile.failed
+        if profile and self.decide_edges:
+            self.add_here(data)
+            self.decide_edges = profile = False
+        if not (transform or profile):
+            done: Future = Future()
+            done.set_result(BatchResult())
+            return done
+        edges = {name: s.edges for name, s in self.unit.profile_specs.items() if s.edges}
+        return self.pool.submit(self.unit.source, data, transform=transform, profile=profile, edges=edges)
+
+    def collect(self, result: BatchResult) -> None:
+        """Merge one batch's partial profile (or its failure) into the table's."""
+        if result.profile_failed:
+            self.profile.failed = self.profile.failed or result.profile_failed
+        if result.profile_rows or result.profiles:
+            self.profile.rows += result.profile_rows
+            for name, part in result.profiles.items():
+                self.profile.profiles[name].merge(part)
+        self.seconds += result.profile_s
+
+    def feed(self, data: bytes) -> None:
+        while len(self.pending) >= self.pool.depth:
+            self.collect(self.pending.popleft().result())
+        self.pending.append(self.job(data, transform=False))
+
+    def drain(self) -> None:
+        while self.pending:
+            self.collect(self.pending.popleft().result())
+
+    def close(self):
+        self.drain()
+        return self.profile
 
 
 @dataclass
@@ -293,9 +347,11 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     def drain(cout, keep: int) -> None:
         while len(in_flight) > keep:
             future, rows, nbytes = in_flight.popleft()
-            data, transform_s, kept = future.result()
-            _add_counts(stats.unchanged, kept)
-            write(cout, data, transform_s, rows, nbytes)
+            result = future.result()
+            if isinstance(tap, PoolTap):
+                tap.collect(result)
+            _add_counts(stats.unchanged, result.same)
+            write(cout, result.data, result.transform_s, rows, nbytes)
 
     def flush(cout) -> None:
         nonlocal batch, size
@@ -304,14 +360,17 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
         if pool is not None and rows > 1:
             drain(cout, pool.depth - 1)
             data = b"".join(lines)
-            if tap is not None:
-                tap.feed(data)
-            in_flight.append((pool.submit(key, data), rows, nbytes))
+            if isinstance(tap, PoolTap):  # profiled in the worker, in the same job as the transform
+                in_flight.append((tap.job(data, transform=True), rows, nbytes))
+            else:
+                if tap is not None:
+                    tap.feed(data)
+                in_flight.append((pool.submit(key, data), rows, nbytes))
         else:  # no pool, or one huge row: transform here rather than copy it through pipes
             drain(cout, 0)
             if tap is not None:  # one huge row, or no pool: profile first, so the two peaks do not add up
-                tap.feed(lines[0] if len(lines) == 1 else b"".join(lines))
                 tap.drain()
+                tap.add_here(lines[0] if len(lines) == 1 else b"".join(lines))
             t0 = time.perf_counter()
             out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index, stats.unchanged)
             del lines
@@ -344,7 +403,10 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
             dst.execute(f"TRUNCATE {unit.target}")
             if not unit.schema_only:
                 cols = ", ".join(qident(c) for c in unit.columns)
-                tap = StreamTap(unit, 2 * batch_bytes) if unit.profile_specs else None
+                tap = None
+                if unit.profile_specs:
+                    tap = PoolTap(unit, pool) if pool is not None and unit.source in pool.profiled \
+                        else StreamTap(unit, 2 * batch_bytes)
                 try:
                     if unit.plan is None and tap is None:
                         _copy_binary(src, dst, unit, cols, stats, progress)

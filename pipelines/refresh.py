@@ -284,17 +284,18 @@ class Refresh:
         read_edges(prod, specs, leaves)
 
     def _transform_pool(self, units: list[CopyUnit]):
-        """Worker processes for the transform stage, or None (nothing to transform, or configured off)."""
+        """Worker processes for the transform and profiling stages, or None (nothing to do, or configured off)."""
         import os
 
         from .transform_pool import TransformPool
 
         planned = {u.source: (u.plan, u.columns) for u in units if u.plan is not None and not u.schema_only}
+        profiled = {u.source: (u.columns, u.profile_specs) for u in units if u.profile_specs and not u.schema_only}
         processes = self.cfg.copy_.transform_processes
         processes = (os.cpu_count() or 1) if processes is None else processes
-        if not planned or processes == 0:
+        if not (planned or profiled) or processes == 0:
             return None
-        return TransformPool(processes, check_key(self.anon_key), planned)
+        return TransformPool(processes, check_key(self.anon_key) if planned else None, planned, profiled)
 
     def _copy_with_retries(self, unit: CopyUnit, snapshot: Snapshot) -> CopyStats:
         attempt = 0

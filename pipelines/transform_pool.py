@@ -1,5 +1,5 @@
-"""The transform stage in worker processes: batches go out in order and come back in order, at most
-`depth` in flight per table, so the GIL-bound stage uses every core and memory stays bounded.
+"""The transform and profiling stages in worker processes: batches go out in order and come back in order, at
+most `depth` in flight per table, so the GIL-bound stages use every core and memory stays bounded.
 Batches travel through pipes in memory; nothing is written to disk."""
 
 from __future__ import annotations
@@ -8,12 +8,28 @@ import dataclasses
 import multiprocessing
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 
 from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import TablePlan
 from prodlike.anonymizers.registry import get
 
 _PLANS: dict[str, tuple[TablePlan, dict[str, int]]] = {}
+_PROFILES: dict[str, tuple[list[str], dict]] = {}  # leaf -> (columns, column -> ColumnSpec)
+
+
+@dataclass
+class BatchResult:
+    """What a worker sends back for one batch: the transformed rows (None when only profiled), CPU seconds per
+    stage, rows equal to their own input per column (leak check), and production's partial profile."""
+
+    data: bytes | None = None
+    transform_s: float = 0.0
+    same: dict[str, int] = field(default_factory=dict)
+    profile_rows: int = 0
+    profiles: dict = field(default_factory=dict)  # column -> validators.distributions.ColumnProfile
+    profile_failed: str | None = None
+    profile_s: float = 0.0
 
 
 def plan_spec(plan: TablePlan) -> list[tuple[str, str, dict, dict]]:
@@ -21,33 +37,69 @@ def plan_spec(plan: TablePlan) -> list[tuple[str, str, dict, dict]]:
     return [(col, t.name, t.params.model_dump(), dataclasses.asdict(t.column)) for col, t in plan.transformers.items()]
 
 
-def _init(key: bytes, specs: dict[str, tuple[list, list[str]]]) -> None:
+def profile_spec(specs: dict) -> list[tuple[str, str, str, str, list | None]]:
+    """What a worker needs to rebuild a table's ColumnSpecs (their lock does not travel)."""
+    return [(s.name, s.type_name, s.type_category, s.transformer, s.edges) for s in specs.values()]
+
+
+def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[str, tuple[list[str], list]]) -> None:
+    from prodlike.validators.distributions import ColumnSpec
+
     for table, (spec, columns) in specs.items():
         transformers = {col: get(name)(params, key, ColumnInfo(**info)) for col, name, params, info in spec}
         _PLANS[table] = (TablePlan(table, transformers), {c: i for i, c in enumerate(columns)})
+    for table, (columns, spec) in profiles.items():
+        _PROFILES[table] = (columns, {name: ColumnSpec(name, type_name, category, transformer, edges)
+                                      for name, type_name, category, transformer, edges in spec})
 
 
-def _work(table: str, data: bytes) -> tuple[bytes, float, dict[str, int]]:
-    from .copy_engine import transform_rows
+def _profile(table: str, data: bytes, edges: dict[str, list[str]], result: BatchResult) -> None:
+    """Production's statistics of one batch; a failure is reported by its error class only (never a value)."""
+    from prodlike.validators.distributions import StreamProfile
 
     t0 = time.process_time()
-    plan, index = _PLANS[table]
-    same: dict[str, int] = {}  # rows whose output equals their own input, per column (leak check)
-    return transform_rows(data.split(b"\n")[:-1], plan, index, same), time.process_time() - t0, same
+    columns, specs = _PROFILES[table]
+    for name, bounds in edges.items():  # decided by the parent (production's pg_stats or its first batch)
+        specs[name].edges = bounds
+    profile = StreamProfile(columns, specs, threads=False)
+    try:
+        profile.add(data)
+    except Exception as err:  # profiling must never fail the copy; the check reports it as skipped
+        result.profile_failed = type(err).__name__
+    result.profile_rows, result.profiles = profile.rows, profile.profiles
+    result.profile_s = time.process_time() - t0
+
+
+def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[str, list[str]]) -> BatchResult:
+    from .copy_engine import transform_rows
+
+    result = BatchResult()
+    if profile:
+        _profile(table, data, edges, result)
+    if transform:
+        t0 = time.process_time()
+        plan, index = _PLANS[table]
+        result.data = transform_rows(data.split(b"\n")[:-1], plan, index, result.same)
+        result.transform_s = time.process_time() - t0
+    return result
 
 
 class TransformPool:
-    """A process pool that knows every table's plan (rebuilt once per worker from its spec)."""
+    """A process pool that knows every table's plan and profile specs (rebuilt once per worker)."""
 
-    def __init__(self, processes: int, key: bytes, plans: dict[str, tuple[TablePlan, list[str]]],
-                 depth: int | None = None):
+    def __init__(self, processes: int, key: bytes | None, plans: dict[str, tuple[TablePlan, list[str]]],
+                 profiles: dict[str, tuple[list[str], dict]] | None = None, depth: int | None = None):
         specs = {table: (plan_spec(plan), columns) for table, (plan, columns) in plans.items()}
+        shipped = {table: (columns, profile_spec(s)) for table, (columns, s) in (profiles or {}).items()}
+        self.profiled = set(shipped)
         self.depth = depth or processes  # one batch per worker in flight: every worker busy while the next is read
         self.executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"),
-                                            initializer=_init, initargs=(key, specs))
+                                            initializer=_init, initargs=(key, specs, shipped))
 
-    def submit(self, table: str, data: bytes) -> Future:
-        return self.executor.submit(_work, table, data)
+    def submit(self, table: str, data: bytes, *, transform: bool = True, profile: bool = False,
+               edges: dict[str, list[str]] | None = None) -> Future:
+        """One batch of whole COPY text rows: transformed and/or profiled; a future of its BatchResult."""
+        return self.executor.submit(_work, table, data, transform, profile, edges or {})
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -162,13 +163,29 @@ def _histogram(numbers: np.ndarray, edges: np.ndarray) -> list[int]:
     return np.bincount(bucket(numbers, edges), minlength=len(edges) - 1).tolist()
 
 
+_COPY_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
+_COPY_UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def unescape_copy_text(text: str) -> str:
+    """One field of COPY text (already UTF-8 decoded) as the value it stands for: backslash escapes resolved."""
+    def one(m: re.Match) -> str:
+        if m.group(1):
+            return chr(int(m.group(1), 8) & 0xFF)
+        if m.group(2):
+            return chr(int(m.group(2), 16))
+        return _COPY_UNESCAPES.get(m.group(3), m.group(3))
+    return _COPY_ESCAPE.sub(one, text)
+
+
 class StreamProfile:
     """Production's statistics of one table (or leaf), accumulated batch by batch from COPY text; the
     values live only in the batch being parsed."""
 
-    def __init__(self, columns: list[str], specs: dict[str, ColumnSpec]):
+    def __init__(self, columns: list[str], specs: dict[str, ColumnSpec], threads: bool = True):
         self.columns = columns
         self.specs = specs
+        self.threads = threads  # pyarrow's own threads: off in worker processes, which are one per core already
         self.rows = 0
         self.profiles = {name: ColumnProfile() for name in specs}
         self.failed: str | None = None  # the error class that stopped profiling (never its message: values)
@@ -177,7 +194,8 @@ class StreamProfile:
         """Parse one batch of whole COPY text rows and accumulate every checked column."""
         if not data:
             return
-        table = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=self.columns),
+        table = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=self.columns,
+                                                                                    use_threads=self.threads),
                                parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
                                convert_options=pacsv.ConvertOptions(
                                    include_columns=list(self.specs), null_values=["\\N"], strings_can_be_null=True,
@@ -201,6 +219,7 @@ class StreamProfile:
             prof.overflow = len(counts) > MAX_CATEGORIES
             for label, count in zip(counts.field("values").to_pylist() if not prof.overflow else [],
                                     counts.field("counts").to_pylist()):
+                label = unescape_copy_text(label) if "\\" in label else label  # as staging's value::text reads
                 prof.labels[label] = prof.labels.get(label, 0) + count
             prof.overflow = prof.overflow or len(prof.labels) > MAX_CATEGORIES
             if prof.overflow:
