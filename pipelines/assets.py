@@ -155,7 +155,7 @@ def build_assets(cfg: Config) -> list:
                     shapes = checks.distribution(cfg, prodlike.target_dsn, tr)
                     checks.record(prodlike.target_dsn, context.run.run_id, shapes)
                     yield checks.dagster_result(table_key(tr.table), checks.DISTRIBUTION, shapes)
-                    leaks = checks.leak(tr)
+                    leaks = checks.leak(tr, prodlike.target_dsn)
                     checks.record(prodlike.target_dsn, context.run.run_id, leaks)
                     yield checks.dagster_result(table_key(tr.table), checks.LEAK, leaks)
                     moved = checks.drift(cfg, prodlike.target_dsn, context.run.run_id, tr.table, shapes)

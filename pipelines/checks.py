@@ -127,10 +127,12 @@ def expectations(cfg: Config, target_dsn: str, copied: list) -> dict[str, list[C
     return gx.validate(gx.sqlalchemy_url(target_dsn), tables) if tables else {}
 
 
-def leak(tr) -> list[CheckResult]:
-    """Per anonymized column: rows whose output equals their own input (counted in the transform path) against
-    the transformer's documented chance rate. Transformers that may keep a value (keep, mask), and those that
-    rewrite only what they find inside a text (regex_redact, json), are not judged."""
+def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
+    """(a) Per anonymized column: rows whose output equals their own input (counted in the transform path)
+    against the transformer's documented chance rate. Transformers that may keep a value (keep, mask), and those
+    that rewrite only what they find inside a text (regex_redact, json), are not judged.
+    (b) Per identifier column (email, hash, phone, ip, tokenize): staged values equal to any production value of
+    the column, by anti-join of keyed hashes taken from the copy stream, and the distinct count they keep."""
     from prodlike.anonymizers.registry import get
     from prodlike.validators.leaks import unchanged_check
 
@@ -147,8 +149,41 @@ def leak(tr) -> list[CheckResult]:
             col = prof.profiles[name]
             found.append(unchanged_check(tr.table, name, spec.transformer, chance, unchanged.get(name, 0),
                                          col.rows - col.nulls))
+    if target_dsn is not None:
+        found += _overlaps(tr, target_dsn, prof)
     return found or [CheckResult(LEAK, tr.table, None, "unchanged_share", None, None, None, Threshold(error=0),
                                  Verdict.PASS, f"{tr.table}: no anonymized columns to check")]
+
+
+def _overlaps(tr, target_dsn: str, prof) -> list[CheckResult]:
+    """Leak check (b) and the distinct ratio of identifier columns, leaf by leaf (summed over partitions)."""
+    from prodlike.validators.distributions import _as_copy_text
+    from prodlike.validators.leaks import anti_join, distinct_check, overlap_check
+
+    totals: dict[str, dict[str, int]] = {}
+    with connections.staging(target_dsn, autocommit=True) as conn:
+        for leaf in tr.leaves:
+            if not leaf.hashes:
+                continue
+            schema, name = leaf.source.split(".", 1)
+            relation = f"{qident(ddl.shadow_name(schema))}.{qident(name)}"
+            columns = {}
+            for col, slot in leaf.hashes["slots"].items():
+                spec = prof.specs.get(col) if prof is not None else None
+                quoted = qident(col)
+                columns[col] = (slot, _as_copy_text(quoted, spec) if spec is not None else f"{quoted}::text")
+            for col, got in anti_join(conn, relation, columns, leaf.hashes["key"]).items():
+                got["production_present"] = leaf.hashes["present"][col]
+                total = totals.setdefault(col, dict.fromkeys(got, 0))
+                for k, v in got.items():
+                    total[k] += v
+    found = []
+    for col, t in totals.items():
+        transformer = prof.specs[col].transformer if prof is not None and col in prof.specs else "identifier"
+        found.append(overlap_check(tr.table, col, transformer, t["overlap"], t["distinct"]))
+        found.append(distinct_check(tr.table, col, transformer, (t["production_distinct"], t["production_present"]),
+                                    (t["distinct"], t["present"])))
+    return found
 
 
 def nothing_expected(table: str) -> CheckResult:

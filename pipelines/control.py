@@ -101,6 +101,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, table_name, column_name)
     );
     """,
+    # 4: production's keyed hashes of identifier columns (random key per copy, held in memory only), for the
+    # leak check's anti-join; emptied by the check and at the start of every refresh
+    """
+    CREATE UNLOGGED TABLE prodlike.leak_hashes (slot integer NOT NULL, h bigint NOT NULL);
+    """,
 ]
 
 

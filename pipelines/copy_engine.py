@@ -4,7 +4,9 @@ COPY text byte for byte when profiled, PostgreSQL's binary format otherwise."""
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import numpy as np
 import psycopg
 
 from . import connections
@@ -133,7 +136,7 @@ class PoolTap(StreamTap):
         self.unit, self.pool = unit, pool
         self.decide_edges = any(s.mode == HISTOGRAM and not s.edges for s in unit.profile_specs.values())
 
-    def job(self, data: bytes, transform: bool) -> Future:
+    def job(self, data: bytes, transform: bool, hash_key: str | None = None) -> Future:
         """Submit one batch: transformed (when asked) and profiled (unless profiling already failed)."""
         profile = not self.profile.failed
         if profile and self.decide_edges:
@@ -144,7 +147,8 @@ class PoolTap(StreamTap):
             done.set_result(BatchResult())
             return done
         edges = {name: s.edges for name, s in self.unit.profile_specs.items() if s.edges}
-        return self.pool.submit(self.unit.source, data, transform=transform, profile=profile, edges=edges)
+        return self.pool.submit(self.unit.source, data, transform=transform, profile=profile, edges=edges,
+                                hash_key=hash_key)
 
     def collect(self, result: BatchResult) -> None:
         """Merge one batch's partial profile (or its failure) into the table's."""
@@ -170,6 +174,48 @@ class PoolTap(StreamTap):
         return self.profile
 
 
+class LeakSink:
+    """Production's keyed hashes of one leaf's identifier columns, streamed into staging's control schema by a
+    binary COPY on a connection of its own as batches come back (memory stays bounded); the key lives in this
+    object only. The leak check anti-joins them with the staged values, then deletes them."""
+
+    ROW = np.dtype([("fields", ">i2"), ("slot_len", ">i4"), ("slot", ">i4"), ("h_len", ">i4"), ("h", ">i8")])
+    _slots = itertools.count(1)
+    _lock = threading.Lock()
+
+    def __init__(self, target_dsn: str, columns: list[str]):
+        from prodlike.validators.leaks import hash_key
+
+        self.key = hash_key()
+        with self._lock:
+            self.slots = {name: next(self._slots) for name in columns}
+        self.present = dict.fromkeys(columns, 0)
+        self.conn = connections.staging(target_dsn)
+        self._copy_cm = self.conn.cursor().copy("COPY prodlike.leak_hashes (slot, h) FROM STDIN (FORMAT binary)")
+        self._copy = self._copy_cm.__enter__()
+        self._copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))
+
+    def add(self, hashed: dict) -> None:
+        for name, (hashes, present) in hashed.items():
+            rows = np.empty(len(hashes), self.ROW)
+            rows["fields"], rows["slot_len"], rows["slot"], rows["h_len"] = 2, 4, self.slots[name], 8
+            rows["h"] = hashes
+            self._copy.write(rows.tobytes())
+            self.present[name] += present
+
+    def close(self, ok: bool) -> dict | None:
+        """Commit the hashes (ok) or discard them; what the leak check needs, or None."""
+        try:
+            if ok:
+                self._copy.write(b"\xff\xff")
+                self._copy_cm.__exit__(None, None, None)
+                self.conn.commit()
+                return {"key": self.key, "slots": self.slots, "present": self.present}
+            return None
+        finally:
+            self.conn.close()
+
+
 @dataclass
 class CopyStats:
     source: str
@@ -185,6 +231,7 @@ class CopyStats:
     profile: object = None  # validators.distributions.StreamProfile of production's values
     profile_s: float = 0.0  # time the tap spent profiling (in its own thread, overlapping the copy)
     unchanged: dict = field(default_factory=dict)  # transformed column -> rows whose output equals their input
+    hashes: dict | None = field(default=None, repr=False)  # LeakSink.close(): key, slots, non-NULL counts
 
     @property
     def rows_per_s(self) -> float:
@@ -299,11 +346,18 @@ def _encode_column(values: list[str | None]) -> list[bytes]:
     return [encode_field(v) for v in values]
 
 
+def identifier_columns(plan: TablePlan) -> list[str]:
+    """The columns whose transformer makes identifiers (leak check b compares them across all rows)."""
+    return [name for name, t in getattr(plan, "transformers", {}).items() if getattr(t, "identifier", False)]
+
+
 def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int],
-                   same: dict[str, int] | None = None) -> bytes:
+                   same: dict[str, int] | None = None, hashed: dict | None = None,
+                   hash_key: str | None = None) -> bytes:
     """Split COPY text rows (without their newline), run the table's transforms, join them back.
     Fields are handled column by column (strided slices of the batch's flat field list), never row by row.
-    `same` counts, per transformed column, the rows whose output equals their own input (leak check)."""
+    `same` counts, per transformed column, the rows whose output equals their own input (leak check a);
+    `hashed` gets, per identifier column, production's keyed hashes and non-NULL count (leak check b)."""
     rows, width, fields = 0, len(index), []
     for line in lines:  # no joined copy of the batch: a huge value is held at most twice
         fields += line.split(b"\t")
@@ -313,6 +367,12 @@ def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int
     if len(fields) != rows * width:
         raise ValueError(f"COPY rows do not have {width} fields each")
     columns = {name: _decode_column(fields[index[name]::width]) for name in plan.needs}
+    if hashed is not None and hash_key:
+        from prodlike.validators.leaks import keyed_hashes
+
+        for name in identifier_columns(plan):
+            values = columns[name]
+            hashed[name] = (keyed_hashes(values, hash_key), len(values) - values.count(None))
     for name, values in plan.apply(columns).items():
         if same is not None:
             same[name] = same.get(name, 0) + sum(a == b for a, b in zip(columns[name], values) if a is not None)
@@ -323,7 +383,8 @@ def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
-               progress: Progress, batch_bytes: int, pool=None, tap: StreamTap | None = None) -> None:
+               progress: Progress, batch_bytes: int, pool=None, tap: StreamTap | None = None,
+               sink: LeakSink | None = None) -> None:
     """COPY text out, batches cut by bytes through the transforms (in worker processes when a pool is
     given, in this thread otherwise), COPY text in, in order."""
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
@@ -334,6 +395,7 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     size = 0
 
     key = unit.source
+    hash_key = sink.key if sink is not None else None
 
     def write(cout, data: bytes, transform_s: float, rows: int, nbytes: int) -> None:
         t0 = time.perf_counter()
@@ -351,6 +413,8 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
             if isinstance(tap, PoolTap):
                 tap.collect(result)
             _add_counts(stats.unchanged, result.same)
+            if sink is not None:
+                sink.add(result.hashed)
             write(cout, result.data, result.transform_s, rows, nbytes)
 
     def flush(cout) -> None:
@@ -361,19 +425,23 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
             drain(cout, pool.depth - 1)
             data = b"".join(lines)
             if isinstance(tap, PoolTap):  # profiled in the worker, in the same job as the transform
-                in_flight.append((tap.job(data, transform=True), rows, nbytes))
+                in_flight.append((tap.job(data, transform=True, hash_key=hash_key), rows, nbytes))
             else:
                 if tap is not None:
                     tap.feed(data)
-                in_flight.append((pool.submit(key, data), rows, nbytes))
+                in_flight.append((pool.submit(key, data, hash_key=hash_key), rows, nbytes))
         else:  # no pool, or one huge row: transform here rather than copy it through pipes
             drain(cout, 0)
             if tap is not None:  # one huge row, or no pool: profile first, so the two peaks do not add up
                 tap.drain()
                 tap.add_here(lines[0] if len(lines) == 1 else b"".join(lines))
             t0 = time.perf_counter()
-            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index, stats.unchanged)
+            hashed: dict = {}
+            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index, stats.unchanged, hashed,
+                                 hash_key)
             del lines
+            if sink is not None:
+                sink.add(hashed)
             write(cout, out, time.perf_counter() - t0, rows, nbytes)
 
     with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
@@ -403,7 +471,9 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
             dst.execute(f"TRUNCATE {unit.target}")
             if not unit.schema_only:
                 cols = ", ".join(qident(c) for c in unit.columns)
-                tap = None
+                tap = sink = None
+                if unit.plan is not None and identifier_columns(unit.plan):
+                    sink = LeakSink(target_dsn, identifier_columns(unit.plan))
                 if unit.profile_specs:
                     tap = PoolTap(unit, pool) if pool is not None and unit.source in pool.profiled \
                         else StreamTap(unit, 2 * batch_bytes)
@@ -413,8 +483,12 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
                     elif unit.plan is None:
                         _copy_passthrough(src, dst, unit, cols, stats, progress, batch_bytes, tap)
                     else:
-                        _copy_text(src, dst, unit, cols, stats, progress, batch_bytes, pool, tap)
+                        _copy_text(src, dst, unit, cols, stats, progress, batch_bytes, pool, tap, sink)
+                    if sink is not None:
+                        stats.hashes, sink = sink.close(ok=True), None
                 finally:
+                    if sink is not None:  # the copy failed: its hashes go too
+                        sink.close(ok=False)
                     if tap is not None:
                         stats.profile, stats.profile_s = tap.close(), tap.seconds
             src_conn.commit()

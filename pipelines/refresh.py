@@ -133,6 +133,7 @@ class Refresh:
                 self._refuse_if_paused(stage)
                 release.drop_stale_shadows(stage, self.cfg.schemas)
                 control.start_run(stage, self.run_id, self.cfg.schemas)
+                stage.execute("TRUNCATE prodlike.leak_hashes")  # a crashed run's hashes (their key is gone)
                 if self.force:
                     control.update_run(stage, self.run_id, forced=True)
                 try:

@@ -30,6 +30,7 @@ class BatchResult:
     profiles: dict = field(default_factory=dict)  # column -> validators.distributions.ColumnProfile
     profile_failed: str | None = None
     profile_s: float = 0.0
+    hashed: dict = field(default_factory=dict)  # identifier column -> (production's keyed hashes, non-NULL count)
 
 
 def plan_spec(plan: TablePlan) -> list[tuple[str, str, dict, dict]]:
@@ -70,7 +71,8 @@ def _profile(table: str, data: bytes, edges: dict[str, list[str]], result: Batch
     result.profile_s = time.process_time() - t0
 
 
-def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[str, list[str]]) -> BatchResult:
+def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[str, list[str]],
+          hash_key: str | None) -> BatchResult:
     from .copy_engine import transform_rows
 
     result = BatchResult()
@@ -79,7 +81,7 @@ def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[s
     if transform:
         t0 = time.process_time()
         plan, index = _PLANS[table]
-        result.data = transform_rows(data.split(b"\n")[:-1], plan, index, result.same)
+        result.data = transform_rows(data.split(b"\n")[:-1], plan, index, result.same, result.hashed, hash_key)
         result.transform_s = time.process_time() - t0
     return result
 
@@ -97,9 +99,10 @@ class TransformPool:
                                             initializer=_init, initargs=(key, specs, shipped))
 
     def submit(self, table: str, data: bytes, *, transform: bool = True, profile: bool = False,
-               edges: dict[str, list[str]] | None = None) -> Future:
-        """One batch of whole COPY text rows: transformed and/or profiled; a future of its BatchResult."""
-        return self.executor.submit(_work, table, data, transform, profile, edges or {})
+               edges: dict[str, list[str]] | None = None, hash_key: str | None = None) -> Future:
+        """One batch of whole COPY text rows: transformed (its identifier inputs hashed with hash_key when given)
+        and/or profiled; a future of its BatchResult."""
+        return self.executor.submit(_work, table, data, transform, profile, edges or {}, hash_key)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
+
+import numpy as np
 
 from .results import CheckResult, Threshold, Verdict
 
@@ -27,3 +31,87 @@ def unchanged_check(table: str, column: str, transformer: str, chance: float, un
                    f"production input ({share:.4%}; chance {chance:.4%}, error above {limit:.4%})")
     return CheckResult(CHECK, table, column, "unchanged_share", chance, share, share - chance,
                        Threshold(error=limit), verdict, explanation)
+
+
+# Leak check (b): production values found anywhere in the staging column, by anti-join of keyed hashes.
+OPAQUE = frozenset({"email", "hash"})  # outputs drawn from 2^64 or more values: any overlap is a leak
+FORMAT_PRESERVING = frozenset({"phone", "ip", "tokenize"})  # outputs share the input's own format space
+OVERLAP = "overlap"
+
+
+def hash_key() -> str:
+    """A fresh random key for one copy's hashes: held in memory only, so the stored hashes cannot be reversed."""
+    return secrets.token_hex(16)
+
+
+def keyed_hashes(values: list[str | None], key: str) -> np.ndarray:
+    """64-bit keyed hashes (md5 of key + value, first 8 bytes, signed) of the non-NULL values, deduplicated;
+    staging computes the same in SQL (staging_hash_sql)."""
+    prefix = hashlib.md5(key.encode())
+    digests = []
+    for value in values:
+        if value is not None:
+            h = prefix.copy()
+            h.update(value.encode("utf-8"))
+            digests.append(h.digest()[:8])
+    return np.unique(np.frombuffer(b"".join(digests), dtype=">i8").astype(np.int64))
+
+
+def staging_hash_sql(text_expr: str) -> str:
+    """The SQL twin of keyed_hashes for one value (the key is the query's first parameter, as text)."""
+    return f"('x' || substr(md5(convert_to(%(key)s || {text_expr}, 'UTF8')), 1, 16))::bit(64)::bigint"
+
+
+def overlap_check(table: str, column: str, transformer: str, overlap: int, staged: int) -> CheckResult:
+    """Staging values (distinct) equal to some production value of the same column. For opaque identifiers
+    (email, hash) any is a leak; format-preserving ones (phone, ip, tokenize) permute within the input's own
+    format space, where chance overlaps are expected, so they are reported and held to check (a)."""
+    share = overlap / staged if staged else 0.0
+    opaque = transformer in OPAQUE
+    verdict = Verdict.ERROR if opaque and overlap else Verdict.PASS
+    if opaque:
+        explanation = (f"{table}.{column} ({transformer}): {overlap:,} of {staged:,} distinct staging values are "
+                       f"production values of this column" + (" (a leak: none may be)" if overlap else ""))
+    else:
+        explanation = (f"{table}.{column} ({transformer}): {overlap:,} of {staged:,} distinct staging values are "
+                       f"also production values; {transformer} permutes within the input's format space, so "
+                       f"chance overlaps are expected (own-value check (a) applies)")
+    return CheckResult(CHECK, table, column, OVERLAP, 0, share, share, Threshold(error=0 if opaque else None),
+                       verdict, explanation)
+
+
+def distinct_check(table: str, column: str, transformer: str, production: tuple[int, int],
+                   staging: tuple[int, int]) -> CheckResult:
+    """Distinct values over non-NULL values, production vs staging, of an injective identifier transform: unique
+    inputs give unique outputs, so a lower distinct count in staging means outputs collided."""
+    (p_distinct, p_present), (s_distinct, s_present) = production, staging
+    p_ratio = p_distinct / p_present if p_present else 0.0
+    s_ratio = s_distinct / s_present if s_present else 0.0
+    divergence = abs(p_ratio - s_ratio)
+    verdict = Verdict.ERROR if p_distinct != s_distinct else Verdict.PASS
+    explanation = (f"{table}.{column} ({transformer}): {s_distinct:,} distinct of {s_present:,} in staging vs "
+                   f"{p_distinct:,} of {p_present:,} in production (ratio {s_ratio:.4f} vs {p_ratio:.4f})"
+                   + ("; an injective transform keeps distinct values distinct" if p_distinct != s_distinct else ""))
+    return CheckResult(CHECK, table, column, "distinct_ratio", p_ratio, s_ratio, divergence, Threshold(error=0),
+                       verdict, explanation)
+
+
+def anti_join(conn, relation: str, columns: dict[str, tuple[int, str]], key: str) -> dict[str, dict[str, int]]:
+    """One scan of a staged leaf: per identifier column (slot of production's hashes, the value as text in SQL),
+    distinct staged values that are production values, distinct staged values, non-NULL staged values, and
+    production's distinct values. Production's hashes are deleted afterwards."""
+    parts = []
+    for i, (slot, _) in enumerate(columns.values()):
+        parts.append(f"count(DISTINCT h{i}) FILTER (WHERE h{i} IN "
+                     f"(SELECT h FROM prodlike.leak_hashes WHERE slot = {int(slot)}))")
+        parts += [f"count(DISTINCT h{i})", f"count(h{i})"]
+    inner = ", ".join(f"{staging_hash_sql(expr)} AS h{i}" for i, (_, expr) in enumerate(columns.values()))
+    row = conn.execute(f"SELECT {', '.join(parts)} FROM (SELECT {inner} FROM {relation} OFFSET 0) s",
+                       {"key": key}).fetchone()
+    slots = [slot for slot, _ in columns.values()]
+    produced = dict(conn.execute("SELECT slot, count(DISTINCT h) FROM prodlike.leak_hashes WHERE slot = ANY(%s) "
+                                 "GROUP BY slot", (slots,)).fetchall())
+    conn.execute("DELETE FROM prodlike.leak_hashes WHERE slot = ANY(%s)", (slots,))
+    return {name: {"overlap": row[3 * i], "distinct": row[3 * i + 1], "present": row[3 * i + 2],
+                   "production_distinct": produced.get(slot, 0)}
+            for i, (name, (slot, _)) in enumerate(columns.items())}

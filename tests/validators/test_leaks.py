@@ -1,0 +1,92 @@
+"""Leak check (b): a production identifier anywhere in the staging column is caught by the anti-join of keyed
+hashes from the copy stream, and injective identifier transforms keep every distinct value distinct."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+
+from prodlike.pipelines import checks
+from prodlike.validators import leaks
+from prodlike.validators.results import Verdict
+from tests.conftest import make_config, refresh
+
+SQL = """
+CREATE TABLE customers (id integer PRIMARY KEY, email text, phone text, note text);
+INSERT INTO customers
+SELECT g, CASE WHEN g % 9 = 0 THEN NULL ELSE 'person' || g || '@mail.example.net' END,
+       '+49 30 ' || lpad((g * 7919 % 10000000)::text, 7, '0'), 'n' || g
+FROM generate_series(1, 30000) g;
+CREATE TABLE payments (id integer, customer_email text, paid date NOT NULL) PARTITION BY RANGE (paid);
+CREATE TABLE payments_2024 PARTITION OF payments FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE payments_2025 PARTITION OF payments FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO payments SELECT g, 'payer' || (g % 5000) || '@mail.example.net', date '2024-06-01' + g % 400
+FROM generate_series(1, 20000) g;
+"""
+POLICY = {"public.customers": {"columns": {"email": "email", "phone": "phone", "note": "keep"}},
+          "public.payments": {"columns": {"id": "keep", "customer_email": "email", "paid": "keep"}}}
+SHADOW = '"_prodlike_shadow_public"'
+
+CASES = [
+    # an honest copy: no production e-mail anywhere in staging, as many distinct values as production
+    ("clean", None, {}),
+    # one row carries another row's production e-mail: a leak (b), though no row keeps its own value (a)
+    ("leaked email", f"UPDATE {SHADOW}.customers SET email = 'person17@mail.example.net' WHERE id = 3",
+     {("email", "overlap"): Verdict.ERROR}),
+    # two outputs made equal: the injective transform lost a distinct value
+    ("collapsed", f"UPDATE {SHADOW}.customers SET email = (SELECT email FROM {SHADOW}.customers WHERE id = 1) "
+                  "WHERE id = 2", {("email", "distinct_ratio"): Verdict.ERROR}),
+    # a leaked e-mail in one partition of a partitioned table (the row's own value occurs on other rows, so the
+    # leaked one is also one distinct value more)
+    ("leaked in a partition", f"UPDATE {SHADOW}.payments_2025 SET customer_email = 'payer42@mail.example.net' "
+                              "WHERE id = (SELECT min(id) FROM {SHADOW}.payments_2025)".replace("{SHADOW}", SHADOW),
+     {("customer_email", "overlap"): Verdict.ERROR, ("customer_email", "distinct_ratio"): Verdict.ERROR}),
+]
+
+
+@pytest.mark.parametrize("processes", [0, 2], ids=["copy thread", "worker processes"])
+@pytest.mark.parametrize("name,staging_sql,expected", CASES, ids=[c[0] for c in CASES])
+def test_leak_cases(dbs, monkeypatch, name, staging_sql, expected, processes):
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY, copy={"transform_processes": processes, "batch_bytes": 128 * 1024})
+    outcome = refresh(cfg, release=False).outcome
+    if staging_sql:
+        with dbs.dst() as dst:
+            dst.execute(staging_sql)
+    found = [r for t in ("public.customers", "public.payments") for r in checks.leak(outcome.tables[t], dbs.target)]
+    overlaps = {(r.column, r.statistic): r for r in found if r.statistic in ("overlap", "distinct_ratio")}
+    assert set(overlaps) == {("email", "overlap"), ("email", "distinct_ratio"), ("phone", "overlap"),
+                             ("phone", "distinct_ratio"), ("customer_email", "overlap"),
+                             ("customer_email", "distinct_ratio")}
+    got = {k: r.verdict for k, r in overlaps.items() if r.verdict != Verdict.PASS}
+    assert got == expected, [r.explanation for r in overlaps.values()]
+    assert overlaps[("email", "distinct_ratio")].production == pytest.approx(1.0)
+    assert "@" not in " ".join(r.explanation for r in found)  # numbers only, never a value
+    with dbs.dst() as dst:  # the check deletes production's hashes once it has used them
+        assert dst.execute("SELECT count(*) FROM prodlike.leak_hashes").fetchone()[0] == 0
+
+
+def test_keyed_hashes_match_staging_sql(dbs):
+    values = ["a@b.c", "ünï", "", "tab\there", None, "a@b.c"]
+    key = leaks.hash_key()
+    ours = leaks.keyed_hashes(values, key)
+    with psycopg.connect(dbs.target) as conn:
+        theirs = [conn.execute(f"SELECT {leaks.staging_hash_sql('%(v)s::text')}", {"key": key, "v": v}).fetchone()[0]
+                  for v in values if v is not None]
+    assert sorted(set(theirs)) == ours.tolist() and len(ours) == 4
+    assert not np.array_equal(leaks.keyed_hashes(values, leaks.hash_key()), ours)  # a new key, new hashes
+
+
+def test_a_failed_copy_leaves_no_hashes(dbs, monkeypatch):
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY)
+    refresh(cfg, release=False)
+    with dbs.dst() as dst:  # hashes of an earlier run whose check never ran are gone at the next start
+        assert dst.execute("SELECT count(*) FROM prodlike.leak_hashes").fetchone()[0] > 0
+    refresh(cfg, release=False)
+    with dbs.dst() as dst:
+        slots = dst.execute("SELECT count(DISTINCT slot) FROM prodlike.leak_hashes").fetchone()[0]
+    assert slots == 2 + 2  # customers (email, phone) and both payments partitions, of the last run only
