@@ -23,6 +23,7 @@ from .catalog import Catalog, qident, qname
 from .transform_pool import BatchResult
 
 NULL = b"\\N"
+HASH_FIELD = "\x00hash:"  # stream-only field names: production's keyed hash of an identifier column
 _UNESCAPES = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
 _ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
 _NEEDS_ESCAPE = re.compile(r"[\\\n\r\t]")
@@ -78,6 +79,16 @@ class CopyUnit:
     estimated_rows: int = 0
     profile_specs: dict | None = None  # column -> validators.distributions.ColumnSpec (profiled on the stream)
 
+    @property
+    def hashed(self) -> list[str]:
+        """Identifier columns whose keyed hashes production adds to the stream (leak check b)."""
+        return identifier_columns(self.plan) if self.plan is not None and not self.schema_only else []
+
+    @property
+    def stream_columns(self) -> list[str]:
+        """The fields of each streamed row: the copied columns, then one keyed hash per identifier column."""
+        return self.columns + [HASH_FIELD + name for name in self.hashed]
+
 
 class StreamTap:
     """Feeds whole-row COPY text batches to a StreamProfile in one background thread (pyarrow parses and
@@ -87,7 +98,7 @@ class StreamTap:
     def __init__(self, unit: CopyUnit, max_bytes: int):
         from prodlike.validators.distributions import StreamProfile
 
-        self.profile = StreamProfile(unit.columns, unit.profile_specs)
+        self.profile = StreamProfile(unit.stream_columns, unit.profile_specs)
         self.max_bytes = max_bytes
         self.pending: deque = deque()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodlike-profile")
@@ -136,7 +147,7 @@ class PoolTap(StreamTap):
         self.unit, self.pool = unit, pool
         self.decide_edges = any(s.mode == HISTOGRAM and not s.edges for s in unit.profile_specs.values())
 
-    def job(self, data: bytes, transform: bool, hash_key: str | None = None) -> Future:
+    def job(self, data: bytes, transform: bool) -> Future:
         """Submit one batch: transformed (when asked) and profiled (unless profiling already failed)."""
         profile = not self.profile.failed
         if profile and self.decide_edges:
@@ -147,8 +158,7 @@ class PoolTap(StreamTap):
             done.set_result(BatchResult())
             return done
         edges = {name: s.edges for name, s in self.unit.profile_specs.items() if s.edges}
-        return self.pool.submit(self.unit.source, data, transform=transform, profile=profile, edges=edges,
-                                hash_key=hash_key)
+        return self.pool.submit(self.unit.source, data, transform=transform, profile=profile, edges=edges)
 
     def collect(self, result: BatchResult) -> None:
         """Merge one batch's partial profile (or its failure) into the table's."""
@@ -194,6 +204,16 @@ class LeakSink:
         self._copy_cm = self.conn.cursor().copy("COPY prodlike.leak_hashes (slot, h) FROM STDIN (FORMAT binary)")
         self._copy = self._copy_cm.__enter__()
         self._copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))
+
+    def select(self, unit: CopyUnit) -> str:
+        """The COPY query's extra fields: production's keyed hash of each identifier column, as staging's twin."""
+        from prodlike.validators.distributions import _as_copy_text
+        from prodlike.validators.leaks import staging_hash_sql
+
+        specs = unit.profile_specs or {}
+        texts = [_as_copy_text(qident(n), specs[n]).replace("%%", "%") if n in specs else f"{qident(n)}::text"
+                 for n in unit.hashed]
+        return ", ".join(staging_hash_sql(t, key_sql=f"'{self.key}'") for t in texts)
 
     def add(self, hashed: dict) -> None:
         for name, (hashes, present) in hashed.items():
@@ -352,13 +372,14 @@ def identifier_columns(plan: TablePlan) -> list[str]:
 
 
 def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int],
-                   same: dict[str, int] | None = None, hashed: dict | None = None,
-                   hash_key: str | None = None) -> bytes:
+                   same: dict[str, int] | None = None, hashed: dict | None = None) -> bytes:
     """Split COPY text rows (without their newline), run the table's transforms, join them back.
     Fields are handled column by column (strided slices of the batch's flat field list), never row by row.
-    `same` counts, per transformed column, the rows whose output equals their own input (leak check a);
-    `hashed` gets, per identifier column, production's keyed hashes and non-NULL count (leak check b)."""
-    rows, width, fields = 0, len(index), []
+    `same` counts, per transformed column, the rows whose output equals their own input (leak check a).
+    With `hashed`, each row ends with production's keyed hash of every identifier column (added by the COPY
+    query); they are taken out into `hashed` (column -> (distinct hashes, non-NULL count); leak check b)."""
+    extra = identifier_columns(plan) if hashed is not None else []
+    rows, width, fields = 0, len(index) + len(extra), []
     for line in lines:  # no joined copy of the batch: a huge value is held at most twice
         fields += line.split(b"\t")
         rows += 1
@@ -367,12 +388,11 @@ def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int
     if len(fields) != rows * width:
         raise ValueError(f"COPY rows do not have {width} fields each")
     columns = {name: _decode_column(fields[index[name]::width]) for name in plan.needs}
-    if hashed is not None and hash_key:
-        from prodlike.validators.leaks import keyed_hashes
-
-        for name in identifier_columns(plan):
-            values = columns[name]
-            hashed[name] = (keyed_hashes(values, hash_key), len(values) - values.count(None))
+    for j in reversed(range(len(extra))):  # the hash fields leave the rows before anything is written
+        found = [h for h in fields[len(index) + j::width] if h != NULL]
+        hashed[extra[j]] = (np.unique(np.array(found, dtype=np.int64)), len(found))
+        del fields[len(index) + j::width]
+        width -= 1
     for name, values in plan.apply(columns).items():
         if same is not None:
             same[name] = same.get(name, 0) + sum(a == b for a, b in zip(columns[name], values) if a is not None)
@@ -395,7 +415,8 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     size = 0
 
     key = unit.source
-    hash_key = sink.key if sink is not None else None
+    if sink is not None:  # production hashes each identifier value in the COPY query (its key is per copy)
+        out_sql = out_sql.replace(" FROM ONLY ", f", {sink.select(unit)} FROM ONLY ", 1)
 
     def write(cout, data: bytes, transform_s: float, rows: int, nbytes: int) -> None:
         t0 = time.perf_counter()
@@ -425,20 +446,19 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
             drain(cout, pool.depth - 1)
             data = b"".join(lines)
             if isinstance(tap, PoolTap):  # profiled in the worker, in the same job as the transform
-                in_flight.append((tap.job(data, transform=True, hash_key=hash_key), rows, nbytes))
+                in_flight.append((tap.job(data, transform=True), rows, nbytes))
             else:
                 if tap is not None:
                     tap.feed(data)
-                in_flight.append((pool.submit(key, data, hash_key=hash_key), rows, nbytes))
+                in_flight.append((pool.submit(key, data, hashes=sink is not None), rows, nbytes))
         else:  # no pool, or one huge row: transform here rather than copy it through pipes
             drain(cout, 0)
             if tap is not None:  # one huge row, or no pool: profile first, so the two peaks do not add up
                 tap.drain()
                 tap.add_here(lines[0] if len(lines) == 1 else b"".join(lines))
             t0 = time.perf_counter()
-            hashed: dict = {}
-            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index, stats.unchanged, hashed,
-                                 hash_key)
+            hashed: dict | None = {} if sink is not None else None
+            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index, stats.unchanged, hashed)
             del lines
             if sink is not None:
                 sink.add(hashed)
@@ -472,8 +492,8 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
             if not unit.schema_only:
                 cols = ", ".join(qident(c) for c in unit.columns)
                 tap = sink = None
-                if unit.plan is not None and identifier_columns(unit.plan):
-                    sink = LeakSink(target_dsn, identifier_columns(unit.plan))
+                if unit.hashed:
+                    sink = LeakSink(target_dsn, unit.hashed)
                 if unit.profile_specs:
                     tap = PoolTap(unit, pool) if pool is not None and unit.source in pool.profiled \
                         else StreamTap(unit, 2 * batch_bytes)

@@ -291,7 +291,8 @@ class Refresh:
         from .transform_pool import TransformPool
 
         planned = {u.source: (u.plan, u.columns) for u in units if u.plan is not None and not u.schema_only}
-        profiled = {u.source: (u.columns, u.profile_specs) for u in units if u.profile_specs and not u.schema_only}
+        profiled = {u.source: (u.stream_columns, u.profile_specs) for u in units
+                    if u.profile_specs and not u.schema_only}
         processes = self.cfg.copy_.transform_processes
         processes = (os.cpu_count() or 1) if processes is None else processes
         if not (planned or profiled) or processes == 0:

@@ -72,7 +72,7 @@ def _profile(table: str, data: bytes, edges: dict[str, list[str]], result: Batch
 
 
 def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[str, list[str]],
-          hash_key: str | None) -> BatchResult:
+          hashes: bool) -> BatchResult:
     from .copy_engine import transform_rows
 
     result = BatchResult()
@@ -81,7 +81,8 @@ def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[s
     if transform:
         t0 = time.process_time()
         plan, index = _PLANS[table]
-        result.data = transform_rows(data.split(b"\n")[:-1], plan, index, result.same, result.hashed, hash_key)
+        result.data = transform_rows(data.split(b"\n")[:-1], plan, index, result.same,
+                                     result.hashed if hashes else None)
         result.transform_s = time.process_time() - t0
     return result
 
@@ -99,10 +100,10 @@ class TransformPool:
                                             initializer=_init, initargs=(key, specs, shipped))
 
     def submit(self, table: str, data: bytes, *, transform: bool = True, profile: bool = False,
-               edges: dict[str, list[str]] | None = None, hash_key: str | None = None) -> Future:
-        """One batch of whole COPY text rows: transformed (its identifier inputs hashed with hash_key when given)
-        and/or profiled; a future of its BatchResult."""
-        return self.executor.submit(_work, table, data, transform, profile, edges or {}, hash_key)
+               edges: dict[str, list[str]] | None = None, hashes: bool = True) -> Future:
+        """One batch of whole COPY text rows (ending with production's identifier hashes when `hashes`):
+        transformed and/or profiled; a future of its BatchResult."""
+        return self.executor.submit(_work, table, data, transform, profile, edges or {}, hashes)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

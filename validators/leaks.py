@@ -1,12 +1,9 @@
-"""Leak check: anonymized values equal to their own production input more often than the transformer's chance."""
+"""Leak checks: (a) anonymized values equal to their own input beyond chance; (b) production identifiers anywhere in staging."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
-
-import numpy as np
 
 from .results import CheckResult, Threshold, Verdict
 
@@ -44,22 +41,10 @@ def hash_key() -> str:
     return secrets.token_hex(16)
 
 
-def keyed_hashes(values: list[str | None], key: str) -> np.ndarray:
-    """64-bit keyed hashes (md5 of key + value, first 8 bytes, signed) of the non-NULL values, deduplicated;
-    staging computes the same in SQL (staging_hash_sql)."""
-    prefix = hashlib.md5(key.encode())
-    digests = []
-    for value in values:
-        if value is not None:
-            h = prefix.copy()
-            h.update(value.encode("utf-8"))
-            digests.append(h.digest()[:8])
-    return np.unique(np.frombuffer(b"".join(digests), dtype=">i8").astype(np.int64))
-
-
-def staging_hash_sql(text_expr: str) -> str:
-    """The SQL twin of keyed_hashes for one value (the key is the query's first parameter, as text)."""
-    return f"('x' || substr(md5(convert_to(%(key)s || {text_expr}, 'UTF8')), 1, 16))::bit(64)::bigint"
+def staging_hash_sql(text_expr: str, key_sql: str = "%(key)s") -> str:
+    """The SQL twin of keyed_hashes for one value (the key as a query parameter, or a literal). Production
+    computes it in the COPY query, staging in the check's scan: the same function on both servers."""
+    return f"('x' || substr(md5(convert_to({key_sql} || {text_expr}, 'UTF8')), 1, 16))::bit(64)::bigint"
 
 
 def overlap_check(table: str, column: str, transformer: str, overlap: int, staged: int) -> CheckResult:
