@@ -104,6 +104,23 @@ def demo_dbs(request, servers, demo_template):
 
 
 @pytest.fixture
+def demo_env(demo_dbs, tmp_path):
+    """The shipped demo config against demo_dbs as a file, with the shipped workload and state under tmp_path:
+    (config path, environment with the DSNs and key, reports folder)."""
+    import yaml
+
+    demo = ROOT / "pipelines" / "demo.yaml"
+    cfg = yaml.safe_load(demo.read_text())
+    cfg["state_dir"] = str(tmp_path / "state")
+    cfg["workload"] = str(demo.with_name("workload.sql"))
+    path = tmp_path / "prodlike.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {"PRODLIKE_DEMO_SOURCE_DSN": demo_dbs.source, "PRODLIKE_DEMO_TARGET_DSN": demo_dbs.target,
+           "PRODLIKE_DEMO_ANON_KEY": TEST_KEY.decode()}
+    return path, env, tmp_path / "state" / "reports"
+
+
+@pytest.fixture
 def demo_config(demo_dbs, monkeypatch):
     """The shipped demo config pointed at demo_dbs."""
     monkeypatch.setenv("PRODLIKE_DEMO_SOURCE_DSN", demo_dbs.source)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 
 from prodlike.pipelines.definitions import DEMO_CONFIG, load_definitions
-from tests.conftest import ROOT, TEST_KEY
+from tests.conftest import ROOT
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.snapshot.json")
 
@@ -30,19 +29,6 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     full_env = {**os.environ, **(env or {}), "COLUMNS": "160"}
     return subprocess.run([sys.executable, "-m", "prodlike.pipelines.cli", *args], env=full_env,
                           cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def demo_env(demo_dbs, tmp_path):
-    """Environment and config file for the demo config against demo_dbs, state under tmp_path."""
-    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
-    cfg["state_dir"] = str(tmp_path / "state")
-    cfg["workload"] = str(DEMO_CONFIG.with_name("workload.sql"))
-    path = tmp_path / "prodlike.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    env = {"PRODLIKE_DEMO_SOURCE_DSN": demo_dbs.source, "PRODLIKE_DEMO_TARGET_DSN": demo_dbs.target,
-           "PRODLIKE_DEMO_ANON_KEY": TEST_KEY.decode()}
-    return path, env, cfg
 
 
 def test_refresh_releases_and_prints_a_summary(demo_env, demo_dbs):

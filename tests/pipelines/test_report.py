@@ -13,11 +13,10 @@ import pytest
 import yaml
 
 from prodlike.pipelines import report
-from tests.conftest import ROOT, STATE, TEST_KEY
+from tests.conftest import ROOT, STATE
 from tests.pipelines.headless import Chromium, find_or_install_chromium
 
 SCREENSHOTS = STATE / "screenshots"
-DEMO_CONFIG = ROOT / "pipelines" / "demo.yaml"
 
 def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "prodlike.pipelines.cli", *args], env={**os.environ, **(env or {})},
@@ -32,19 +31,6 @@ def chromium():
     browser = Chromium(binary)
     yield browser
     browser.close()
-
-
-@pytest.fixture
-def demo_env(demo_dbs, tmp_path):
-    """The demo config against demo_dbs with the shipped workload, state under tmp_path."""
-    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
-    cfg["state_dir"] = str(tmp_path / "state")
-    cfg["workload"] = str(DEMO_CONFIG.with_name("workload.sql"))
-    path = tmp_path / "prodlike.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    env = {"PRODLIKE_DEMO_SOURCE_DSN": demo_dbs.source, "PRODLIKE_DEMO_TARGET_DSN": demo_dbs.target,
-           "PRODLIKE_DEMO_ANON_KEY": TEST_KEY.decode()}
-    return path, env, tmp_path / "state" / "reports"
 
 
 def _newest_run(dst) -> str:
