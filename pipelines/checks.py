@@ -57,6 +57,10 @@ def distribution(cfg: Config, target_dsn: str, tr) -> list[CheckResult]:
     against one aggregate scan of the shadow table; one result per column."""
     from prodlike.validators.distributions import compare
 
+    if cfg.great_expectations:  # its import overlaps this table's scans instead of adding to the run's end
+        from prodlike.validators.expectations import preload
+
+        preload()
     merged = table_profile(tr)
     if merged is None:
         return [CheckResult(DISTRIBUTION, tr.table, None, "psi", None, None, None, threshold(cfg, DISTRIBUTION),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -65,8 +66,32 @@ def suite_for(t: TableExpectations):
     return items
 
 
+_preload: threading.Thread | None = None
+_preload_lock = threading.Lock()
+
+
+def preload() -> None:
+    """Start importing Great Expectations in a background thread (seconds of this process's CPU), so that it
+    overlaps the checks that wait on the staging server; validate() then finds it imported. Idempotent."""
+    global _preload
+    with _preload_lock:
+        if _preload is None:
+            _preload = threading.Thread(target=_import, name="gx-import", daemon=True)
+            _preload.start()
+
+
+def _import() -> None:
+    try:
+        import great_expectations  # noqa: F401
+    except Exception:  # noqa: BLE001, S110 - validate() imports it again and reports the error there
+        pass
+
+
 def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckResult]]:
-    """One GX context for the whole run (its import costs seconds); one suite per table, SUMMARY results."""
+    """One GX context for the whole run (its import costs seconds: preload() overlaps it with the other checks);
+    one suite per table, SUMMARY results."""
+    if _preload is not None:
+        _preload.join()
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)  # its warnings print aggregate numbers
