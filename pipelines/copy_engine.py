@@ -24,6 +24,7 @@ from .transform_pool import BatchResult
 
 NULL = b"\\N"
 HASH_FIELD = "\x00hash:"  # stream-only field names: production's keyed hash of an identifier column
+WRITE_BYTES = 256 * 1024  # rows reach staging in writes of this size (a write per row costs 1 us each)
 _UNESCAPES = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
 _ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
 _NEEDS_ESCAPE = re.compile(r"[\\\n\r\t]")
@@ -307,14 +308,21 @@ def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols:
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT (FORMAT binary)"
     in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FORMAT binary, FREEZE)"
     reported = rows = nbytes = 0
+    pending = bytearray()
     with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
         for chunk in cin:
-            cout.write(chunk)
-            nbytes += len(chunk)
+            pending += chunk
             rows += 1
-            if nbytes - reported >= 8 << 20:
-                progress(unit.asset, rows, nbytes - reported)
-                reported, rows = nbytes, 0
+            if len(pending) >= WRITE_BYTES:
+                cout.write(pending)
+                nbytes += len(pending)
+                pending = bytearray()
+                if nbytes - reported >= 8 << 20:
+                    progress(unit.asset, rows, nbytes - reported)
+                    reported, rows = nbytes, 0
+        if pending:
+            cout.write(pending)
+            nbytes += len(pending)
     progress(unit.asset, rows, nbytes - reported)
     stats.rows, stats.bytes = src.rowcount, nbytes
 
@@ -330,18 +338,25 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
     in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
     batch = bytearray()  # copied into, not a list of chunks: a chunk can pin a much larger receive buffer
-    rows = nbytes = 0
+    rows = nbytes = written = 0
     with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
         for chunk in cin:
-            cout.write(chunk)
             batch += chunk
             rows += 1
+            if len(batch) - written >= WRITE_BYTES:
+                cout.write(batch[written:])
+                written = len(batch)
             if len(batch) >= batch_bytes:
+                if written < len(batch):
+                    cout.write(batch[written:])
+                written = 0
                 tap.feed(batch)  # handed over: a new buffer is started, the tap reads this one
                 progress(unit.asset, rows, len(batch))
                 nbytes += len(batch)
                 batch, rows = bytearray(), 0
         if batch:
+            if written < len(batch):
+                cout.write(batch[written:])
             tap.feed(batch)
             progress(unit.asset, rows, len(batch))
             nbytes += len(batch)
