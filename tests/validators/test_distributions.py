@@ -168,3 +168,60 @@ def test_leak_of_own_input(dbs, monkeypatch, name, rules, expected):
     if name == "constant":
         assert (found["status"].staging, found["status"].production) == (1.0, 0.0)
         assert found["status"].explanation.startswith("public.orders.status (constant): 5,000 of 5,000 values")
+
+
+ODD_SQL = """
+CREATE TABLE odd (
+    id bigint PRIMARY KEY, n numeric, f float8, d date, ts timestamp, kind text, phone text, code text, flag boolean
+);
+INSERT INTO odd
+SELECT g, CASE g % 50 WHEN 0 THEN 'NaN' WHEN 1 THEN 'Infinity' WHEN 2 THEN '-Infinity' ELSE (g % 97)::numeric / 7 END,
+       CASE g % 40 WHEN 0 THEN 'NaN' WHEN 1 THEN '-Infinity' WHEN 3 THEN NULL ELSE g * 1.5e10 END,
+       CASE g % 60 WHEN 0 THEN 'infinity'::date ELSE date '2020-02-29' + g END,
+       CASE g % 70 WHEN 0 THEN 'infinity'::timestamp
+                   ELSE timestamp '2001-01-01 10:00:00.123456' + g * interval '1 h' END,
+       (ARRAY['a', 'b', 'c d', 'é%_'])[1 + g % 4], CASE WHEN g % 9 = 0 THEN 'ünïcode' ELSE '+49 (30) ' || g END,
+       CASE WHEN g % 11 = 0 THEN 'x' || g ELSE lpad(g::text, 6, '0') END, g % 3 = 0
+FROM generate_series(1, 3000) g;
+ANALYZE odd;
+"""
+
+
+def test_staging_scan_reads_production_numbers_on_odd_values(dbs, monkeypatch):
+    """An identical copy holding NaN, infinities, out-of-range values, unicode and format-breaking rows: staging's one
+    scan reads exactly production's counts per bin, category and length, nulls, min/max and format shares.
+    (Not '-infinity' dates or timestamps: the stream profile reads them as unparseable, binned last, while staging
+    bins them first, as width_bucket does.)"""
+    from prodlike.validators.distributions import CATEGORIES, LENGTHS, StagingQuery, effective_mode
+
+    with dbs.src() as src:
+        src.execute(ODD_SQL)
+    policy = {"public.odd": {"columns": {**dict.fromkeys(["n", "f", "d", "ts", "kind", "code", "flag"], "keep"),
+                                         "phone": "phone"}}}
+    cfg = make_config(dbs, monkeypatch, policy)
+    tr = refresh(cfg, release=False).outcome.tables["public.odd"]
+    prof = checks.table_profile(tr)
+    # production's side mirrored as it is, to compare staging's reading of the same rows (phone anonymized: lengths)
+    with dbs.dst() as dst:
+        dst.execute('UPDATE "_prodlike_shadow_public".odd SET phone = CASE WHEN id % 9 = 0 THEN \'ünïcode\' '
+                    "ELSE '+49 (30) ' || id END")
+        query = StagingQuery('"_prodlike_shadow_public".odd', prof.specs, prof)
+        sql, params = query.sql()
+        staged = query.read(dst.execute(sql, params).fetchone())
+    modes = {name: effective_mode(spec, prof.profiles[name]) for name, spec in prof.specs.items()}
+    assert modes["kind"] == CATEGORIES and modes["phone"] == LENGTHS
+    for name, p in prof.profiles.items():
+        s = staged[name]
+        assert (s.rows, s.nulls) == (p.rows, p.nulls), name
+        if modes[name] == CATEGORIES:
+            assert s.counts == [p.labels[k] for k in sorted(p.labels, key=lambda k: (-p.labels[k], k))], name
+            assert s.labels == {"(new)": 0}, name
+        elif modes[name] == LENGTHS:
+            assert s.lengths == p.lengths, name
+            assert s.formats == {k: v for k, v in p.formats.items() if k in s.formats}, name
+        else:
+            assert s.counts == p.counts, name
+            assert (s.finite, s.minimum, s.maximum) == (p.finite, pytest.approx(p.minimum), pytest.approx(p.maximum))
+            assert s.total == pytest.approx(p.total, rel=1e-12), name
+    assert staged["phone"].formats == {"phone": 3000 - 333}
+    assert {r.verdict for r in checks.distribution(cfg, dbs.target, tr)} == {Verdict.PASS}
