@@ -300,8 +300,8 @@ def _as_copy_text(x: str, spec: ColumnSpec) -> str:
     """The value as COPY writes it (bool as t/f, char(n) with its padding); a plain cast elsewhere (cheaper)."""
     if spec.type_name == "bool":
         return f"CASE WHEN {x} THEN 't' WHEN NOT {x} THEN 'f' END"
-    if spec.type_name == "bpchar":
-        return f"format('%%s', {x})"
+    if spec.type_name == "bpchar":  # format() of NULL is '', not NULL
+        return f"CASE WHEN {x} IS NOT NULL THEN format('%%s', {x}) END"
     return f"{x}::text"
 
 
