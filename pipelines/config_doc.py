@@ -30,6 +30,13 @@ def _type_name(annotation) -> str:
         name, name)
 
 
+def _param_default(field) -> str:
+    """A transformer parameter's default as the table shows it (`{}` for a factory, `required` for none)."""
+    if field.is_required():
+        return "required"
+    return repr(field.default if field.default is not PydanticUndefined else field.default_factory())
+
+
 def _default(field) -> str:
     if field.is_required():
         return "required"
@@ -71,8 +78,7 @@ def transformer_reference() -> str:
             "identifier | chance output = input |", "|---|---|---|---|---|---|---|"]
     for name in registry.names():
         cls = registry.get(name)
-        params = ", ".join(f"`{k}` ({f.default!r})" if not f.is_required() else f"`{k}` (required)"
-                           for k, f in cls.Params.model_fields.items()) or "-"
+        params = ", ".join(f"`{k}` ({_param_default(f)})" for k, f in cls.Params.model_fields.items()) or "-"
         types = "any" if len(cls.accepts) > 6 else ", ".join(categories.get(c, c) for c in sorted(cls.accepts))
         rows.append(f"| `{name}` | {cls.description.replace('|', '/')} | {params.replace('|', '/')} | {types} | "
                     f"{'yes' if cls.injective else 'no'} | {'yes' if cls.identifier else 'no'} | {cls.chance_rate:g} |")
