@@ -13,6 +13,9 @@ DIGEST = 32
 
 def words(block: bytes, start: int, width: int) -> np.ndarray:
     """int.from_bytes(digest[start:start + width], "big") of every digest in block, as uint64 (width <= 8)."""
+    if width in (1, 2, 4, 8) and start % width == 0:  # an aligned big-endian word: one strided view
+        view = np.frombuffer(block, dtype=f">u{width}").reshape(-1, DIGEST // width)
+        return view[:, start // width].astype(np.uint64)
     cols = np.frombuffer(block, dtype=np.uint8).reshape(-1, DIGEST)[:, start:start + width]
     out = np.zeros(len(cols), dtype=np.uint64)
     for j in range(width):
