@@ -128,11 +128,10 @@ class PoolTransformer(Transformer):
         from . import pools
 
         self.pool = getattr(pools, self.pool_name)()
-        self._pool = vector.pool_array(self.pool)
 
     def many(self, values: list[str]) -> list[str | None]:
         indexes = vector.words(self.keyed.block(values), 0, 8) % len(self.pool)
-        return vector.pick(self._pool, indexes).to_pylist()
+        return list(map(self.pool.__getitem__, indexes.tolist()))  # the pool's own strings: nothing to decode
 
     def one(self, value: str) -> str | None:
         return self.many([value])[0]

@@ -27,8 +27,8 @@ def hex_column(block: bytes, start: int, chars: int) -> pa.StringArray:
     """digest[start:].hex()[:chars] of every digest in block, as an Arrow string array."""
     cols = np.frombuffer(block, dtype=np.uint8).reshape(-1, DIGEST)[:, start:start + (chars + 1) // 2]
     text = np.frombuffer(cols.tobytes().hex().encode("ascii"), dtype=np.uint8)
-    if chars % 2:
-        text = text.reshape(len(cols), -1)[:, :chars].tobytes()
+    if chars % 2:  # (an explicit width: an empty block reshapes too)
+        text = text.reshape(len(cols), 2 * cols.shape[1])[:, :chars].tobytes()
     n = len(cols)
     offsets = np.arange(0, (n + 1) * chars, chars, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))

@@ -32,8 +32,8 @@ class Email(Transformer):
         block, n = self.keyed.block(list(map(str.lower, values))), len(self.parts)
         first = vector.pick(self._parts, vector.words(block, 0, 4) % n)
         last = vector.pick(self._parts, vector.words(block, 4, 4) % n)
-        local = vector.join(first, last, vector.hex_column(block, 8, 16), sep=".")
-        return vector.join(local, self.params.domain, sep="@").to_pylist()
+        tag = vector.hex_column(block, 8, 16)
+        return vector.join(first, ".", last, ".", tag, "@" + self.params.domain).to_pylist()
 
     def one(self, value):
         d = self.keyed.digest(value.lower())

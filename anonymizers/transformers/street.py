@@ -1,5 +1,7 @@
 """street: a house number and a street name from a seeded pool."""
 
+import numpy as np
+
 from .. import pools, vector
 from ..base import Transformer
 from ..registry import register
@@ -14,11 +16,12 @@ class Street(Transformer):
     def setup(self):
         self.pool = pools.streets()
         self._pool = vector.pool_array(self.pool)
+        self._houses = vector.numbers(np.arange(1, 200))
 
     def many(self, values):
         n = vector.words(self.keyed.block(values), 0, 8)
         street = vector.pick(self._pool, (n >> 16) % len(self.pool))
-        return vector.join(vector.numbers(1 + n % 199), street, sep=" ").to_pylist()
+        return vector.join(vector.pick(self._houses, n % 199), " ", street).to_pylist()
 
     def one(self, value):
         n = self.keyed.integer(value, 64)
