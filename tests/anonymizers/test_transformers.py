@@ -182,3 +182,10 @@ def test_date_shift_moves_one_entity_by_one_offset():
 
     shift = [(date.fromisoformat(o) - date.fromisoformat(d)).days for o, d in zip(out, days)]
     assert shift[0] == shift[1] != 0
+
+
+@pytest.mark.parametrize("length", [17, 32, 63])
+def test_hash_of_a_batch_without_values(length):
+    """An odd hex length once failed on an all-NULL batch (an empty digest block)."""
+    assert _make("hash", {"length": length}).transform([None, None]) == [None, None]
+    assert _make("hash", {"length": length}).transform([]) == []
