@@ -1,4 +1,4 @@
-"""Leak checks: (a) anonymized values equal to their own input beyond chance; (b) production identifiers anywhere in staging."""
+"""Leak checks: (a) anonymized values equal to their own input beyond chance; (b) production identifiers in staging."""
 
 from __future__ import annotations
 
