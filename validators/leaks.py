@@ -34,6 +34,7 @@ def unchanged_check(table: str, column: str, transformer: str, chance: float, un
 OPAQUE = frozenset({"email", "hash"})  # outputs drawn from 2^64 or more values: any overlap is a leak
 FORMAT_PRESERVING = frozenset({"phone", "ip", "tokenize"})  # outputs share the input's own format space
 OVERLAP = "overlap"
+WORK_MEM = "256MB"  # the check's sorts and hash join stay in memory up to several million values
 
 
 def hash_key() -> str:
@@ -82,21 +83,25 @@ def distinct_check(table: str, column: str, transformer: str, production: tuple[
 
 
 def anti_join(conn, relation: str, columns: dict[str, tuple[int, str]], key: str) -> dict[str, dict[str, int]]:
-    """One scan of a staged leaf: per identifier column (slot of production's hashes, the value as text in SQL),
-    distinct staged values that are production values, distinct staged values, non-NULL staged values, and
-    production's distinct values. Production's hashes are deleted afterwards."""
-    parts = []
-    for i, (slot, _) in enumerate(columns.values()):
-        parts.append(f"count(DISTINCT h{i}) FILTER (WHERE h{i} IN "
-                     f"(SELECT h FROM prodlike.leak_hashes WHERE slot = {int(slot)}))")
-        parts += [f"count(DISTINCT h{i})", f"count(h{i})"]
-    inner = ", ".join(f"{staging_hash_sql(expr)} AS h{i}" for i, (_, expr) in enumerate(columns.values()))
-    row = conn.execute(f"SELECT {', '.join(parts)} FROM (SELECT {inner} FROM {relation} OFFSET 0) s",
-                       {"key": key}).fetchone()
-    slots = [slot for slot, _ in columns.values()]
-    produced = dict(conn.execute("SELECT slot, count(DISTINCT h) FROM prodlike.leak_hashes WHERE slot = ANY(%s) "
-                                 "GROUP BY slot", (slots,)).fetchall())
-    conn.execute("DELETE FROM prodlike.leak_hashes WHERE slot = ANY(%s)", (slots,))
-    return {name: {"overlap": row[3 * i], "distinct": row[3 * i + 1], "present": row[3 * i + 2],
-                   "production_distinct": produced.get(slot, 0)}
-            for i, (name, (slot, _)) in enumerate(columns.items())}
+    """Per identifier column (slot of production's hashes, the value as text in SQL) of a staged leaf: distinct
+    staged values that are production values (a parallel hash semi-join), distinct and non-NULL staged values
+    (an in-memory sort), and production's distinct values. Never an `IN` inside an aggregate's FILTER: that is
+    a subplan, which turns quadratic once statistics say production's hashes outgrow work_mem. Production's
+    hashes are deleted afterwards."""
+    found = {}
+    with conn.transaction():
+        conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        for name, (slot, expr) in columns.items():
+            staged = f"(SELECT {staging_hash_sql(expr)} AS h FROM {relation}) s"
+            overlap = conn.execute(f"SELECT count(DISTINCT h) FROM {staged} WHERE h IN "
+                                   f"(SELECT h FROM prodlike.leak_hashes WHERE slot = %(slot)s)",
+                                   {"key": key, "slot": int(slot)}).fetchone()[0]
+            distinct, present = conn.execute(f"SELECT count(DISTINCT h), count(h) FROM {staged}",
+                                             {"key": key}).fetchone()
+            produced = conn.execute("SELECT count(DISTINCT h) FROM prodlike.leak_hashes WHERE slot = %s",
+                                    (int(slot),)).fetchone()[0]
+            found[name] = {"overlap": overlap, "distinct": distinct, "present": present,
+                           "production_distinct": produced}
+        conn.execute("DELETE FROM prodlike.leak_hashes WHERE slot = ANY(%s)",
+                     ([int(slot) for slot, _ in columns.values()],))
+    return found
