@@ -92,3 +92,41 @@ def test_a_failed_copy_leaves_no_hashes(dbs, monkeypatch):
     with dbs.dst() as dst:
         slots = dst.execute("SELECT count(DISTINCT slot) FROM prodlike.leak_hashes").fetchone()[0]
     assert slots == 2 + 2  # customers (email, phone) and both payments partitions, of the last run only
+
+
+class Recording:
+    """A connection that remembers every SELECT (with its parameters) it runs."""
+
+    def __init__(self, conn):
+        self.conn, self.selects = conn, []
+
+    def transaction(self):
+        return self.conn.transaction()
+
+    def execute(self, sql, params=None):
+        if sql.startswith("SELECT"):
+            self.selects.append((sql, params))
+        return self.conn.execute(sql, params)
+
+
+def test_the_scan_never_plans_a_subplan_over_production_hashes(dbs, monkeypatch):
+    """With statistics on leak_hashes a planner turns `h IN (SELECT ...)` inside an aggregate into a plain
+    subplan once the hashes outgrow work_mem: one scan of production's hashes per staged row (a 1M-row check
+    ran over an hour). Every query of the scan must plan as joins and aggregates."""
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY)
+    tr = refresh(cfg, release=False).outcome.tables["public.customers"]
+    hashes = tr.leaves[0].hashes
+    with psycopg.connect(dbs.target, autocommit=True) as conn:
+        conn.execute("ANALYZE prodlike.leak_hashes")
+        conn.execute("SET work_mem = '64kB'")  # statistics now say the hashes do not fit in memory
+        plans = []
+        recording = Recording(conn)
+        columns = {c: (slot, f'"{c}"::text') for c, slot in hashes["slots"].items()}
+        found = leaks.anti_join(recording, f'{SHADOW}."customers"', columns, hashes["key"])
+        for sql, params in recording.selects:
+            plans.append("\n".join(r[0] for r in conn.execute(f"EXPLAIN {sql}", params).fetchall()))
+    assert found["email"]["overlap"] == 0 and found["email"]["distinct"] == found["email"]["production_distinct"]
+    assert not [p for p in plans if "SubPlan" in p], plans
+    assert len(plans) == 3 * len(columns)  # overlap, staged distinct, production distinct
