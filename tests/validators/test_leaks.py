@@ -130,3 +130,29 @@ def test_the_scan_never_plans_a_subplan_over_production_hashes(dbs, monkeypatch)
     assert found["email"]["overlap"] == 0 and found["email"]["distinct"] == found["email"]["production_distinct"]
     assert not [p for p in plans if "SubPlan" in p], plans
     assert len(plans) == 3 * len(columns)  # overlap, staged distinct, production distinct
+
+
+def test_a_failed_copy_discards_its_hashes_at_once(dbs, monkeypatch):
+    """LeakSink.close(ok=False), as a failed copy calls it: the hashes streamed so far never reach the table;
+    close(ok=True) commits them with what the check needs."""
+    import numpy as np
+
+    from prodlike.pipelines.copy_engine import LeakSink
+
+    with dbs.src() as src:
+        src.execute(SQL)
+    refresh(make_config(dbs, monkeypatch, POLICY), release=False)  # creates the control schema
+    with dbs.dst() as dst:
+        dst.execute("TRUNCATE prodlike.leak_hashes")
+
+    def stored() -> int:
+        with dbs.dst() as dst:
+            return dst.execute("SELECT count(*) FROM prodlike.leak_hashes").fetchone()[0]
+
+    failed = LeakSink(dbs.target, ["email"])
+    failed.add({"email": (np.arange(1000, dtype=np.int64), 1000)})
+    assert failed.close(ok=False) is None and stored() == 0
+    kept = LeakSink(dbs.target, ["email"])
+    kept.add({"email": (np.arange(1000, dtype=np.int64), 1200)})
+    got = kept.close(ok=True)
+    assert stored() == 1000 and got["present"] == {"email": 1200} and got["slots"]["email"] != failed.slots["email"]
