@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +17,9 @@ from typing import Protocol
 
 import numpy as np
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from . import connections
 from .catalog import Catalog, qident, qname
@@ -363,22 +366,52 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
     stats.rows, stats.bytes, stats.mode = src.rowcount, nbytes, "text (profiled)"
 
 
-def _decode_column(column: list[bytes]) -> list[str | None]:
-    """decode_field() of every field; one decode and split for the whole column when only NULLs are escaped."""
-    joined, nulls = b"\n".join(column), column.count(NULL)
-    if joined.count(b"\\") != nulls:
-        return [None if v == NULL else (v.decode() if b"\\" not in v else decode_field(v)) for v in column]
-    values = joined.decode("utf-8").split("\n")
-    return [None if v == "\\N" else v for v in values] if nulls else values
+def _read_batch(data: bytes, names: list[str], hashed: list[str]) -> pa.Table:
+    """Whole COPY text rows as one Arrow column per field, each field's bytes exactly as COPY wrote them (escapes
+    and \\N kept); production's keyed hashes as int64 with NULLs. COPY text escapes every tab, newline and
+    carriage return inside a value, so these bytes only ever delimit fields and rows."""
+    try:
+        return _parse(data, names, hashed)
+    except pa.ArrowInvalid:  # its message quotes the row: production values never reach an error
+        raise ValueError(f"COPY rows do not have {len(names)} fields each (rows withheld)") from None
 
 
-def _encode_column(values: list[str | None]) -> list[bytes]:
-    """encode_field() of every value; one join, encode and split for the whole column when none needs escaping."""
-    nulls = values.count(None)
-    text = "\n".join(["\\N" if v is None else v for v in values] if nulls else values)
-    if text.count("\\") == nulls and text.count("\n") == len(values) - 1 and "\t" not in text and "\r" not in text:
-        return text.encode("utf-8").split(b"\n")
-    return [encode_field(v) for v in values]
+def _parse(data: bytes, names: list[str], hashed: list[str]) -> pa.Table:
+    """pyarrow's CSV reader set to COPY text: tab-delimited, no quoting, every field kept as its bytes."""
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=max(len(data) + 1, 1 << 20)),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
+                                         ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            null_values=[NULL.decode()], strings_can_be_null=False,
+            column_types={name: pa.int64() if name in hashed else pa.large_binary() for name in names}))
+
+
+def copy_text(raw: pa.Array) -> pa.Array:
+    """Fields as COPY wrote them (escapes kept) in an Arrow string array, \\N as NULL (what profiles read)."""
+    return pc.if_else(pc.equal(raw, NULL), pa.scalar(None, pa.string()), raw.cast(pa.string()))
+
+
+def _decode_column(raw: pa.Array) -> tuple[list[str | None], pa.Array]:
+    """decode_field() of every field, as a list and as an Arrow string array with NULLs; one vectorized pass when
+    no value has an escape (the common case), value by value otherwise."""
+    if pc.sum(pc.match_substring(raw, "\\")).as_py() == pc.sum(pc.equal(raw, NULL)).as_py():  # escapes: NULLs only
+        text = copy_text(raw)
+        return text.to_pylist(), text
+    values = [decode_field(v) for v in raw.to_pylist()]
+    return values, pa.array(values, pa.string())
+
+
+_ESCAPED = re.compile(r"[\\\n\r\t]").pattern
+
+
+def _encode_column(text: pa.Array) -> pa.Array:
+    """encode_field() of every value of an Arrow string array, as a binary array; vectorized unless a value needs
+    escaping."""
+    if not pc.any(pc.match_substring_regex(text, _ESCAPED)).as_py():
+        return text.fill_null(NULL.decode()).cast(pa.large_binary())
+    return pa.array([encode_field(v) for v in text.to_pylist()], pa.large_binary())
 
 
 def identifier_columns(plan: TablePlan) -> list[str]:
@@ -386,35 +419,44 @@ def identifier_columns(plan: TablePlan) -> list[str]:
     return [name for name, t in getattr(plan, "transformers", {}).items() if getattr(t, "identifier", False)]
 
 
-def transform_rows(lines: Iterable[bytes], plan: TablePlan, index: dict[str, int],
-                   same: dict[str, int] | None = None, hashed: dict | None = None) -> bytes:
-    """Split COPY text rows (without their newline), run the table's transforms, join them back.
-    Fields are handled column by column (strided slices of the batch's flat field list), never row by row.
-    `same` counts, per transformed column, the rows whose output equals their own input (leak check a).
-    With `hashed`, each row ends with production's keyed hash of every identifier column (added by the COPY
-    query); they are taken out into `hashed` (column -> (distinct hashes, non-NULL count); leak check b)."""
-    extra = identifier_columns(plan) if hashed is not None else []
-    rows, width, fields = 0, len(index) + len(extra), []
-    for line in lines:  # no joined copy of the batch: a huge value is held at most twice
-        fields += line.split(b"\t")
-        rows += 1
-    if not rows:
+def transform_batch(data: bytes, plan: TablePlan, columns: list[str], same: dict[str, int] | None = None,
+                    hashed: dict | None = None, tap: Callable[[int, dict[str, pa.Array]], None] | None = None) -> bytes:
+    """Whole COPY text rows (each ending with a newline) through the table's transforms, as COPY text rows.
+    The batch is parsed into Arrow columns and joined back by Arrow: no Python step per row; only the columns a
+    transform reads are decoded to Python strings. `same` counts, per transformed column, the rows whose output
+    equals their own input (leak check a). With `hashed`, each row ends with production's keyed hash of every
+    identifier column (added by the COPY query); they leave the rows into `hashed` (column -> (its non-NULL
+    hashes, their count); leak check b, which counts distinct values itself). A `tap` receives the row count and
+    every copied column as parsed (production's values, before any transform), so a profile needs no parse of
+    its own."""
+    if not data:
         return b""
-    if len(fields) != rows * width:
-        raise ValueError(f"COPY rows do not have {width} fields each")
-    columns = {name: _decode_column(fields[index[name]::width]) for name in plan.needs}
-    for j in reversed(range(len(extra))):  # the hash fields leave the rows before anything is written
-        found = [h for h in fields[len(index) + j::width] if h != NULL]
-        hashed[extra[j]] = (np.unique(np.array(found, dtype=np.int64)), len(found))
-        del fields[len(index) + j::width]
-        width -= 1
-    for name, values in plan.apply(columns).items():
+    extra = [HASH_FIELD + name for name in identifier_columns(plan)] if hashed is not None else []
+    table = _read_batch(data, columns + extra, extra)
+    for name in extra:
+        found = table.column(name).drop_null().to_numpy()
+        hashed[name[len(HASH_FIELD):]] = (found, len(found))
+    raw = {name: table.column(name).combine_chunks() for name in columns}
+    rows = table.num_rows
+    del table
+    if tap is not None:
+        tap(rows, raw)
+    decoded = {name: _decode_column(raw[name]) for name in plan.needs}
+    for name, values in plan.apply({name: pair[0] for name, pair in decoded.items()}).items():
+        text = pa.array(values, pa.string())
         if same is not None:
-            same[name] = same.get(name, 0) + sum(a == b for a, b in zip(columns[name], values) if a is not None)
-        fields[index[name]::width] = _encode_column(values)
-    out = [*map(b"\t".join, zip(*[iter(fields)] * width)), b""]
-    del fields, columns  # the rows' text is in out now: a huge value is not held a third time by the join
-    return b"\n".join(out)
+            same[name] = same.get(name, 0) + (pc.sum(pc.equal(decoded[name][1], text)).as_py() or 0)
+        raw[name] = _encode_column(text)
+    del decoded
+    tab, newline, nothing = (pa.scalar(c, pa.large_binary()) for c in (b"\t", b"\n", b""))
+    parts: list = []
+    for name in columns:
+        parts += [raw[name], tab]
+    parts[-1] = newline
+    lines = pc.binary_join_element_wise(*parts, nothing)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    return lines.buffers()[2].slice(start, end - start).to_pybytes()
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
@@ -424,7 +466,6 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     given, in this thread otherwise), COPY text in, in order."""
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
     in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
-    index = {name: i for i, name in enumerate(unit.columns)}
     batch: list[memoryview] = []
     in_flight: deque = deque()
     size = 0
@@ -473,7 +514,8 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
                 tap.add_here(lines[0] if len(lines) == 1 else b"".join(lines))
             t0 = time.perf_counter()
             hashed: dict | None = {} if sink is not None else None
-            out = transform_rows((bytes(line[:-1]) for line in lines), unit.plan, index, stats.unchanged, hashed)
+            out = transform_batch(lines[0] if len(lines) == 1 else b"".join(lines), unit.plan, unit.columns,
+                                  stats.unchanged, hashed)
             del lines
             if sink is not None:
                 sink.add(hashed)

@@ -14,7 +14,7 @@ from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import TablePlan
 from prodlike.anonymizers.registry import get
 
-_PLANS: dict[str, tuple[TablePlan, dict[str, int]]] = {}
+_PLANS: dict[str, tuple[TablePlan, list[str]]] = {}
 _PROFILES: dict[str, tuple[list[str], dict]] = {}  # leaf -> (columns, column -> ColumnSpec)
 
 
@@ -48,14 +48,15 @@ def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[s
 
     for table, (spec, columns) in specs.items():
         transformers = {col: get(name)(params, key, ColumnInfo(**info)) for col, name, params, info in spec}
-        _PLANS[table] = (TablePlan(table, transformers), {c: i for i, c in enumerate(columns)})
+        _PLANS[table] = (TablePlan(table, transformers), columns)
     for table, (columns, spec) in profiles.items():
         _PROFILES[table] = (columns, {name: ColumnSpec(name, type_name, category, transformer, edges)
                                       for name, type_name, category, transformer, edges in spec})
 
 
-def _profile(table: str, data: bytes, edges: dict[str, list[str]], result: BatchResult) -> None:
-    """Production's statistics of one batch; a failure is reported by its error class only (never a value)."""
+def _profile(table: str, edges: dict[str, list[str]], result: BatchResult, add) -> None:
+    """Production's statistics of one batch (`add(profile)` feeds it); a failure is reported by its error class
+    only (never a value)."""
     from prodlike.validators.distributions import StreamProfile
 
     t0 = time.process_time()
@@ -64,26 +65,32 @@ def _profile(table: str, data: bytes, edges: dict[str, list[str]], result: Batch
         specs[name].edges = bounds
     profile = StreamProfile(columns, specs, threads=False)
     try:
-        profile.add(data)
+        add(profile)
     except Exception as err:  # profiling must never fail the copy; the check reports it as skipped
         result.profile_failed = type(err).__name__
     result.profile_rows, result.profiles = profile.rows, profile.profiles
-    result.profile_s = time.process_time() - t0
+    result.profile_s += time.process_time() - t0
 
 
 def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[str, list[str]],
           hashes: bool) -> BatchResult:
-    from .copy_engine import transform_rows
+    """One batch: transformed and/or profiled; a transformed batch is profiled from the transform's own parse."""
+    from .copy_engine import copy_text, transform_batch
 
     result = BatchResult()
-    if profile:
-        _profile(table, data, edges, result)
-    if transform:
-        t0 = time.process_time()
-        plan, index = _PLANS[table]
-        result.data = transform_rows(data.split(b"\n")[:-1], plan, index, result.same,
-                                     result.hashed if hashes else None)
-        result.transform_s = time.process_time() - t0
+    if not transform:
+        if profile:
+            _profile(table, edges, result, lambda p: p.add(data))
+        return result
+
+    def tap(rows: int, raw: dict) -> None:
+        _profile(table, edges, result, lambda p: p.add_columns(rows, {name: copy_text(raw[name]) for name in p.specs}))
+
+    t0 = time.process_time()
+    plan, columns = _PLANS[table]
+    result.data = transform_batch(data, plan, columns, result.same, result.hashed if hashes else None,
+                                  tap if profile else None)
+    result.transform_s = time.process_time() - t0 - result.profile_s
     return result
 
 

@@ -208,12 +208,16 @@ class StreamProfile:
                                convert_options=pacsv.ConvertOptions(
                                    include_columns=list(self.specs), null_values=["\\N"], strings_can_be_null=True,
                                    column_types={c: pa.string() for c in self.specs}))
-        self.rows += table.num_rows
-        for name, spec in self.specs.items():
-            self._add_column(spec, self.profiles[name], table.column(name).combine_chunks())
+        self.add_columns(table.num_rows, {name: table.column(name).combine_chunks() for name in self.specs})
         del table
         if len(data) > 16 << 20:  # a huge batch (one huge value): give its memory back at once
             pa.default_memory_pool().release_unused()
+
+    def add_columns(self, rows: int, columns: dict[str, pa.Array]) -> None:
+        """Accumulate one batch already parsed: every checked column as COPY text in a string array, NULLs null."""
+        self.rows += rows
+        for name, spec in self.specs.items():
+            self._add_column(spec, self.profiles[name], columns[name])
 
     def _add_column(self, spec: ColumnSpec, prof: ColumnProfile, values: pa.Array) -> None:
         prof.rows += len(values)
