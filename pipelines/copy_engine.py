@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 
 from . import connections
 from .catalog import Catalog, qident, qname
+from .copy_out import CopyOut
 from .transform_pool import BatchResult
 
 NULL = b"\\N"
@@ -312,7 +313,8 @@ def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols:
     in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FORMAT binary, FREEZE)"
     reported = rows = nbytes = 0
     pending = bytearray()
-    with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
+    cin = CopyOut(src.connection, out_sql)
+    with dst.copy(in_sql) as cout:
         for chunk in cin:
             pending += chunk
             rows += 1
@@ -327,7 +329,7 @@ def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols:
             cout.write(pending)
             nbytes += len(pending)
     progress(unit.asset, rows, nbytes - reported)
-    stats.rows, stats.bytes = src.rowcount, nbytes
+    stats.rows, stats.bytes = cin.rowcount, nbytes
 
 
 def _add_counts(total: dict[str, int], more: dict[str, int]) -> None:
@@ -342,7 +344,8 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
     in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
     batch = bytearray()  # copied into, not a list of chunks: a chunk can pin a much larger receive buffer
     rows = nbytes = written = 0
-    with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
+    cin = CopyOut(src.connection, out_sql)
+    with dst.copy(in_sql) as cout:
         for chunk in cin:
             batch += chunk
             rows += 1
@@ -363,7 +366,7 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
             tap.feed(batch)
             progress(unit.asset, rows, len(batch))
             nbytes += len(batch)
-    stats.rows, stats.bytes, stats.mode = src.rowcount, nbytes, "text (profiled)"
+    stats.rows, stats.bytes, stats.mode = cin.rowcount, nbytes, "text (profiled)"
 
 
 def _read_batch(data: bytes, names: list[str], hashed: list[str]) -> pa.Table:
@@ -521,8 +524,9 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
                 sink.add(hashed)
             write(cout, out, time.perf_counter() - t0, rows, nbytes)
 
-    with src.copy(out_sql) as cin, dst.copy(in_sql) as cout:
+    with dst.copy(in_sql) as cout:
         t_read = time.perf_counter()
+        cin = CopyOut(src.connection, out_sql)
         for chunk in cin:
             batch.append(chunk)
             size += len(chunk)
