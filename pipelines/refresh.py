@@ -160,6 +160,10 @@ class Refresh:
 
     def _copy_locked(self, stage: psycopg.Connection) -> Iterator[TableResult]:
         cfg = self.cfg
+        if cfg.copy_.transform_processes != 0:  # the workers' imports overlap the snapshot, catalog and DDL
+            from .transform_pool import start_server
+
+            start_server()
         snapshot, cat = export_snapshot(self.source_dsn, cfg.schemas, cfg.copy_.lock_timeout, read_catalog)
         try:
             report = self._check(cat, snapshot.conn)

@@ -14,6 +14,10 @@ from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import TablePlan
 from prodlike.anonymizers.registry import get
 
+# Imported once by the forkserver every worker forks from, not by each worker (about a second each); pandas because
+# pyarrow imports it on its first array built from Python objects.
+PRELOAD = ["__main__", "prodlike.pipelines.transform_pool", "prodlike.pipelines.copy_engine",
+           "prodlike.validators.distributions", "prodlike.anonymizers.transformers", "pandas"]
 _PLANS: dict[str, tuple[TablePlan, list[str]]] = {}
 _PROFILES: dict[str, tuple[list[str], dict]] = {}  # leaf -> (columns, column -> ColumnSpec)
 
@@ -94,6 +98,19 @@ def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[s
     return result
 
 
+def start_server() -> None:
+    """Start the forkserver the workers fork from, so its imports overlap the snapshot and catalog reads; a later
+    call, or a TransformPool, finds it running."""
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+
+
+def _warm() -> None:
+    """A no-op job: it makes the pool start its workers (and run their initializer) before the first batch."""
+
+
 class TransformPool:
     """A process pool that knows every table's plan and profile specs (rebuilt once per worker)."""
 
@@ -103,8 +120,11 @@ class TransformPool:
         shipped = {table: (columns, profile_spec(s)) for table, (columns, s) in (profiles or {}).items()}
         self.profiled = set(shipped)
         self.depth = depth or processes  # one batch per worker in flight: every worker busy while the next is read
+        start_server()
         self.executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"),
                                             initializer=_init, initargs=(key, specs, shipped))
+        for _ in range(processes):
+            self.executor.submit(_warm)
 
     def submit(self, table: str, data: bytes, *, transform: bool = True, profile: bool = False,
                edges: dict[str, list[str]] | None = None, hashes: bool = True) -> Future:
