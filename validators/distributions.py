@@ -79,11 +79,14 @@ def pick_edges(bounds: list[str], bins: int = BINS) -> list[str]:
 
 
 def to_numbers(values: pa.Array, spec: ColumnSpec) -> np.ndarray:
-    """Values (COPY text) as float64 for binning: numbers as is, dates as days, timestamps as microseconds;
-    what does not parse (infinity, BC dates) becomes NaN."""
+    """Values (COPY text) as float64 for binning: numbers as is, dates as days, timestamps as microseconds (UTC for
+    timestamptz); infinities as +-inf and BC dates at their place before year 1, so each bins where staging's
+    comparisons in the column's own type put it; what does not parse at all becomes NaN."""
     try:
         typed = pc.cast(values, spec.arrow_type())
     except pa.ArrowInvalid:
+        if spec.type_name in TIME_TYPES:
+            return np.array([_time_number(v, spec) for v in values.to_pylist()], dtype=np.float64)
         typed = pa.array([_parse_one(v, spec) for v in values.to_pylist()], spec.arrow_type())
     if spec.type_name in TIME_TYPES:
         typed = typed.cast(pa.int32() if spec.type_name == "date" else pa.int64())
@@ -91,23 +94,78 @@ def to_numbers(values: pa.Array, spec: ColumnSpec) -> np.ndarray:
 
 
 def _parse_one(value: str | None, spec: ColumnSpec):
-    """The rare value pyarrow's cast refuses (infinity, BC dates, odd formats) becomes NULL (NaN)."""
+    """The rare value pyarrow's cast refuses (odd formats) becomes NULL (NaN)."""
     try:
         return pc.cast(pa.array([value]), spec.arrow_type())[0].as_py()
     except (pa.ArrowInvalid, OverflowError):
         return None
 
 
+_BC = re.compile(r"^(\d+)-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d+)?)?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)? BC$")
+
+
+def _time_number(value: str | None, spec: ColumnSpec) -> float:
+    """One date or timestamp in to_numbers' units, including what pyarrow cannot read: infinities, BC."""
+    if value is None:
+        return math.nan
+    if value in ("infinity", "-infinity"):
+        return math.inf if value == "infinity" else -math.inf
+    m = _BC.match(value)
+    if m is None:
+        parsed = _parse_one(value, spec)
+        if parsed is None:
+            return math.nan
+        return float(pa.scalar(parsed, spec.arrow_type()).cast(pa.int32() if spec.type_name == "date" else pa.int64())
+                     .as_py())
+    year, month, day, hh, mi, ss, frac, sign, oh, om, osec = m.groups()
+    days = _days_from_civil(1 - int(year), int(month), int(day))  # 1 BC is year 0
+    if spec.type_name == "date":
+        return float(days)
+    micros = (int(hh or 0) * 3600 + int(mi or 0) * 60 + int(ss or 0)) * 1_000_000 + round(float(frac or 0) * 1e6)
+    offset = (int(oh or 0) * 3600 + int(om or 0) * 60 + int(osec or 0)) * (-1 if sign == "-" else 1)
+    return float(days * 86_400_000_000 + micros - offset * 1_000_000)
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """(astronomical year, month, day) of a day count since 1970-01-01 (H. Hinnant's algorithm)."""
+    days += 719_468
+    era = days // 146_097
+    doe = days - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, doy - (153 * mp + 2) // 5 + 1
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date, any astronomical year (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+
+
 def from_number(value: float | None, spec: ColumnSpec) -> str | float | None:
     """A binning number back as the report shows it (ISO text for dates and timestamps)."""
     if value is None or not math.isfinite(value):
         return None
-    if spec.type_name == "date":
-        return (date(1970, 1, 1) + timedelta(days=round(value))).isoformat()
-    if spec.type_name in TIME_TYPES:
-        stamp = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=round(value))
+    if spec.type_name not in TIME_TYPES:
+        return float(value)
+    days, micros = (round(value), 0) if spec.type_name == "date" else divmod(round(value), 86_400_000_000)
+    year, month, day = _civil_from_days(days)
+    if 1 <= year <= 9999:
+        if spec.type_name == "date":
+            return date(year, month, day).isoformat()
+        stamp = datetime(year, month, day, tzinfo=UTC) + timedelta(microseconds=micros)
         return stamp.isoformat() if spec.type_name == "timestamptz" else stamp.replace(tzinfo=None).isoformat()
-    return float(value)
+    # beyond Python's dates (BC, or after 9999): PostgreSQL's own notation, which it reads back
+    text = f"{abs(year - 1) if year < 1 else year:04d}-{month:02d}-{day:02d}"
+    if spec.type_name != "date":
+        text += " " + (datetime(2000, 1, 1) + timedelta(microseconds=micros)).time().isoformat()
+        text += "+00" if spec.type_name == "timestamptz" else ""
+    return text + (" BC" if year < 1 else "")
 
 
 @dataclass

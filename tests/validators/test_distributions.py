@@ -172,16 +172,20 @@ def test_leak_of_own_input(dbs, monkeypatch, name, rules, expected):
 
 ODD_SQL = """
 CREATE TABLE odd (
-    id bigint PRIMARY KEY, n numeric, f float8, d date, ts timestamp, kind text, phone text, code text, flag boolean
+    id bigint PRIMARY KEY, n numeric, f float8, d date, ts timestamp, kind text, phone text, code text, flag boolean,
+    tz timestamptz
 );
 INSERT INTO odd
 SELECT g, CASE g % 50 WHEN 0 THEN 'NaN' WHEN 1 THEN 'Infinity' WHEN 2 THEN '-Infinity' ELSE (g % 97)::numeric / 7 END,
        CASE g % 40 WHEN 0 THEN 'NaN' WHEN 1 THEN '-Infinity' WHEN 3 THEN NULL ELSE g * 1.5e10 END,
-       CASE g % 60 WHEN 0 THEN 'infinity'::date ELSE date '2020-02-29' + g END,
-       CASE g % 70 WHEN 0 THEN 'infinity'::timestamp
+       CASE g % 60 WHEN 0 THEN 'infinity'::date WHEN 1 THEN '-infinity' WHEN 2 THEN '0044-03-15 BC'
+                   ELSE date '2020-02-29' + g END,
+       CASE g % 70 WHEN 0 THEN 'infinity'::timestamp WHEN 1 THEN '-infinity' WHEN 2 THEN '0044-03-15 12:34:56.5 BC'
                    ELSE timestamp '2001-01-01 10:00:00.123456' + g * interval '1 h' END,
        (ARRAY['a', 'b', 'c d', 'é%_'])[1 + g % 4], CASE WHEN g % 9 = 0 THEN 'ünïcode' ELSE '+49 (30) ' || g END,
-       CASE WHEN g % 11 = 0 THEN 'x' || g ELSE lpad(g::text, 6, '0') END, g % 3 = 0
+       CASE WHEN g % 11 = 0 THEN 'x' || g ELSE lpad(g::text, 6, '0') END, g % 3 = 0,
+       CASE g % 80 WHEN 0 THEN 'infinity'::timestamptz WHEN 1 THEN '-infinity' WHEN 2 THEN '0300-01-01 00:00:00+00 BC'
+                   ELSE timestamptz '2010-06-01 00:00+00' + g * interval '37 min' END
 FROM generate_series(1, 3000) g;
 ANALYZE odd;
 """
@@ -189,14 +193,13 @@ ANALYZE odd;
 
 def test_staging_scan_reads_production_numbers_on_odd_values(dbs, monkeypatch):
     """An identical copy holding NaN, infinities, out-of-range values, unicode and format-breaking rows: staging's one
-    scan reads exactly production's counts per bin, category and length, nulls, min/max and format shares.
-    (Not '-infinity' dates or timestamps: the stream profile reads them as unparseable, binned last, while staging
-    bins them first, as width_bucket does.)"""
+    scan reads exactly production's counts per bin, category and length, nulls, min/max and format shares;
+    '-infinity' and BC dates and timestamps bin first on both sides, 'infinity' last."""
     from prodlike.validators.distributions import CATEGORIES, LENGTHS, StagingQuery, effective_mode
 
     with dbs.src() as src:
         src.execute(ODD_SQL)
-    policy = {"public.odd": {"columns": {**dict.fromkeys(["n", "f", "d", "ts", "kind", "code", "flag"], "keep"),
+    policy = {"public.odd": {"columns": {**dict.fromkeys(["n", "f", "d", "ts", "kind", "code", "flag", "tz"], "keep"),
                                          "phone": "phone"}}}
     cfg = make_config(dbs, monkeypatch, policy)
     tr = refresh(cfg, release=False).outcome.tables["public.odd"]
