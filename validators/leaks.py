@@ -92,7 +92,9 @@ def anti_join(conn, relation: str, columns: dict[str, tuple[int, str]], key: str
     with conn.transaction():
         conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         for name, (slot, expr) in columns.items():
-            staged = f"(SELECT {staging_hash_sql(expr)} AS h FROM {relation}) s"
+            # clock_timestamp() (volatile) keeps the subquery a scan of its own: the hash is computed once per row,
+            # not once per place the outer query names h (the join key, each aggregate)
+            staged = f"(SELECT clock_timestamp() AS t_, {staging_hash_sql(expr)} AS h FROM {relation}) s"
             overlap = conn.execute(f"SELECT count(DISTINCT h) FROM {staged} WHERE h IN "
                                    f"(SELECT h FROM prodlike.leak_hashes WHERE slot = %(slot)s)",
                                    {"key": key, "slot": int(slot)}).fetchone()[0]

@@ -126,10 +126,12 @@ def test_the_scan_never_plans_a_subplan_over_production_hashes(dbs, monkeypatch)
         columns = {c: (slot, f'"{c}"::text') for c, slot in hashes["slots"].items()}
         found = leaks.anti_join(recording, f'{SHADOW}."customers"', columns, hashes["key"])
         for sql, params in recording.selects:
-            plans.append("\n".join(r[0] for r in conn.execute(f"EXPLAIN {sql}", params).fetchall()))
+            plans.append("\n".join(r[0] for r in conn.execute(f"EXPLAIN (VERBOSE) {sql}", params).fetchall()))
     assert found["email"]["overlap"] == 0 and found["email"]["distinct"] == found["email"]["production_distinct"]
     assert not [p for p in plans if "SubPlan" in p], plans
     assert len(plans) == 3 * len(columns)  # overlap, staged distinct, production distinct
+    # the keyed hash is computed once per staged row, not once per place the query names it
+    assert [p.count("md5(") for p in plans] == [1, 1, 0] * len(columns), plans
 
 
 def test_a_failed_copy_discards_its_hashes_at_once(dbs, monkeypatch):
