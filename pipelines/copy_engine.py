@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import struct
 import threading
 import time
 from collections import deque
@@ -191,41 +192,41 @@ class PoolTap(StreamTap):
 
 class LeakSink:
     """Production's keyed hashes of one leaf's identifier columns, streamed into staging's control schema by a
-    binary COPY on a connection of its own as batches come back (memory stays bounded); the key lives in this
-    object only. The leak check anti-joins them with the staged values, then deletes them."""
+    binary COPY on a connection of its own as batches come back (memory stays bounded): one row per batch and
+    column holding the batch's hashes as one bytea (little-endian int64s), so staging stores a few hundred
+    rows per million values, not a million. The key lives in this object only. The leak check anti-joins them
+    with the staged values, then deletes them."""
 
-    ROW = np.dtype([("fields", ">i2"), ("slot_len", ">i4"), ("slot", ">i4"), ("h_len", ">i4"), ("h", ">i8")])
+    HEAD = struct.Struct(">hiii")  # fields, slot's length, slot, length of the hashes
     _slots = itertools.count(1)
     _lock = threading.Lock()
 
-    def __init__(self, target_dsn: str, columns: list[str]):
+    def __init__(self, target_dsn: str, columns: list[str], source_conn):
         from prodlike.validators.leaks import hash_key
 
-        self.key = hash_key()
         with self._lock:
             self.slots = {name: next(self._slots) for name in columns}
         self.present = dict.fromkeys(columns, 0)
         self.conn = connections.staging(target_dsn)
-        self._copy_cm = self.conn.cursor().copy("COPY prodlike.leak_hashes (slot, h) FROM STDIN (FORMAT binary)")
+        self.key = hash_key(source_conn, self.conn)
+        self._copy_cm = self.conn.cursor().copy("COPY prodlike.leak_hashes (slot, hashes) FROM STDIN (FORMAT binary)")
         self._copy = self._copy_cm.__enter__()
         self._copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))
 
     def select(self, unit: CopyUnit) -> str:
         """The COPY query's extra fields: production's keyed hash of each identifier column, as staging's twin."""
         from prodlike.validators.distributions import _as_copy_text
-        from prodlike.validators.leaks import staging_hash_sql
 
         specs = unit.profile_specs or {}
         texts = [_as_copy_text(qident(n), specs[n]).replace("%%", "%") if n in specs else f"{qident(n)}::text"
                  for n in unit.hashed]
-        return ", ".join(staging_hash_sql(t, key_sql=f"'{self.key}'") for t in texts)
+        return ", ".join(self.key.sql(t, literal=True) for t in texts)
 
     def add(self, hashed: dict) -> None:
         for name, (hashes, present) in hashed.items():
-            rows = np.empty(len(hashes), self.ROW)
-            rows["fields"], rows["slot_len"], rows["slot"], rows["h_len"] = 2, 4, self.slots[name], 8
-            rows["h"] = hashes
-            self._copy.write(rows.tobytes())
+            if len(hashes):
+                data = np.ascontiguousarray(hashes, dtype="<i8").tobytes()
+                self._copy.write(self.HEAD.pack(2, 4, self.slots[name], len(data)) + data)
             self.present[name] += present
 
     def close(self, ok: bool) -> dict | None:
@@ -554,7 +555,7 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
                 cols = ", ".join(qident(c) for c in unit.columns)
                 tap = sink = None
                 if unit.hashed:
-                    sink = LeakSink(target_dsn, unit.hashed)
+                    sink = LeakSink(target_dsn, unit.hashed, src_conn)
                 if unit.profile_specs:
                     tap = PoolTap(unit, pool) if pool is not None and unit.source in pool.profiled \
                         else StreamTap(unit, 2 * batch_bytes)

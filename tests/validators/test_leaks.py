@@ -3,8 +3,11 @@ hashes from the copy stream, and injective identifier transforms keep every dist
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from prodlike.pipelines import checks
 from prodlike.validators import leaks
@@ -67,18 +70,40 @@ def test_leak_cases(dbs, monkeypatch, name, staging_sql, expected, processes):
         assert dst.execute("SELECT count(*) FROM prodlike.leak_hashes").fetchone()[0] == 0
 
 
-def test_both_servers_hash_alike_and_a_new_key_changes_every_hash(dbs):
+@pytest.mark.parametrize("fast", [True, False], ids=["hashtextextended", "md5"])
+def test_both_servers_hash_alike_and_a_new_key_changes_every_hash(dbs, fast):
     values = ["a@b.c", "ünï", "", "tab\there", "+49 30 1234567"]
-    key = leaks.hash_key()
+    key = leaks.HashKey(leaks.hash_key().key, leaks.hash_key().seed, fast)
 
-    def hashes(dsn: str, k: str) -> list[int]:
+    def hashes(dsn: str, k: leaks.HashKey) -> list[int]:
         with psycopg.connect(dsn) as conn:
-            return [conn.execute(f"SELECT {leaks.staging_hash_sql('%(v)s::text')}", {"key": k, "v": v}).fetchone()[0]
+            return [conn.execute(f"SELECT {k.sql('%(v)s::text')}", {**k.params(), "v": v}).fetchone()[0]
                     for v in values]
 
     production, staging = hashes(dbs.source, key), hashes(dbs.target, key)
     assert production == staging and len(set(production)) == len(values)
-    assert not set(hashes(dbs.target, leaks.hash_key())) & set(staging)
+    with psycopg.connect(dbs.source) as conn:  # the literal form (production's COPY query) hashes alike
+        literals = [sql.Literal(v).as_string(conn) for v in values]
+        assert [conn.execute(f"SELECT {key.sql(v, literal=True)}").fetchone()[0] for v in literals] == production
+    other = leaks.hash_key()
+    assert not set(hashes(dbs.target, leaks.HashKey(other.key, other.seed, fast))) & set(staging)
+
+
+def test_the_fast_hash_is_used_only_where_both_servers_hash_a_probe_alike(dbs):
+    """Same encoding: hashtextextended. A staging database in another encoding hashes the probe's é from other
+    bytes, so the copy falls back to md5 over UTF-8, which both servers compute alike."""
+    with psycopg.connect(dbs.source) as prod, psycopg.connect(dbs.target) as stage:
+        assert leaks.hash_key(prod, stage).fast
+    with psycopg.connect(dbs.target, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS latin1_staging")
+        admin.execute("CREATE DATABASE latin1_staging ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+                      "TEMPLATE template0")
+    latin1 = psycopg.conninfo.make_conninfo(dbs.target, dbname="latin1_staging")
+    with psycopg.connect(dbs.source) as prod, psycopg.connect(latin1) as stage:
+        key = leaks.hash_key(prod, stage)
+        assert not key.fast
+        query, params = f"SELECT {key.sql('%(v)s::text')}", {**key.params(), "v": "ünï"}
+        assert prod.execute(query, params).fetchone() == stage.execute(query, params).fetchone()
 
 
 def test_a_failed_copy_leaves_no_hashes(dbs, monkeypatch):
@@ -103,35 +128,52 @@ class Recording:
     def transaction(self):
         return self.conn.transaction()
 
-    def execute(self, sql, params=None):
+    def execute(self, sql, params=None, **kwargs):
         if sql.startswith("SELECT"):
             self.selects.append((sql, params))
-        return self.conn.execute(sql, params)
+        return self.conn.execute(sql, params, **kwargs)
 
 
-def test_the_scan_never_plans_a_subplan_over_production_hashes(dbs, monkeypatch):
-    """With statistics on leak_hashes a planner turns `h IN (SELECT ...)` inside an aggregate into a plain
-    subplan once the hashes outgrow work_mem: one scan of production's hashes per staged row (a 1M-row check
-    ran over an hour). Every query of the scan must plan as joins and aggregates."""
+def test_a_column_checked_in_parts_gives_the_numbers_of_one_piece(dbs, monkeypatch):
+    """A column of more than PART_VALUES hashes is checked by hash residue, one staging scan per part, so memory
+    stays bounded: the same overlap, distinct and present counts as in one piece, planted production values still
+    found. Every scan computes the keyed hash once per row, not once per place the query names it."""
     with dbs.src() as src:
         src.execute(SQL)
+        planted = [r[0] for r in src.execute("SELECT email FROM customers WHERE email IS NOT NULL ORDER BY id "
+                                             "LIMIT 3").fetchall()]
     cfg = make_config(dbs, monkeypatch, POLICY)
-    tr = refresh(cfg, release=False).outcome.tables["public.customers"]
-    hashes = tr.leaves[0].hashes
+    hashes = refresh(cfg, release=False).outcome.tables["public.customers"].leaves[0].hashes
+    columns = {c: (slot, f'"{c}"::text') for c, slot in hashes["slots"].items()}
+    relation = f'{SHADOW}."customers"'
     with psycopg.connect(dbs.target, autocommit=True) as conn:
-        conn.execute("ANALYZE prodlike.leak_hashes")
-        conn.execute("SET work_mem = '64kB'")  # statistics now say the hashes do not fit in memory
-        plans = []
+        conn.execute(f"UPDATE {relation} SET email = (%s::text[])[id - 99] WHERE id BETWEEN 100 AND 102", (planted,))
+        mine = "FROM prodlike.leak_hashes WHERE slot = ANY(%s)"
+        slots = (list(hashes["slots"].values()),)
+        stored = conn.execute(f"SELECT slot, hashes {mine}", slots, binary=True).fetchall()
         recording = Recording(conn)
-        columns = {c: (slot, f'"{c}"::text') for c, slot in hashes["slots"].items()}
-        found = leaks.anti_join(recording, f'{SHADOW}."customers"', columns, hashes["key"])
-        for sql, params in recording.selects:
-            plans.append("\n".join(r[0] for r in conn.execute(f"EXPLAIN (VERBOSE) {sql}", params).fetchall()))
-    assert found["email"]["overlap"] == 0 and found["email"]["distinct"] == found["email"]["production_distinct"]
-    assert not [p for p in plans if "SubPlan" in p], plans
-    assert len(plans) == 3 * len(columns)  # overlap, staged distinct, production distinct
-    # the keyed hash is computed once per staged row, not once per place the query names it
-    assert [p.count("md5(") for p in plans] == [1, 1, 0] * len(columns), plans
+        whole = leaks.anti_join(recording, relation, columns, hashes["key"])
+        assert conn.execute(f"SELECT count(*) {mine}", slots).fetchone()[0] == 0
+        conn.cursor().executemany("INSERT INTO prodlike.leak_hashes VALUES (%s, %s)", stored)
+        monkeypatch.setattr(leaks, "PART_VALUES", 7000)
+        parts = leaks.anti_join(recording, relation, columns, hashes["key"])
+        scans = [(sql, params) for sql, params in recording.selects if "string_agg" in sql]
+        scanned = [seq_scan(conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}", params).fetchone()[0][0]["Plan"])
+                   for sql, params in scans]
+    assert parts == whole
+    assert whole["email"] == {"overlap": 3, "distinct": 26667, "present": 26667, "production_distinct": 26667}
+    assert whole["phone"]["present"] == whole["phone"]["production_distinct"] == 30000
+    assert len(scans) == 2 + 4 + 5  # one per column, then ceil(26,667 / 7,000) of email, ceil(30,000 / 7,000) of phone
+    # the scan node evaluates the hash once (nodes above print references to its output as the expression)
+    computed = [json.dumps([node.get("Output"), node.get("Filter")]).count("hashtextextended(") for node in scanned]
+    assert hashes["key"].fast and computed == [1] * len(scans), scanned
+
+
+def seq_scan(plan: dict) -> dict:
+    """The Seq Scan node of a JSON plan."""
+    if plan["Node Type"] == "Seq Scan":
+        return plan
+    return next(seq_scan(p) for p in plan.get("Plans", []))
 
 
 def test_a_failed_copy_discards_its_hashes_at_once(dbs, monkeypatch):
@@ -149,12 +191,13 @@ def test_a_failed_copy_discards_its_hashes_at_once(dbs, monkeypatch):
 
     def stored() -> int:
         with dbs.dst() as dst:
-            return dst.execute("SELECT count(*) FROM prodlike.leak_hashes").fetchone()[0]
+            return dst.execute("SELECT coalesce(sum(length(hashes)) / 8, 0) FROM prodlike.leak_hashes").fetchone()[0]
 
-    failed = LeakSink(dbs.target, ["email"])
-    failed.add({"email": (np.arange(1000, dtype=np.int64), 1000)})
-    assert failed.close(ok=False) is None and stored() == 0
-    kept = LeakSink(dbs.target, ["email"])
+    with dbs.src() as src:
+        failed = LeakSink(dbs.target, ["email"], src)
+        failed.add({"email": (np.arange(1000, dtype=np.int64), 1000)})
+        assert failed.close(ok=False) is None and stored() == 0
+        kept = LeakSink(dbs.target, ["email"], src)
     kept.add({"email": (np.arange(1000, dtype=np.int64), 1200)})
     got = kept.close(ok=True)
     assert stored() == 1000 and got["present"] == {"email": 1200} and got["slots"]["email"] != failed.slots["email"]
