@@ -69,7 +69,7 @@ def distribution(cfg: Config, target_dsn: str, tr) -> list[CheckResult]:
     relation = f"{qident(ddl.shadow_name(schema))}.{qident(table)}"
     levels = {col: {name: threshold(cfg, name, tr.table, col) for name in COLUMN_STATISTICS} for col in merged.specs}
     with connections.staging(target_dsn, autocommit=True) as conn:
-        found = compare(tr.table, relation, conn, merged, levels)
+        found = compare(tr.table, relation, conn, merged, levels, cfg.distribution_sample_rows)
     return found or [CheckResult(DISTRIBUTION, tr.table, None, "psi", None, None, None, threshold(cfg, DISTRIBUTION),
                                  Verdict.PASS, f"{tr.table}: no columns to compare")]
 

@@ -390,6 +390,11 @@ class Config(Strict):
     copy_: Copy = Field(Copy(), alias="copy", description="Copy engine settings.")
     state_dir: str = Field(".prodlike", description="Local state folder (Dagster home, logs, reports).")
     workload: str | None = Field(None, description="SQL file of representative queries for plan checks.")
+    distribution_sample_rows: int = Field(
+        1_000_000, ge=0, description="The distribution check scans every staging row of a table up to this many "
+        "rows and a Bernoulli sample of about this many beyond (`TABLESAMPLE BERNOULLI ... REPEATABLE`, the same "
+        "sample on a rerun); production's side is always exact, from the copy stream. Its statistics are shares, "
+        "which a million rows measure to about 0.001, far inside the thresholds; 0: always every row.")
     great_expectations: bool = Field(
         True, description="Also run Great Expectations on the staging copy (check `expectations`, once per run over "
         "all tables): row counts, and per keep numeric column KL divergence, mean and null fraction against "

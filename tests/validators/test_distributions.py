@@ -228,3 +228,42 @@ def test_staging_scan_reads_production_numbers_on_odd_values(dbs, monkeypatch):
             assert s.total == pytest.approx(p.total, rel=1e-12), name
     assert staged["phone"].formats == {"phone": 3000 - 333}
     assert {r.verdict for r in checks.distribution(cfg, dbs.target, tr)} == {Verdict.PASS}
+
+
+BIG_SQL = """
+CREATE TABLE visits (id integer PRIMARY KEY, amount numeric(10,2), status text NOT NULL, email text);
+INSERT INTO visits
+SELECT g, CASE WHEN g % 20 = 0 THEN NULL ELSE round((g % 1000)::numeric / 3, 2) END,
+       (ARRAY['new','paid','shipped','done','returned'])[1 + g % 5], 'visitor' || g || '@mail.example.org'
+FROM generate_series(1, 200000) g;
+"""
+BIG_POLICY = {"public.visits": {"columns": {"amount": "keep", "status": "keep", "email": "email"}}}
+BIG_SHADOW = '"_prodlike_shadow_public".visits'
+
+
+@pytest.mark.parametrize("staging_sql,expected", [
+    (None, {}),
+    (f"UPDATE {BIG_SHADOW} SET amount = amount + 200 WHERE id % 2 = 0", {"amount": (Verdict.ERROR, "psi")}),
+    (f"UPDATE {BIG_SHADOW} SET email = NULL WHERE id % 10 = 0", {"email": (Verdict.ERROR, "null_fraction")}),
+    (f"UPDATE {BIG_SHADOW} SET status = 'done' WHERE status = 'returned'", {"status": (Verdict.ERROR, "psi")}),
+], ids=["identical", "half the amounts shifted", "nulls", "category vanished"])
+def test_a_table_beyond_the_sample_size_is_judged_on_a_sample(dbs, monkeypatch, staging_sql, expected):
+    """200,000 rows against distribution_sample_rows 50,000: staging's side is a 25% Bernoulli sample (the same
+    on a rerun), the copy still passes, and a shift, NULLs and a vanished category are still caught."""
+    with dbs.src() as src:
+        src.execute(BIG_SQL)
+    cfg = make_config(dbs, monkeypatch, BIG_POLICY, distribution_sample_rows=50_000)
+    tr = refresh(cfg, release=False).outcome.tables["public.visits"]
+    if staging_sql:
+        with dbs.dst() as dst:
+            dst.execute(staging_sql)
+    found = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
+    got = {c: (r.verdict, r.statistic) for c, r in found.items() if r.verdict != Verdict.PASS}
+    assert got == expected, [r.explanation for r in found.values()]
+    assert all("from a 25% sample (" in r.explanation for r in found.values())
+    sampled = int(found["amount"].explanation.split("% sample (")[1].split(" rows")[0].replace(",", ""))
+    assert 48_000 < sampled < 52_000
+    again = {r.column: r.explanation for r in checks.distribution(cfg, dbs.target, tr)}
+    assert again == {c: r.explanation for c, r in found.items()}  # REPEATABLE: the same sample, the same numbers
+    whole = make_config(dbs, monkeypatch, BIG_POLICY, distribution_sample_rows=0)
+    assert not any("sample" in r.explanation for r in checks.distribution(whole, dbs.target, tr))
