@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import dagster as dg
@@ -68,10 +69,18 @@ def distribution(cfg: Config, target_dsn: str, tr) -> list[CheckResult]:
     schema, table = tr.table.split(".", 1)
     relation = f"{qident(ddl.shadow_name(schema))}.{qident(table)}"
     levels = {col: {name: threshold(cfg, name, tr.table, col) for name in COLUMN_STATISTICS} for col in merged.specs}
+    keep = sample_table(tr.table) if cfg.great_expectations else None  # GX's column expectations read it too
     with connections.staging(target_dsn, autocommit=True) as conn:
-        found = compare(tr.table, relation, conn, merged, levels, cfg.distribution_sample_rows)
+        found = compare(tr.table, relation, conn, merged, levels, cfg.distribution_sample_rows, keep)
+        if keep and conn.execute("SELECT to_regclass(%s)", (keep,)).fetchone()[0]:
+            tr.sample = (keep, conn.execute(f"SELECT count(*) FROM {keep}").fetchone()[0])
     return found or [CheckResult(DISTRIBUTION, tr.table, None, "psi", None, None, None, threshold(cfg, DISTRIBUTION),
                                  Verdict.PASS, f"{tr.table}: no columns to compare")]
+
+
+def sample_table(table: str) -> str:
+    """The unlogged control-schema table holding a large table's distribution sample for Great Expectations."""
+    return f"prodlike.{control.SAMPLES}{hashlib.md5(table.encode()).hexdigest()[:16]}"
 
 
 def dagster_result(key: dg.AssetKey, name: str, results: list[CheckResult]) -> dg.AssetCheckResult:
@@ -115,7 +124,8 @@ def table_profile(tr):
 
 def expectations(cfg: Config, target_dsn: str, copied: list) -> dict[str, list[CheckResult]]:
     """Great Expectations over every copied table, once per run (its import alone costs seconds): production's
-    row count, and per keep numeric column its histogram (KL divergence), mean and null fraction."""
+    row count on the whole copy, and per keep numeric column its histogram (KL divergence), mean and null fraction,
+    on the distribution check's sample where the table had one (dropped afterwards)."""
     from prodlike.validators import expectations as gx
 
     tables = []
@@ -127,8 +137,14 @@ def expectations(cfg: Config, target_dsn: str, copied: list) -> dict[str, list[C
         tables.append(gx.TableExpectations(tr.table, ddl.shadow_name(schema), name, tr.rows, prof,
                                            threshold(cfg, DISTRIBUTION, tr.table),
                                            threshold(cfg, "null_fraction", tr.table),
-                                           threshold(cfg, ROW_COUNT, tr.table)))
-    return gx.validate(gx.sqlalchemy_url(target_dsn), tables) if tables else {}
+                                           threshold(cfg, ROW_COUNT, tr.table), getattr(tr, "sample", None)))
+    try:
+        return gx.validate(gx.sqlalchemy_url(target_dsn), tables) if tables else {}
+    finally:
+        with connections.staging(target_dsn, autocommit=True) as conn:
+            control.drop_samples(conn)
+        for tr in copied:
+            tr.sample = None
 
 
 def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:

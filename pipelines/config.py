@@ -398,7 +398,9 @@ class Config(Strict):
     great_expectations: bool = Field(
         True, description="Also run Great Expectations on the staging copy (check `expectations`, once per run over "
         "all tables): row counts, and per keep numeric column KL divergence, mean and null fraction against "
-        "production's numbers from the copy stream. Its import costs seconds and each expectation is one more scan.")
+        "production's numbers from the copy stream; a table larger than `distribution_sample_rows` has its column "
+        "expectations checked on the distribution check's sample (its row count on the whole copy). Its import "
+        "costs seconds.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

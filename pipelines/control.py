@@ -116,6 +116,17 @@ MIGRATIONS: list[str] = [
 ]
 
 
+SAMPLES = "sample_"  # prodlike.sample_<md5 of the table>: a table's distribution sample, until GX has read it
+
+
+def drop_samples(conn: psycopg.Connection) -> None:
+    """Drop every distribution sample (after Great Expectations has read them; at a refresh's start, a crashed
+    run's)."""
+    for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'prodlike' AND tablename LIKE %s",
+                                (SAMPLES.replace("_", "\\_") + "%",)).fetchall():
+        conn.execute(f'DROP TABLE IF EXISTS prodlike."{name}"')
+
+
 def current_version(conn: psycopg.Connection) -> int:
     exists = conn.execute("SELECT to_regclass('prodlike.schema_version')").fetchone()[0]
     if not exists:

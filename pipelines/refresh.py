@@ -134,6 +134,7 @@ class Refresh:
                 release.drop_stale_shadows(stage, self.cfg.schemas)
                 control.start_run(stage, self.run_id, self.cfg.schemas)
                 stage.execute("TRUNCATE prodlike.leak_hashes")  # a crashed run's hashes (their key is gone)
+                control.drop_samples(stage)  # and its distribution samples
                 if self.force:
                     control.update_run(stage, self.run_id, forced=True)
                 try:

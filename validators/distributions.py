@@ -395,9 +395,8 @@ class StagingQuery:
     keeps the planner from inlining the inner expressions into every aggregate (as OFFSET 0 would, but OFFSET 0
     also forbids a parallel scan)."""
 
-    def __init__(self, relation: str, specs: dict[str, ColumnSpec], prod: StreamProfile, percent: float = 100.0):
+    def __init__(self, relation: str, specs: dict[str, ColumnSpec], prod: StreamProfile):
         self.relation, self.specs, self.prod = relation, specs, prod
-        self.sample = f" TABLESAMPLE BERNOULLI ({percent:.6f}) REPEATABLE ({SAMPLE_SEED})" if percent < 100 else ""
         self.inner: list[str] = ["clock_timestamp() AS t_"]
         self.outer: list[str] = ["count(*)"]
         self.params: list = []
@@ -405,8 +404,8 @@ class StagingQuery:
     def sql(self) -> tuple[str, list]:
         for i, (name, spec) in enumerate(self.specs.items()):
             self._column(i, name, spec)
-        return (f"SELECT {', '.join(self.outer)} FROM (SELECT {', '.join(self.inner)} FROM {self.relation}"
-                f"{self.sample}) s", self.params)
+        return (f"SELECT {', '.join(self.outer)} FROM (SELECT {', '.join(self.inner)} FROM {self.relation}) s",
+                self.params)
 
     def _cumulative(self, x: str, edges: list, cast: str | None) -> None:
         """count(x), then the rows below each inner edge (edges as parameters cast to `cast`, or literals)."""
@@ -623,12 +622,13 @@ def sample_percent(rows: int, sample_rows: int) -> float:
     return 100.0 if not sample_rows or rows <= sample_rows else 100.0 * sample_rows / rows
 
 
-def compare(table: str, relation: str, conn, prod: StreamProfile,
-            thresholds: dict[str, dict[str, Threshold]], sample_rows: int = 0) -> list[CheckResult]:
-    """Every checked column of one table: one scan of `relation` on staging (of a Bernoulli sample of about
-    `sample_rows` rows when the table is larger: every statistic judged is a share, which a sample of a
-    million rows measures to about 0.001; production's side stays exact), then one result per column.
-    thresholds maps column -> statistic -> Threshold."""
+def compare(table: str, relation: str, conn, prod: StreamProfile, thresholds: dict[str, dict[str, Threshold]],
+            sample_rows: int = 0, keep_sample: str | None = None) -> list[CheckResult]:
+    """Every checked column of one table: one scan of `relation` on staging, then one result per column.
+    A table of more than `sample_rows` rows is judged on a Bernoulli sample of about that many rows, drawn once
+    into a table of its own (`keep_sample`, an unlogged table Great Expectations reads next, or a temporary one):
+    every statistic judged is a share, which a sample of a million rows measures to about 0.001; production's
+    side stays exact. thresholds maps column -> statistic -> Threshold."""
     if not prod.specs:
         return []
     if prod.failed:
@@ -636,9 +636,15 @@ def compare(table: str, relation: str, conn, prod: StreamProfile,
                             ["distribution"], Verdict.SKIPPED, f"{table}: production's values could not be profiled "
                             f"from the copy stream ({prod.failed}); distributions not compared")]
     percent = sample_percent(prod.rows, sample_rows)
-    query = StagingQuery(relation, prod.specs, prod, percent)
+    scanned = relation
+    if percent < 100:
+        scanned = keep_sample or "pg_temp.prodlike_sample"
+        draw_sample(conn, relation, scanned, list(prod.specs), percent, temporary=keep_sample is None)
+    query = StagingQuery(scanned, prod.specs, prod)
     sql, params = query.sql()
     staged = query.read(conn.execute(sql, params).fetchone())
+    if percent < 100 and keep_sample is None:
+        conn.execute(f"DROP TABLE {scanned}")
     found = [compare_column(table, spec, prod.profiles[name], staged[name], thresholds[name])
              for name, spec in prod.specs.items()]
     if percent < 100:
@@ -646,6 +652,15 @@ def compare(table: str, relation: str, conn, prod: StreamProfile,
         note = f"; staging's side from a {percent:.3g}% sample ({rows:,} rows; production's exact)"
         found = [replace(r, explanation=r.explanation + note) for r in found]
     return found
+
+
+def draw_sample(conn, relation: str, into: str, columns: list[str], percent: float, temporary: bool) -> None:
+    """Copy a REPEATABLE Bernoulli sample of `relation`'s columns into a new table (a rerun draws the same rows,
+    so a verdict does not flap between runs)."""
+    cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    conn.execute(f"DROP TABLE IF EXISTS {into}")
+    conn.execute(f"CREATE {'TEMPORARY' if temporary else 'UNLOGGED'} TABLE {into.split('.')[-1] if temporary else into}"
+                 f" AS SELECT {cols} FROM {relation} TABLESAMPLE BERNOULLI ({percent:.6f}) REPEATABLE ({SAMPLE_SEED})")
 
 
 _BOUNDS = """

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -13,6 +14,7 @@ from .results import CheckResult, Threshold, Verdict
 
 CHECK = "expectations"
 MEAN_TOLERANCE = 1e-5  # relative: production's mean is of the text values, staging's of real/float8 values
+SAMPLE_SIGMAS = 6.0  # a sampled mean may differ from production's by this many (bounded) standard errors
 WIDEN = 1e-6  # relative: the outer bins reach past production's min/max by float4 rounding
 
 
@@ -28,6 +30,7 @@ class TableExpectations:
     kl: Threshold  # thresholds.distribution: the error level bounds the KL divergence
     null_fraction: Threshold
     row_count: Threshold
+    sample: tuple[str, int] | None = None  # the distribution check's sample (schema.table, rows) of a large table
 
 
 def sqlalchemy_url(dsn: str) -> str:
@@ -57,6 +60,8 @@ def suite_for(t: TableExpectations):
             column=name, partition_object={"bins": bins, "weights": fractions(prof.counts)},
             threshold=t.kl.error if t.kl.error is not None else 1.0), name, "kl_divergence", 0.0))
         tol = abs(prof.mean) * MEAN_TOLERANCE + 1e-9
+        if t.sample:  # a sample's mean: within SAMPLE_SIGMAS standard errors (sigma <= half the range)
+            tol += SAMPLE_SIGMAS * (prof.maximum - prof.minimum) / 2 / math.sqrt(max(t.sample[1], 1))
         items.append((gxe.ExpectColumnMeanToBeBetween(column=name, min_value=prof.mean - tol,
                                                       max_value=prof.mean + tol), name, "mean", prof.mean))
         present, slack_n = 1 - prof.null_fraction, t.null_fraction.error or 0.0
@@ -89,7 +94,8 @@ def _import() -> None:
 
 def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckResult]]:
     """One GX context for the whole run (its import costs seconds: preload() overlaps it with the other checks);
-    one suite per table, SUMMARY results."""
+    per table a suite on the copy (its row count; every expectation when the table had no sample) and one of the
+    column expectations on the distribution check's sample of a large table; SUMMARY results."""
     if _preload is not None:
         _preload.join()
     import great_expectations as gx
@@ -103,14 +109,29 @@ def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckR
     out: dict[str, list[CheckResult]] = {}
     for t in tables:
         items = suite_for(t)
-        suite = gx.ExpectationSuite(name=t.table)
-        for expectation, *_ in items:
-            suite.add_expectation(expectation)
-        asset = source.add_table_asset(name=t.table, table_name=t.name, schema_name=t.schema)
-        batch = asset.add_batch_definition_whole_table("whole").get_batch()
-        outcome = batch.validate(suite, result_format="SUMMARY")
-        out[t.table] = [_result(t.table, item, r) for item, r in zip(items, outcome.results)]
+        whole, sampled = items[:1], items[1:]  # the row count on the whole copy; columns on its sample if any
+        if not t.sample:
+            whole, sampled = items, []
+        out[t.table] = _run(source, t.table, t.schema, t.name, whole)
+        if sampled:
+            schema, name = t.sample[0].split(".", 1)
+            note = f" (on the distribution check's sample of {t.sample[1]:,} rows)"
+            out[t.table] += [replace(r, explanation=r.explanation + note)
+                             for r in _run(source, f"{t.table} (sample)", schema, name, sampled)]
     return out
+
+
+def _run(source, table: str, schema: str, name: str, items: list) -> list[CheckResult]:
+    """One suite of `items` on one staging table, SUMMARY results."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=table)
+    for expectation, *_ in items:
+        suite.add_expectation(expectation)
+    asset = source.add_table_asset(name=table, table_name=name, schema_name=schema)
+    batch = asset.add_batch_definition_whole_table("whole").get_batch()
+    outcome = batch.validate(suite, result_format="SUMMARY")
+    return [_result(table.removesuffix(" (sample)"), item, r) for item, r in zip(items, outcome.results)]
 
 
 def _result(table: str, item: tuple, r) -> CheckResult:

@@ -267,3 +267,34 @@ def test_a_table_beyond_the_sample_size_is_judged_on_a_sample(dbs, monkeypatch, 
     assert again == {c: r.explanation for c, r in found.items()}  # REPEATABLE: the same sample, the same numbers
     whole = make_config(dbs, monkeypatch, BIG_POLICY, distribution_sample_rows=0)
     assert not any("sample" in r.explanation for r in checks.distribution(whole, dbs.target, tr))
+
+
+def test_great_expectations_read_the_sample_of_a_large_table(dbs, monkeypatch):
+    """Beyond distribution_sample_rows the distribution check leaves its sample for GX: the row count is met on
+    the whole copy, the column expectations on the sample (a sampled mean within 6 bounded standard errors); a
+    shift is still missed by KL divergence and mean; the samples are dropped once GX has read them."""
+    with dbs.src() as src:
+        src.execute(BIG_SQL)
+    cfg = make_config(dbs, monkeypatch, BIG_POLICY, distribution_sample_rows=50_000)
+    tr = refresh(cfg, release=False).outcome.tables["public.visits"]
+
+    def samples() -> int:
+        with dbs.dst() as dst:
+            return dst.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'prodlike' "
+                               "AND tablename LIKE 'sample\\_%'").fetchone()[0]
+
+    checks.distribution(cfg, dbs.target, tr)
+    assert samples() == 1 and 48_000 < tr.sample[1] < 52_000
+    clean = {(r.column, r.statistic): r for r in checks.expectations(cfg, dbs.target, [tr])["public.visits"]}
+    assert set(clean) == {(None, "row_count"), *((c, s) for c in ("id", "amount")
+                                                  for s in ("kl_divergence", "mean", "non_null_fraction"))}
+    assert all(r.verdict == Verdict.PASS for r in clean.values()), [r.explanation for r in clean.values()]
+    assert "sample" not in clean[(None, "row_count")].explanation and clean[(None, "row_count")].staging == 200_000
+    assert "on the distribution check's sample of" in clean[("amount", "mean")].explanation
+    assert samples() == 0
+    with dbs.dst() as dst:
+        dst.execute(f"UPDATE {BIG_SHADOW} SET amount = amount + 200")
+    checks.distribution(cfg, dbs.target, tr)
+    shifted = {(r.column, r.statistic) for r in checks.expectations(cfg, dbs.target, [tr])["public.visits"]
+               if r.verdict == Verdict.ERROR}
+    assert shifted == {("amount", "kl_divergence"), ("amount", "mean")}
