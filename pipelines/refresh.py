@@ -366,6 +366,10 @@ class Refresh:
                             yield tr
                     if not any(kind == "copy" for kind, _ in pending.values()):
                         snapshot.close()  # every table has its rows: production is no longer read
+                        if self.cfg.great_expectations:  # its import (seconds of CPU) overlaps keys and indexes
+                            from prodlike.validators.expectations import preload
+
+                            preload()
             except BaseException:
                 for fut in pending:
                     fut.cancel()

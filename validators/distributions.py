@@ -298,9 +298,13 @@ class StreamProfile:
         lengths = pc.utf8_length(present).to_numpy(zero_copy_only=False)
         prof.lengths = _add(prof.lengths, _histogram(lengths, np.array(LENGTH_EDGES, dtype=np.float64)))
         if spec.transformer in FORMAT_KEEPING and len(present):
+            rest = present
             for fmt, _, pattern in FORMATS:
-                matched = pc.sum(pc.match_substring_regex(present, pattern)).as_py() or 0
+                hits = pc.match_substring_regex(rest, pattern)
+                matched = pc.sum(hits).as_py() or 0
                 prof.formats[fmt] = prof.formats.get(fmt, 0) + matched
+                if fmt == "email" and matched:  # an email has an '@', which no other format allows: not tested again
+                    rest = pc.filter(rest, pc.invert(hits))
 
     def _add_numbers(self, spec: ColumnSpec, prof: ColumnProfile, present: pa.Array) -> None:
         numbers = to_numbers(present, spec)
