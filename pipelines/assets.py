@@ -122,7 +122,9 @@ def build_assets(cfg: Config) -> list:
                                                       "once per run over all tables.") for q in tables]
     check_specs += [dg.AssetCheckSpec(checks.LEAK, asset=table_key(q), blocking=True,
                                       description="Anonymized values equal to their own production input more often "
-                                                  "than the transformer's chance rate (counted in the copy stream).")
+                                                  "than the transformer's chance rate (counted in the copy stream); "
+                                                  "production identifiers anywhere in the staging column (keyed "
+                                                  "hashes of every row, both sides).")
                     for q in tables]
     check_specs += [dg.AssetCheckSpec(checks.DRIFT, asset=table_key(q), blocking=True,
                                       description="Production's value distributions now vs at the live release: "
