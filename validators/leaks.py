@@ -133,13 +133,15 @@ def anti_join(conn, relation: str, columns: dict[str, tuple[int, str]], key: Has
         parts = max(1, -(-len(production) // PART_VALUES))
         got = dict.fromkeys(("overlap", "distinct", "present", "production_distinct"), 0)
         for part in range(parts):
-            staged, present = staged_hashes(conn, relation, expr, key, part, parts)
             theirs = distinct_sorted(production if parts == 1 else production[np.mod(production, parts) == part])
+            staged, present = staged_hashes(conn, relation, expr, key, part, parts)
             ours = distinct_sorted(staged)
+            del staged
             got["overlap"] += int(np.intersect1d(ours, theirs, assume_unique=True).size)
             got["distinct"] += int(ours.size)
             got["present"] += present
             got["production_distinct"] += int(theirs.size)
+            del ours, theirs
         found[name] = got
     conn.execute("DELETE FROM prodlike.leak_hashes WHERE slot = ANY(%s)",
                  ([int(slot) for slot, _ in columns.values()],))
@@ -147,9 +149,10 @@ def anti_join(conn, relation: str, columns: dict[str, tuple[int, str]], key: Has
 
 
 def production_hashes(conn, slot: int) -> np.ndarray:
-    """Production's hashes of one column, as the copy stored them (a bytea of little-endian int64s per batch)."""
+    """Production's hashes of one column, as the copy stored them (a bytea of little-endian int64s per batch),
+    in an array of its own (the fetched bytes are freed)."""
     blobs = conn.execute("SELECT hashes FROM prodlike.leak_hashes WHERE slot = %s", (int(slot),), binary=True)
-    return np.frombuffer(b"".join(row[0] for row in blobs), "<i8")
+    return np.frombuffer(b"".join(row[0] for row in blobs), "<i8").copy()
 
 
 def staged_hashes(conn, relation: str, expr: str, key: HashKey, part: int = 0,
@@ -167,8 +170,12 @@ def staged_hashes(conn, relation: str, expr: str, key: HashKey, part: int = 0,
 
 
 def distinct_sorted(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted (np.sort then a neighbour comparison: far faster than np.unique here)."""
-    values = np.sort(values)
+    """The distinct values, sorted: in place (np.sort then a neighbour comparison, far faster than np.unique
+    here); the array itself when every value is distinct, as identifiers mostly are."""
+    values.sort()
     if values.size < 2:
         return values
-    return values[np.concatenate(([True], values[1:] != values[:-1]))]
+    new = np.empty(values.size, bool)
+    new[0] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return values if new.all() else values[new]
