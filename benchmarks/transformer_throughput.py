@@ -15,7 +15,7 @@ from prodlike.anonymizers.base import ColumnInfo  # noqa: E402
 
 KEY = b"benchmark-key-not-secret-0123456789abcdef"
 TARGETS = {"hash": 500_000, "tokenize": 200_000, **{p: 300_000 for p in
-           ("email", "first_name", "last_name", "full_name", "street", "city", "address")}}
+           ("email", "first_name", "last_name", "full_name", "street", "city", "address", "postcode")}}
 
 
 def values(name: str, n: int) -> tuple[list[str], str]:
@@ -33,6 +33,8 @@ def values(name: str, n: int) -> tuple[list[str], str]:
         return [f"Please call +49 30 {i:07d} or mail u{i}@x.example, thanks" for i in range(n)], "S"
     if name == "tokenize":
         return [f"SKU-{i:07d}" for i in range(n)], "S"
+    if name == "postcode":  # Japanese style: a million distinct codes of one shape
+        return [f"{i // 10000:03d}-{i % 10000:04d}" for i in range(n)], "S"
     return [f"user{i}@mail{i % 97}.example.org" for i in range(n)], "S"
 
 
