@@ -189,3 +189,15 @@ def test_hash_of_a_batch_without_values(length):
     """An odd hex length once failed on an all-NULL batch (an empty digest block)."""
     assert _make("hash", {"length": length}).transform([None, None]) == [None, None]
     assert _make("hash", {"length": length}).transform([]) == []
+
+
+def test_regex_redact_batch_equals_one_by_one():
+    """regex_redact anonymizes a batch pattern by pattern (each pattern's distinct matches through the column
+    transformers' vectorized many()): every text comes out as one() makes it, matches repeated within and across
+    texts, texts without any, and a pattern's output meeting a later pattern included."""
+    t = registry.get("regex_redact")(None, KEY, ColumnInfo())
+    texts = [f"mail a{i % 7}@b.io or +49 30 {i % 13:07d}, card 4111 1111 1111 {i % 10:04d} from 10.1.2.{i % 5} "
+             f"and 2001:db8::{i % 3}; again a{i % 7}@b.io, 0049 30 {i:05d}" for i in range(300)]
+    texts += ["no identifiers here", "", "Zoë: ünïcode only", "x@y.example" * 3, "+1 555 0100 +1 555 0100"]
+    assert t.many(texts) == [t.one(v) for v in texts]
+    assert t.transform(texts + [None])[-1] is None
