@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.sql import SQL, Identifier
 
 CONTROL_SCHEMA = "prodlike"
 LOCK_KEY = 0x70726F646C696B  # "prodlik"
@@ -124,7 +125,7 @@ def drop_samples(conn: psycopg.Connection) -> None:
     run's)."""
     for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'prodlike' AND tablename LIKE %s",
                                 (SAMPLES.replace("_", "\\_") + "%",)).fetchall():
-        conn.execute(f'DROP TABLE IF EXISTS prodlike."{name}"')
+        conn.execute(SQL("DROP TABLE IF EXISTS {}").format(Identifier("prodlike", name)))
 
 
 def current_version(conn: psycopg.Connection) -> int:
