@@ -20,8 +20,10 @@ SAMPLE = 16384  # values sampled per batch to decide whether to compute each dis
 
 
 def _distinct_share(sample: list) -> float:
-    """Distinct values / values of an evenly spread sample (about 0.92 when values repeat 10 times each)."""
-    return len(set(sample)) / len(sample)
+    """Distinct values / values of an evenly spread sample, NULLs left out (about 0.92 when values repeat 10 times
+    each; a column of unique values with NULLs is still 1.0)."""
+    present = [v for v in sample if v is not None]
+    return len(set(present)) / len(present) if present else 0.0
 
 
 class ParameterError(ValueError):
