@@ -21,6 +21,7 @@ BINS = 10
 TOP_K = 10
 MAX_CATEGORIES = 63  # staging marks the categories it has in one bigint (bit_or)
 SAMPLE_SEED = 20260101  # fixed: a rerun scans the same sample, so a verdict does not flap between runs
+TEMP_SAMPLE = "prodlike_sample"  # the sample's temporary table when Great Expectations does not read it next
 LENGTH_EDGES = [0, 1, 2, 4, 8, 12, 16, 20, 24, 32, 48, 64, 128, 256, 1024]
 EPSILON = 1e-4  # floor of a bin's fraction in PSI (an empty bin would make it infinite)
 NUMBER_TYPES = {"int2", "int4", "int8", "float4", "float8", "numeric"}
@@ -422,7 +423,7 @@ class StagingQuery:
                 self.params.append(edge)
 
     def _column(self, i: int, name: str, spec: ColumnSpec) -> None:
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = _ident(name)
         prof = self.prod.profiles[name]
         mode = effective_mode(spec, prof)
         if mode == HISTOGRAM:
@@ -620,6 +621,11 @@ def _length_stats(spec, prod, stage, thresholds, stats) -> tuple[dict, list[str]
     return plot, notes
 
 
+def _ident(name: str) -> str:
+    """A column name as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sample_percent(rows: int, sample_rows: int) -> float:
     """The share (in percent) of staging's rows the scan reads: all of them up to `sample_rows` (0: always all),
     a Bernoulli sample of about `sample_rows` rows beyond."""
@@ -640,10 +646,7 @@ def compare(table: str, relation: str, conn, prod: StreamProfile, thresholds: di
                             ["distribution"], Verdict.SKIPPED, f"{table}: production's values could not be profiled "
                             f"from the copy stream ({prod.failed}); distributions not compared")]
     percent = sample_percent(prod.rows, sample_rows)
-    scanned = relation
-    if percent < 100:
-        scanned = keep_sample or "pg_temp.prodlike_sample"
-        draw_sample(conn, relation, scanned, list(prod.specs), percent, temporary=keep_sample is None)
+    scanned = relation if percent == 100 else draw_sample(conn, relation, list(prod.specs), percent, keep_sample)
     query = StagingQuery(scanned, prod.specs, prod)
     sql, params = query.sql()
     staged = query.read(conn.execute(sql, params).fetchone())
@@ -658,13 +661,15 @@ def compare(table: str, relation: str, conn, prod: StreamProfile, thresholds: di
     return found
 
 
-def draw_sample(conn, relation: str, into: str, columns: list[str], percent: float, temporary: bool) -> None:
-    """Copy a REPEATABLE Bernoulli sample of `relation`'s columns into a new table (a rerun draws the same rows,
-    so a verdict does not flap between runs)."""
-    cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
-    conn.execute(f"DROP TABLE IF EXISTS {into}")
-    conn.execute(f"CREATE {'TEMPORARY' if temporary else 'UNLOGGED'} TABLE {into.split('.')[-1] if temporary else into}"
-                 f" AS SELECT {cols} FROM {relation} TABLESAMPLE BERNOULLI ({percent:.6f}) REPEATABLE ({SAMPLE_SEED})")
+def draw_sample(conn, relation: str, columns: list[str], percent: float, into: str | None = None) -> str:
+    """Copy a REPEATABLE Bernoulli sample of `relation`'s columns into a new table, `into` (unlogged) or a temporary
+    one (a rerun draws the same rows, so a verdict does not flap between runs); the table to scan."""
+    target = into or f"pg_temp.{TEMP_SAMPLE}"
+    conn.execute(f"DROP TABLE IF EXISTS {target}")
+    conn.execute(f"CREATE {f'UNLOGGED TABLE {into}' if into else f'TEMPORARY TABLE {TEMP_SAMPLE}'} AS SELECT "
+                 f"{', '.join(map(_ident, columns))} FROM {relation} "
+                 f"TABLESAMPLE BERNOULLI ({percent:.6f}) REPEATABLE ({SAMPLE_SEED})")
+    return target
 
 
 _BOUNDS = """
