@@ -22,6 +22,8 @@ CASES = [
     ("target: {dsn: '${DST}'}", "source: required key is missing"),
     (MINIMAL + "keep_previus: true", "keep_previus: unknown key; check its spelling"),
     (MINIMAL + "copy: {workers: 0}", "copy.workers: Input should be greater than or equal to 1 (got 0)"),
+    (MINIMAL + "distribution_sample_rows: -1",
+     "distribution_sample_rows: Input should be greater than or equal to 0 (got -1)"),
     (MINIMAL + "copy: {lock_timeout: soon}", "copy.lock_timeout: expected a duration such as 5s, 30m, 2h or 1d"),
     (MINIMAL + "schedule: {cron: 'hourly'}", "schedule.cron: expected 5 cron fields"),
     (MINIMAL + "schedule: {cron: '0 * * * *', timezone: Mars/Base}", "schedule.timezone: unknown timezone 'Mars/Base'"),
@@ -36,7 +38,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("text, message", CASES, ids=[
-    "inline-secret", "missing-source", "typo-key", "workers-zero", "bad-duration", "bad-cron", "bad-timezone",
+    "inline-secret", "missing-source", "typo-key", "workers-zero", "negative-sample", "bad-duration", "bad-cron", "bad-timezone",
     "unqualified-table", "table-outside-schemas", "reserved-schema", "bad-version", "not-a-mapping", "bad-yaml"])
 def test_bad_config_names_the_key(text, message):
     with pytest.raises(cfgmod.ConfigError, match=re.escape(message).replace("Value\\ error,\\ ", "")):
