@@ -34,19 +34,9 @@ class RegexRedact(Transformer):
         it = iter(mapped)
         return "".join(next(it) if c.isdigit() else c for c in text)
 
-    def _replace(self, kind: str, m: re.Match) -> str:
-        s = m.group(0)
-        if kind == "email":
-            return self.email.one(s)
-        if kind == "card":
-            return self._card(s)
-        if kind in ("ipv4", "ipv6"):
-            return self.ip.one(s)
-        return self.phone.one(s)
-
     def one(self, value):
         for kind, pattern in PATTERNS:
-            value = pattern.sub(lambda m, k=kind: self._replace(k, m), value)
+            value = pattern.sub(lambda m, k=kind: self._many(k, [m.group(0)])[0], value)
         return value
 
     def many(self, values):
@@ -66,6 +56,7 @@ class RegexRedact(Transformer):
         return out
 
     def _many(self, kind: str, texts: list[str]) -> list[str]:
+        """The anonymized forms of one pattern's matches."""
         if kind == "email":
             return self.email.many(texts)
         if kind == "card":
