@@ -38,7 +38,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("text, message", CASES, ids=[
-    "inline-secret", "missing-source", "typo-key", "workers-zero", "negative-sample", "bad-duration", "bad-cron", "bad-timezone",
+    "inline-secret", "missing-source", "typo-key", "workers-zero", "negative-sample", "bad-duration", "bad-cron",
+    "bad-timezone",
     "unqualified-table", "table-outside-schemas", "reserved-schema", "bad-version", "not-a-mapping", "bad-yaml"])
 def test_bad_config_names_the_key(text, message):
     with pytest.raises(cfgmod.ConfigError, match=re.escape(message).replace("Value\\ error,\\ ", "")):
