@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -181,22 +182,22 @@ def _overlaps(tr, target_dsn: str, prof) -> list[CheckResult]:
     from prodlike.validators.leaks import anti_join, distinct_check, overlap_check
 
     totals: dict[str, dict[str, int]] = {}
-    with connections.staging(target_dsn, autocommit=True) as conn:
-        for leaf in tr.leaves:
-            if not leaf.hashes:
-                continue
-            schema, name = leaf.source.split(".", 1)
-            relation = f"{qident(ddl.shadow_name(schema))}.{qident(name)}"
-            columns = {}
-            for col, slot in leaf.hashes["slots"].items():
-                spec = prof.specs.get(col) if prof is not None else None
-                quoted = qident(col)
-                columns[col] = (slot, _as_copy_text(quoted, spec) if spec is not None else f"{quoted}::text")
-            for col, got in anti_join(conn, relation, columns, leaf.hashes["key"]).items():
-                got["production_present"] = leaf.hashes["present"][col]
-                total = totals.setdefault(col, dict.fromkeys(got, 0))
-                for k, v in got.items():
-                    total[k] += v
+    for leaf in tr.leaves:
+        if not leaf.hashes:
+            continue
+        schema, name = leaf.source.split(".", 1)
+        relation = f"{qident(ddl.shadow_name(schema))}.{qident(name)}"
+        columns = {}
+        for col, slot in leaf.hashes["slots"].items():
+            spec = prof.specs.get(col) if prof is not None else None
+            quoted = qident(col)
+            columns[col] = (slot, _as_copy_text(quoted, spec) if spec is not None else f"{quoted}::text")
+        connect = functools.partial(connections.staging, target_dsn, autocommit=True)
+        for col, got in anti_join(connect, relation, columns, leaf.hashes["key"]).items():
+            got["production_present"] = leaf.hashes["present"][col]
+            total = totals.setdefault(col, dict.fromkeys(got, 0))
+            for k, v in got.items():
+                total[k] += v
     found = []
     for col, t in totals.items():
         transformer = prof.specs[col].transformer if prof is not None and col in prof.specs else "identifier"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
@@ -120,13 +121,24 @@ def test_a_failed_copy_leaves_no_hashes(dbs, monkeypatch):
 
 
 class Recording:
-    """A connection that remembers every SELECT (with its parameters) it runs."""
+    """Connections to one database that remember every SELECT (with its parameters) they run, in one list."""
 
-    def __init__(self, conn):
-        self.conn, self.selects = conn, []
+    def __init__(self, dsn: str):
+        self.dsn, self.selects = dsn, []
 
-    def transaction(self):
-        return self.conn.transaction()
+    def __call__(self):
+        return Recorded(psycopg.connect(self.dsn, autocommit=True), self.selects)
+
+
+class Recorded:
+    def __init__(self, conn, selects: list):
+        self.conn, self.selects = conn, selects
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.close()
 
     def execute(self, sql, params=None, **kwargs):
         if sql.startswith("SELECT"):
@@ -151,29 +163,31 @@ def test_a_column_checked_in_parts_gives_the_numbers_of_one_piece(dbs, monkeypat
         mine = "FROM prodlike.leak_hashes WHERE slot = ANY(%s)"
         slots = (list(hashes["slots"].values()),)
         stored = conn.execute(f"SELECT slot, hashes {mine}", slots, binary=True).fetchall()
-        recording = Recording(conn)
+        recording = Recording(dbs.target)
         whole = leaks.anti_join(recording, relation, columns, hashes["key"])
         assert conn.execute(f"SELECT count(*) {mine}", slots).fetchone()[0] == 0
         conn.cursor().executemany("INSERT INTO prodlike.leak_hashes VALUES (%s, %s)", stored)
         monkeypatch.setattr(leaks, "PART_VALUES", 7000)
         parts = leaks.anti_join(recording, relation, columns, hashes["key"])
         scans = [(sql, params) for sql, params in recording.selects if "string_agg" in sql]
-        scanned = [seq_scan(conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}", params).fetchone()[0][0]["Plan"])
+        planned = [conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}", params).fetchone()[0][0]["Plan"]
                    for sql, params in scans]
     assert parts == whole
     assert whole["email"] == {"overlap": 3, "distinct": 26667, "present": 26667, "production_distinct": 26667}
     assert whole["phone"]["present"] == whole["phone"]["production_distinct"] == 30000
     assert len(scans) == 2 + 4 + 5  # one per column, then ceil(26,667 / 7,000) of email, ceil(30,000 / 7,000) of phone
-    # the scan node evaluates the hash once (nodes above print references to its output as the expression)
-    computed = [json.dumps([node.get("Output"), node.get("Filter")]).count("hashtextextended(") for node in scanned]
-    assert hashes["key"].fast and computed == [1] * len(scans), scanned
+    # one node evaluates the hash: the scan (nodes above print references to its output), or the aggregate when the
+    # query names it once (a parallel plan's Finalize Aggregate prints the expression but only combines)
+    computed = [sum(json.dumps([n.get("Output"), n.get("Filter")]).count("hashtextextended(") for n in nodes(plan)
+                    if n.get("Partial Mode") != "Finalize") for plan in planned]
+    assert hashes["key"].fast and computed == [1] * len(scans), planned
 
 
-def seq_scan(plan: dict) -> dict:
-    """The Seq Scan node of a JSON plan."""
-    if plan["Node Type"] == "Seq Scan":
-        return plan
-    return next(seq_scan(p) for p in plan.get("Plans", []))
+def nodes(plan: dict):
+    """Every node of a JSON plan."""
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
 
 
 def test_a_failed_copy_discards_its_hashes_at_once(dbs, monkeypatch):
@@ -201,3 +215,10 @@ def test_a_failed_copy_discards_its_hashes_at_once(dbs, monkeypatch):
     kept.add({"email": (np.arange(1000, dtype=np.int64), 1200)})
     got = kept.close(ok=True)
     assert stored() == 1000 and got["present"] == {"email": 1200} and got["slots"]["email"] != failed.slots["email"]
+
+
+@pytest.mark.parametrize("sizes", [(0, 0), (1, 0), (1, 1), (1000, 3), (5000, 5000)])
+def test_common_count_matches_a_set_intersection(sizes):
+    rng = np.random.default_rng(7)
+    a, b = (np.unique(rng.integers(-500, 500, n) * 10**15) for n in sizes)
+    assert leaks.common_count(a, b) == len(set(a.tolist()) & set(b.tolist()))
