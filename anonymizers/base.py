@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import vector
@@ -113,6 +115,31 @@ class Transformer:
         distinct[None] = None
         return list(map(distinct.__getitem__, values))
 
+    def many_arrow(self, values: pa.Array) -> pa.Array | None:
+        """many() of an Arrow string array of distinct or repeated non-NULL values, as an Arrow string array; None
+        when this transformer (or these values) has no Arrow form. Override where the vectorized form never needs
+        Python strings: the copy path then neither decodes nor re-encodes the column."""
+        return None
+
+    def transform_arrow(self, values: pa.Array, batch: Batch | None = None) -> pa.Array:
+        """transform() of an Arrow string array, as an Arrow string array (the copy path): the same outputs. With
+        an Arrow form, NULLs are set aside and repeats computed once by dictionary encoding, all in Arrow."""
+        if not self.reads and len(values) > values.null_count:
+            n = len(values)
+            if n >= 4 * SAMPLE and _distinct_share(values.take(np.arange(0, n, n // SAMPLE)).to_pylist()) > 0.99:
+                present = values.drop_null() if values.null_count else values
+                out = self.many_arrow(present)
+                if out is not None and values.null_count:
+                    out = out.take(_positions(values))
+            else:
+                codes = values.dictionary_encode()
+                out = self.many_arrow(codes.dictionary)
+                if out is not None:
+                    out = out.take(codes.indices)
+            if out is not None:
+                return out if out.type == pa.string() else out.cast(pa.string())
+        return pa.array(self.transform(values.to_pylist(), batch), pa.string())
+
     def _each(self, values: list[str | None]) -> list[str | None]:
         """many() over the non-NULL values, repeats included."""
         if None not in values:
@@ -121,7 +148,32 @@ class Transformer:
         return [None if v is None else next(out) for v in values]
 
 
-class PoolTransformer(Transformer):
+def _positions(values: pa.Array) -> pa.Array:
+    """For each value, its position among the non-NULL values (NULL where it is NULL): take() from the outputs of
+    the non-NULL values puts them back in place."""
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    return pa.array(np.cumsum(valid) - 1, mask=~valid)
+
+
+class DigestTransformer(Transformer):
+    """A transformer whose output is a function of the value's keyed digest alone, built for a whole batch from
+    its digest block (numpy and Arrow), from Python strings or straight from an Arrow column."""
+
+    def from_digests(self, block: bytes) -> pa.Array:
+        """The outputs of the values whose digests `block` holds (Keyed.block), as an Arrow string array."""
+        raise NotImplementedError
+
+    def many(self, values: list[str]) -> list[str | None]:
+        return self.from_digests(self.keyed.block(values)).to_pylist()
+
+    def many_arrow(self, values: pa.Array) -> pa.Array | None:
+        return self.from_digests(self.keyed.block_arrow(values))
+
+    def one(self, value: str) -> str | None:
+        return self.many([value])[0]
+
+
+class PoolTransformer(DigestTransformer):
     """A transformer that picks one value of a seeded pool by the keyed hash of the input."""
 
     pool_name: ClassVar[str]
@@ -130,10 +182,7 @@ class PoolTransformer(Transformer):
         from . import pools
 
         self.pool = getattr(pools, self.pool_name)()
+        self._pool = vector.pool_array(self.pool)
 
-    def many(self, values: list[str]) -> list[str | None]:
-        indexes = vector.words(self.keyed.block(values), 0, 8) % len(self.pool)
-        return list(map(self.pool.__getitem__, indexes.tolist()))  # the pool's own strings: nothing to decode
-
-    def one(self, value: str) -> str | None:
-        return self.many([value])[0]
+    def from_digests(self, block: bytes) -> pa.Array:
+        return vector.pick(self._pool, vector.words(block, 0, 8) % len(self.pool))

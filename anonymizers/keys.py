@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pyarrow as pa
+
 MIN_KEY_BYTES = 32
 DEMO_KEY = b"prodlike-demo-key-not-secret-0000000000000000"
 KEY_ENV = "PRODLIKE_ANON_KEY"
@@ -53,15 +55,26 @@ class Keyed:
 
     def digests(self, values: list[str]) -> list[bytes]:
         """digest() of every value (the vectorized form transformers use)."""
+        return self._digests(_encoded(values))
+
+    def _digests(self, data: list[bytes]) -> list[bytes]:
         copy, update, digest = self._base.copy, _BLAKE2B.update, _BLAKE2B.digest
         # unbound methods, no append: a third faster than h.update(...) per value (update returns None)
-        return [digest(h) for b in _encoded(values) if not update(h := copy(), b)]
+        return [digest(h) for b in data if not update(h := copy(), b)]
 
     def block(self, values: list[str]) -> bytes:
         """Every value's digest, concatenated (32 bytes each): the form `vector` slices with numpy. Hashed and
         joined CHUNK values at a time, while their digests are still in the CPU cache (about 15% faster)."""
-        digests = self.digests
-        return b"".join([b"".join(digests(values[i:i + CHUNK])) for i in range(0, len(values), CHUNK)])
+        return self._block(_encoded(values))
+
+    def block_arrow(self, values) -> bytes:
+        """block() of an Arrow string array without NULLs: its UTF-8 bytes are hashed as they are (no str)."""
+        binary = pa.large_binary() if pa.types.is_large_string(values.type) else pa.binary()
+        return self._block(values.cast(binary).to_pylist())
+
+    def _block(self, data: list[bytes]) -> bytes:
+        digests = self._digests
+        return b"".join([b"".join(digests(data[i:i + CHUNK])) for i in range(0, len(data), CHUNK)])
 
     def indexes(self, values: list[str], n: int) -> list[int]:
         """index(value, n) of every value."""

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from .base import STRING, Batch, ColumnInfo, ParameterError, Transformer
 from .registry import UnknownTransformerError, get
 
@@ -64,12 +66,16 @@ class TablePlan:
             wanted += [c for c in t.reads if c]
         self.needs = list(dict.fromkeys(wanted))
 
-    def apply(self, columns: dict[str, list[str | None]]) -> dict[str, list[str | None]]:
-        batch = Batch(columns)
+    def apply(self, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+        """The transformed columns of one batch (Arrow string arrays in and out); a transformer that reads other
+        columns of the row gets them as Python lists."""
+        batch = None
         out = {}
         for name, t in self.transformers.items():
+            if t.reads and batch is None:
+                batch = Batch({c: columns[c].to_pylist() for c in self.needs})
             try:
-                out[name] = t.transform(columns[name], batch)
+                out[name] = t.transform_arrow(columns[name], batch)
             except Exception as err:  # the value must never reach the message
                 raise TransformFailed(
                     f"transformer {t.name!r} failed on {self.table}.{name} ({type(err).__name__}; value withheld)"

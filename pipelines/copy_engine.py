@@ -63,12 +63,12 @@ def encode_field(value: str | None) -> bytes:
 
 
 class TablePlan(Protocol):
-    """What the copy engine needs of a table's anonymization: the columns a transform reads and
-    a batch function returning the new values of the columns it changes."""
+    """What the copy engine needs of a table's anonymization: the columns a transform reads and a batch function
+    returning the new values of the columns it changes (Arrow string arrays in and out)."""
 
     needs: list[str]
 
-    def apply(self, columns: dict[str, list[str | None]]) -> dict[str, list[str | None]]: ...
+    def apply(self, columns: dict[str, pa.Array]) -> dict[str, pa.Array]: ...
 
 
 @dataclass
@@ -397,14 +397,12 @@ def copy_text(raw: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(raw, NULL), pa.scalar(None, pa.string()), raw.cast(pa.string()))
 
 
-def _decode_column(raw: pa.Array) -> tuple[list[str | None], pa.Array]:
-    """decode_field() of every field, as a list and as an Arrow string array with NULLs; one vectorized pass when
-    no value has an escape (the common case), value by value otherwise."""
+def _decode_column(raw: pa.Array) -> pa.Array:
+    """decode_field() of every field, as an Arrow string array with NULLs; one vectorized pass when no value has an
+    escape (the common case), value by value otherwise."""
     if _data(raw).count(b"\\") == (pc.sum(pc.equal(raw, NULL)).as_py() or 0):  # escapes: NULLs only
-        text = copy_text(raw)
-        return text.to_pylist(), text
-    values = [decode_field(v) for v in raw.to_pylist()]
-    return values, pa.array(values, pa.string())
+        return copy_text(raw)
+    return pa.array([decode_field(v) for v in raw.to_pylist()], pa.string())
 
 
 _ESCAPED = (b"\\", b"\n", b"\r", b"\t")  # what encode_field escapes
@@ -434,8 +432,9 @@ def identifier_columns(plan: TablePlan) -> list[str]:
 def transform_batch(data: bytes, plan: TablePlan, columns: list[str], same: dict[str, int] | None = None,
                     hashed: dict | None = None, tap: Callable[[int, dict[str, pa.Array]], None] | None = None) -> bytes:
     """Whole COPY text rows (each ending with a newline) through the table's transforms, as COPY text rows.
-    The batch is parsed into Arrow columns and joined back by Arrow: no Python step per row; only the columns a
-    transform reads are decoded to Python strings. `same` counts, per transformed column, the rows whose output
+    The batch is parsed into Arrow columns and joined back by Arrow: no Python step per row; the columns a transform
+    reads are decoded (COPY escapes) into Arrow string arrays, which transformers with an Arrow form never turn into
+    Python strings. `same` counts, per transformed column, the rows whose output
     equals their own input (leak check a). With `hashed`, each row ends with production's keyed hash of every
     identifier column (added by the COPY query); they leave the rows into `hashed` (column -> (its non-NULL
     hashes, their count); leak check b, which counts distinct values itself). A `tap` receives the row count and
@@ -454,10 +453,9 @@ def transform_batch(data: bytes, plan: TablePlan, columns: list[str], same: dict
     if tap is not None:
         tap(rows, raw)
     decoded = {name: _decode_column(raw[name]) for name in plan.needs}
-    for name, values in plan.apply({name: pair[0] for name, pair in decoded.items()}).items():
-        text = pa.array(values, pa.string())
+    for name, text in plan.apply(decoded).items():
         if same is not None:
-            same[name] = same.get(name, 0) + (pc.sum(pc.equal(decoded[name][1], text)).as_py() or 0)
+            same[name] = same.get(name, 0) + (pc.sum(pc.equal(decoded[name], text)).as_py() or 0)
         raw[name] = _encode_column(text)
     del decoded
     tab, newline, nothing = (pa.scalar(c, pa.large_binary()) for c in (b"\t", b"\n", b""))

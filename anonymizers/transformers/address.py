@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import pools, vector
-from ..base import Transformer
+from ..base import DigestTransformer
 from ..registry import register
 
 
@@ -14,7 +14,7 @@ def _mod(hi, lo, shift: int, m: int):
 
 
 @register
-class Address(Transformer):
+class Address(DigestTransformer):
     name = "address"
     description = "'<number> <street>, <postcode> <city>' from the street and city pools."
     chance_rate = 0.0001
@@ -25,14 +25,13 @@ class Address(Transformer):
         self._houses = vector.numbers(np.arange(1, 200))  # house numbers 1..199 and postcodes 10000..99999 are
         self._postcodes = vector.numbers(np.arange(10000, 100000))  # picked like pool values (no cast per row)
 
-    def many(self, values):
-        block = self.keyed.block(values)
+    def from_digests(self, block):
         hi, lo = vector.words(block, 0, 8), vector.words(block, 8, 8)
         street = vector.pick(self._streets, _mod(hi, lo, 16, len(self.streets)))
         city = vector.pick(self._cities, _mod(hi, lo, 48, len(self.cities)))
         house = vector.pick(self._houses, _mod(hi, lo, 0, 199))
         postcode = vector.pick(self._postcodes, (hi >> 16) % 90000)
-        return vector.join(house, " ", street, ", ", postcode, " ", city).to_pylist()
+        return vector.join(house, " ", street, ", ", postcode, " ", city)
 
     def one(self, value):
         n = self.keyed.integer(value, 128)

@@ -1,9 +1,10 @@
 """email: a realistic address at a safe domain, unique for unique inputs."""
 
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from .. import pools, vector
-from ..base import Transformer
+from ..base import DigestTransformer
 from ..registry import register
 
 
@@ -14,7 +15,7 @@ class Params(BaseModel):
 
 
 @register
-class Email(Transformer):
+class Email(DigestTransformer):
     name = "email"
     description = "first.last.<64-bit keyed hex tag>@example.com; optionally keeps the original domain."
     Params = Params
@@ -29,11 +30,20 @@ class Email(Transformer):
     def many(self, values):
         if self.params.keep_domain:
             return [self.one(v) for v in values]
-        block, n = self.keyed.block(list(map(str.lower, values))), len(self.parts)
+        return self.from_digests(self.keyed.block(list(map(str.lower, values)))).to_pylist()
+
+    def many_arrow(self, values):
+        """ASCII addresses only: Arrow's ASCII lower-casing is str.lower() there, not beyond."""
+        if self.params.keep_domain or not pc.all(pc.string_is_ascii(values)).as_py():
+            return None
+        return self.from_digests(self.keyed.block_arrow(pc.ascii_lower(values)))
+
+    def from_digests(self, block):
+        n = len(self.parts)
         first = vector.pick(self._parts, vector.words(block, 0, 4) % n)
         last = vector.pick(self._parts, vector.words(block, 4, 4) % n)
         tag = vector.hex_column(block, 8, 16)
-        return vector.join(first, ".", last, ".", tag, "@" + self.params.domain).to_pylist()
+        return vector.join(first, ".", last, ".", tag, "@" + self.params.domain)
 
     def one(self, value):
         d = self.keyed.digest(value.lower())

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import vector
-from ..base import Transformer
+from ..base import DigestTransformer
 from ..registry import register
 
 
@@ -17,7 +17,7 @@ class Params(BaseModel):
 
 
 @register
-class Hash(Transformer):
+class Hash(DigestTransformer):
     name = "hash"
     description = "Keyed BLAKE2b digest of the value, hex or base64, `length` characters."
     Params = Params
@@ -30,7 +30,13 @@ class Hash(Transformer):
     def many(self, values):
         if self.params.encoding != "hex":
             return [self.one(v) for v in values]
-        return vector.hex_column(self.keyed.block(values), 0, self.params.length).to_pylist()
+        return super().many(values)
+
+    def many_arrow(self, values):
+        return super().many_arrow(values) if self.params.encoding == "hex" else None
+
+    def from_digests(self, block):
+        return vector.hex_column(block, 0, self.params.length)
 
     def one(self, value):
         d = self.keyed.digest(value)

@@ -39,13 +39,20 @@ class Phone(Transformer):
             arr = pa.array(values, pa.large_string())
         except UnicodeError:  # lone surrogates
             return self._by_shape(values)
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[: len(values) + 1]
-        if arr.buffers()[2] is None or not offsets[-1]:
-            return self._by_shape(values)
+        return self._many(arr, values).to_pylist()
+
+    def many_arrow(self, values):
+        return self._many(values.cast(pa.large_string()), None)
+
+    def _many(self, arr: pa.Array, values: list[str] | None) -> pa.Array:
+        """many() of an Arrow array (`values`: the same as Python strings, when the caller has them)."""
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+        if arr.buffers()[2] is None or offsets[-1] == offsets[0]:
+            return pa.array(self._by_shape(arr.to_pylist() if values is None else values), pa.large_string())
         data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[: offsets[-1]]
         widths = np.diff(offsets)
         fast = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False) & (widths > 0) & (widths <= MAX_WIDTH)
-        result, done = data.copy(), np.zeros(len(values), dtype=bool)
+        result, done = data.copy(), np.zeros(len(arr), dtype=bool)
         rows = np.flatnonzero(fast)
         rows = rows[np.argsort(widths[rows], kind="stable")]
         for group in np.split(rows, np.flatnonzero(np.diff(widths[rows])) + 1):
@@ -54,11 +61,15 @@ class Phone(Transformer):
                 chars, ok = self._same_width(data[where])
                 result[where[ok]] = chars[ok]
                 done[group[ok]] = True
-        out = pa.LargeStringArray.from_buffers(len(values), arr.buffers()[1], pa.py_buffer(result)).to_pylist()
-        rest = np.flatnonzero(~done).tolist()
-        for i, text in zip(rest, self._by_shape([values[i] for i in rest])):
-            out[i] = text
-        return out
+        out = pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(offsets), pa.py_buffer(result))
+        rest = np.flatnonzero(~done)
+        if not len(rest):
+            return out
+        texts = out.to_pylist()
+        values = arr.to_pylist() if values is None else values
+        for i, text in zip(rest.tolist(), self._by_shape([values[i] for i in rest.tolist()])):
+            texts[i] = text
+        return pa.array(texts, pa.large_string())
 
     def _same_width(self, chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ASCII values of one width as a (rows, width) byte matrix: the transformed matrix, and which rows it

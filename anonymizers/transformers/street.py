@@ -3,12 +3,12 @@
 import numpy as np
 
 from .. import pools, vector
-from ..base import Transformer
+from ..base import DigestTransformer
 from ..registry import register
 
 
 @register
-class Street(Transformer):
+class Street(DigestTransformer):
     name = "street"
     description = "'<number> <street name>' from a pool of about 1,900 street names."
     chance_rate = 0.001
@@ -18,10 +18,10 @@ class Street(Transformer):
         self._pool = vector.pool_array(self.pool)
         self._houses = vector.numbers(np.arange(1, 200))
 
-    def many(self, values):
-        n = vector.words(self.keyed.block(values), 0, 8)
+    def from_digests(self, block):
+        n = vector.words(block, 0, 8)
         street = vector.pick(self._pool, (n >> 16) % len(self.pool))
-        return vector.join(vector.pick(self._houses, n % 199), " ", street).to_pylist()
+        return vector.join(vector.pick(self._houses, n % 199), " ", street)
 
     def one(self, value):
         n = self.keyed.integer(value, 64)

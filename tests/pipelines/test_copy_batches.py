@@ -4,6 +4,7 @@ transformed fields decoded and encoded exactly as COPY's text format defines the
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from prodlike.pipelines.copy_engine import HASH_FIELD, decode_field, encode_field, transform_batch
@@ -21,8 +22,8 @@ class Upper:
 
     def apply(self, columns):
         (name, values), = columns.items()
-        self.seen.append(values)
-        return {name: [None if v is None else v.upper() for v in values]}
+        self.seen.append(values.to_pylist())
+        return {name: pa.array([None if v is None else v.upper() for v in self.seen[-1]], pa.string())}
 
 
 def rows(*columns: list) -> bytes:
