@@ -136,9 +136,11 @@ CHECKS = ("count", "distribution", "leak", "integrity")
 
 
 def validate(cfg, target: str, tr) -> dict:
-    """Wall time of the table's validation after its copy, check by check in the order the copy asset runs them
-    (row count, distributions, leak check; Great Expectations and integrity once all tables are copied); the
-    budget (issue 4) is 25% of the copy's wall time, with GX and without."""
+    """Wall time of the table's validation after its copy, as the copy asset runs it (the leak check beside the row
+    count and distributions; Great Expectations and integrity once all tables are copied), and each check's own
+    wall time; the budget (issue 4) is 25% of the copy's wall time, with GX and without."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from prodlike.pipelines import checks
 
     seconds: dict[str, float] = {}
@@ -150,9 +152,11 @@ def validate(cfg, target: str, tr) -> dict:
         return found
 
     t0 = time.perf_counter()
-    timed("count", checks.count_shadow, target, tr.table)
-    found = timed("distribution", checks.distribution, cfg, target, tr)
-    leaks = timed("leak", checks.leak, tr, target)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        leaking = side.submit(timed, "leak", checks.leak, tr, target)
+        timed("count", checks.count_shadow, target, tr.table)
+        found = timed("distribution", checks.distribution, cfg, target, tr)
+        leaks = leaking.result()
     expected = timed("great_expectations", checks.expectations, cfg, target, [tr])
     timed("integrity", checks.integrity, cfg, target, [tr.table])
     total = time.perf_counter() - t0
@@ -224,7 +228,8 @@ def main() -> None:
         s = report["stages_s"][m]
         stages.add_row(m, *(f"{s[k]:.2f}" for k in ("copy_s", "read_s", "transform_s", "write_s", "post_data_s")))
     Console().print(stages)
-    checks = Table(title="validation after the copy (s), check by check; budget: 25% of the copy's wall time")
+    checks = Table(title="validation after the copy (s): each check's own wall time (the leak check runs beside count "
+                         "and distribution), the whole; budget: 25% of the copy's wall time")
     for col in ("method", "copy", *CHECKS, "validation", "share", "GX", "with GX", "share with GX"):
         checks.add_column(col, justify="right" if col != "method" else "left")
     for m in methods:

@@ -138,7 +138,8 @@ def anti_join(connect: Callable, relation: str, columns: dict[str, tuple[int, st
     def check(item: tuple[str, tuple[int, str]]) -> tuple[str, dict[str, int]]:
         name, (slot, expr) = item
         with connect() as conn:
-            return name, _column_overlap(conn, relation, slot, expr, key)
+            conn.execute("SET max_parallel_workers_per_gather = 0")  # columns run side by side already; parallel
+            return name, _column_overlap(conn, relation, slot, expr, key)  # workers would ship every hash twice
 
     with ThreadPoolExecutor(max(1, min(COLUMNS_AT_ONCE, len(columns))), thread_name_prefix="prodlike-leak") as pool:
         found = dict(pool.map(check, columns.items()))
