@@ -505,10 +505,8 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
                 sink.add(result.hashed)
             write(cout, result.data, result.transform_s, rows, nbytes)
 
-    def flush(cout) -> None:
-        nonlocal batch, rows
-        data, count, nbytes = batch, rows, len(batch)
-        batch, rows = bytearray(), 0
+    def flush(cout, data: bytearray | memoryview, count: int) -> None:
+        nbytes = len(data)
         if pool is not None and count > 1:
             drain(cout, pool.depth - 1)
             if isinstance(tap, PoolTap):  # profiled in the worker, in the same job as the transform
@@ -534,15 +532,24 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
         t_read = time.perf_counter()
         cin = CopyOut(src.connection, out_sql)
         for chunk in cin:
+            if len(chunk) >= batch_bytes:  # a huge row: the rows before it first, then it alone and uncopied
+                stats.read_s += time.perf_counter() - t_read
+                if batch:
+                    flush(cout, batch, rows)
+                    batch, rows = bytearray(), 0
+                flush(cout, chunk, 1)
+                t_read = time.perf_counter()
+                continue
             batch += chunk
             rows += 1
             if len(batch) >= batch_bytes:
                 stats.read_s += time.perf_counter() - t_read
-                flush(cout)
+                flush(cout, batch, rows)
+                batch, rows = bytearray(), 0
                 t_read = time.perf_counter()
         stats.read_s += time.perf_counter() - t_read
         if batch:
-            flush(cout)
+            flush(cout, batch, rows)
         drain(cout, 0)
     stats.mode = "text+transform" + (" (processes)" if pool is not None else "")
 
