@@ -205,7 +205,8 @@ def test_regex_redact_batch_equals_one_by_one():
 
 
 MIXED = ["", "a", "Alice@Example.ORG", "bob@example.org", "+49 30 1234567", "(555) 010-0199", UNICODE, LONG, "x\ty",
-         None, "a", "+49 30 1234567", None, "ÄRGER@EXAMPLE.ORG", "ΟΔΟΣ@EXAMPLE.ORG", "İSTANBUL@EXAMPLE.ORG"]
+         None, "a", "+49 30 1234567", None, "ÄRGER@EXAMPLE.ORG", "ΟΔΟΣ@EXAMPLE.ORG", "İSTANBUL@EXAMPLE.ORG",
+         "10.0.0.1", "192.168.1.1/24", "1.2.3.4/", "256.1.1.1", "01.2.3.4", "::1", "2001:db8::1/64", "١.2.3.4"]
 
 
 @pytest.mark.parametrize("name", [n for n in registry.names() if "S" in registry.get(n).accepts
@@ -218,5 +219,6 @@ def test_the_arrow_form_gives_the_outputs_of_the_list_form(name):
     if type(t).many_arrow is not Transformer.many_arrow:  # it has an Arrow form: also its large-batch paths
         repeated = [f"User{i % 50000}@Host{i % 7}.example.org" if i % 9 else None for i in range(70000)]
         unique = [f"+1 555 {i:07d}" if i % 11 else None for i in range(70000)]
-        for values in (repeated, unique):
+        addresses = [f"10.{i // 65536}.{i // 256 % 256}.{i % 256}" + ("/24" if i % 3 else "") for i in range(70000)]
+        for values in (repeated, unique, addresses):
             assert t.transform_arrow(pa.array(values, pa.string())).to_pylist() == t.transform(values)
