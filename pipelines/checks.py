@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -113,13 +114,18 @@ def _describe(results: list[CheckResult]) -> str:
     return text[:1500]
 
 
+_MERGING = threading.Lock()
+
+
 def table_profile(tr):
-    """Production's profile of a copied table from the copy stream, its leaves merged (once), or None."""
-    if not hasattr(tr, "profile"):
-        profiles = [s.profile for s in tr.leaves if s.profile is not None]
-        for other in profiles[1:]:
-            profiles[0].merge(other)
-        tr.profile = profiles[0] if profiles else None
+    """Production's profile of a copied table from the copy stream, its leaves merged (once, whichever check of
+    the table asks first: they run in two threads), or None."""
+    with _MERGING:
+        if not hasattr(tr, "profile"):
+            profiles = [s.profile for s in tr.leaves if s.profile is not None]
+            for other in profiles[1:]:
+                profiles[0].merge(other)
+            tr.profile = profiles[0] if profiles else None
     return tr.profile
 
 
@@ -177,27 +183,29 @@ def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
 
 
 def _overlaps(tr, target_dsn: str, prof) -> list[CheckResult]:
-    """Leak check (b) and the distinct ratio of identifier columns, leaf by leaf (summed over partitions)."""
+    """Leak check (b) and the distinct ratio of identifier columns: every leaf's columns in one anti-join, summed
+    over partitions."""
     from prodlike.validators.distributions import _as_copy_text
-    from prodlike.validators.leaks import anti_join, distinct_check, overlap_check
+    from prodlike.validators.leaks import Scan, anti_join, distinct_check, overlap_check
 
-    totals: dict[str, dict[str, int]] = {}
+    scans = []
     for leaf in tr.leaves:
         if not leaf.hashes:
             continue
         schema, name = leaf.source.split(".", 1)
         relation = f"{qident(ddl.shadow_name(schema))}.{qident(name)}"
-        columns = {}
         for col, slot in leaf.hashes["slots"].items():
             spec = prof.specs.get(col) if prof is not None else None
             quoted = qident(col)
-            columns[col] = (slot, _as_copy_text(quoted, spec) if spec is not None else f"{quoted}::text")
-        connect = functools.partial(connections.staging, target_dsn, autocommit=True)
-        for col, got in anti_join(connect, relation, columns, leaf.hashes["key"]).items():
-            got["production_present"] = leaf.hashes["present"][col]
-            total = totals.setdefault(col, dict.fromkeys(got, 0))
-            for k, v in got.items():
-                total[k] += v
+            expr = _as_copy_text(quoted, spec) if spec is not None else f"{quoted}::text"
+            scans.append((leaf, Scan(relation, col, slot, expr, leaf.hashes["key"])))
+    connect = functools.partial(connections.staging, target_dsn, autocommit=True)
+    totals: dict[str, dict[str, int]] = {}
+    for (leaf, scan), got in zip(scans, anti_join(connect, [scan for _, scan in scans]) if scans else []):
+        got["production_present"] = leaf.hashes["present"][scan.column]
+        total = totals.setdefault(scan.column, dict.fromkeys(got, 0))
+        for k, v in got.items():
+            total[k] += v
     found = []
     for col, t in totals.items():
         transformer = prof.specs[col].transformer if prof is not None and col in prof.specs else "identifier"

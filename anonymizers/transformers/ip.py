@@ -57,6 +57,7 @@ class Ip(Transformer):
     def many_arrow(self, values):
         """Dotted-quad IPv4 addresses (with what follows a "/") in a few numpy passes, as _v4() computes them one
         by one; every other value through one()."""
+        values = values.cast(pa.string())  # one offset width for every column joined below
         found = pc.extract_regex(values, DOTTED)
         matched = found.is_valid()  # a struct's fields hold "" where it is NULL
         quads = [pc.cast(pc.if_else(matched, found.field(f), "0"), pa.int64()).to_numpy() for f in "abcd"]

@@ -215,7 +215,8 @@ def test_the_arrow_form_gives_the_outputs_of_the_list_form(name):
     """The copy path hands transformers Arrow columns (transform_arrow); every output must equal transform()'s,
     with NULLs, repeats, non-ASCII text, and in batches large enough to skip the repeat lookup."""
     t = _make(name, {"value": "x"} if name == "constant" else {})
-    assert t.transform_arrow(pa.array(MIXED, pa.string())).to_pylist() == t.transform(MIXED)
+    for kind in (pa.string(), pa.large_string()):
+        assert t.transform_arrow(pa.array(MIXED, kind)).to_pylist() == t.transform(MIXED), kind
     if type(t).many_arrow is not Transformer.many_arrow:  # it has an Arrow form: also its large-batch paths
         repeated = [f"User{i % 50000}@Host{i % 7}.example.org" if i % 9 else None for i in range(70000)]
         unique = [f"+1 555 {i:07d}" if i % 11 else None for i in range(70000)]

@@ -94,3 +94,27 @@ def test_the_copy_loop_keeps_no_object_per_row(dbs, monkeypatch):
 
     small, large = copy(30000), copy(90000)
     assert large - small < 60000 / 700 / 4, (small, large)
+
+
+def test_a_partitioned_tables_profile_is_merged_once_when_two_checks_ask_at_once():
+    """The leak check (side thread) and the distribution check ask for the table's merged profile at the same
+    time: each partition's profile is added exactly once."""
+    import threading
+    import time
+    import types
+
+    class Part:
+        def __init__(self):
+            self.rows = 100
+
+        def merge(self, other):
+            time.sleep(0.001)  # a real merge walks every column's counts, labels and formats
+            self.rows += other.rows
+
+    tr = types.SimpleNamespace(leaves=[types.SimpleNamespace(profile=Part()) for _ in range(20)])
+    askers = [threading.Thread(target=checks.table_profile, args=(tr,)) for _ in range(2)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join()
+    assert tr.profile.rows == 20 * 100

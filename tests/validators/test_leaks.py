@@ -120,6 +120,24 @@ def test_a_failed_copy_leaves_no_hashes(dbs, monkeypatch):
     assert slots == 2 + 2  # customers (email, phone) and both payments partitions, of the last run only
 
 
+def test_a_failed_check_still_deletes_the_hashes(dbs, monkeypatch):
+    """A scan that fails (here: its staged table is gone) raises its own error, and production's hashes of every
+    column of the check are deleted all the same."""
+    with dbs.src() as src:
+        src.execute(SQL)
+    hashes = refresh(make_config(dbs, monkeypatch, POLICY), release=False).outcome.tables["public.customers"] \
+        .leaves[0].hashes
+    scans = [leaks.Scan(f'{SHADOW}."customers"', "email", hashes["slots"]["email"], '"email"::text', hashes["key"]),
+             leaks.Scan(f'{SHADOW}."no_such_table"', "phone", hashes["slots"]["phone"], '"phone"::text',
+                        hashes["key"])]
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        leaks.anti_join(lambda: psycopg.connect(dbs.target, autocommit=True), scans)
+    with dbs.dst() as dst:
+        left = dst.execute("SELECT count(*) FROM prodlike.leak_hashes WHERE slot = ANY(%s)",
+                           (list(hashes["slots"].values()),)).fetchone()[0]
+    assert left == 0
+
+
 class Recording:
     """Connections to one database that remember every SELECT (with its parameters) they run, in one list."""
 
@@ -140,6 +158,9 @@ class Recorded:
     def __exit__(self, *exc):
         self.conn.close()
 
+    def close(self):
+        self.conn.close()
+
     def execute(self, sql, params=None, **kwargs):
         if sql.startswith("SELECT"):
             self.selects.append((sql, params))
@@ -156,19 +177,19 @@ def test_a_column_checked_in_parts_gives_the_numbers_of_one_piece(dbs, monkeypat
                                              "LIMIT 3").fetchall()]
     cfg = make_config(dbs, monkeypatch, POLICY)
     hashes = refresh(cfg, release=False).outcome.tables["public.customers"].leaves[0].hashes
-    columns = {c: (slot, f'"{c}"::text') for c, slot in hashes["slots"].items()}
     relation = f'{SHADOW}."customers"'
+    scans = [leaks.Scan(relation, c, slot, f'"{c}"::text', hashes["key"]) for c, slot in hashes["slots"].items()]
     with psycopg.connect(dbs.target, autocommit=True) as conn:
         conn.execute(f"UPDATE {relation} SET email = (%s::text[])[id - 99] WHERE id BETWEEN 100 AND 102", (planted,))
         mine = "FROM prodlike.leak_hashes WHERE slot = ANY(%s)"
         slots = (list(hashes["slots"].values()),)
         stored = conn.execute(f"SELECT slot, hashes {mine}", slots, binary=True).fetchall()
         recording = Recording(dbs.target)
-        whole = leaks.anti_join(recording, relation, columns, hashes["key"])
+        whole = dict(zip(hashes["slots"], leaks.anti_join(recording, scans)))
         assert conn.execute(f"SELECT count(*) {mine}", slots).fetchone()[0] == 0
         conn.cursor().executemany("INSERT INTO prodlike.leak_hashes VALUES (%s, %s)", stored)
         monkeypatch.setattr(leaks, "PART_VALUES", 7000)
-        parts = leaks.anti_join(recording, relation, columns, hashes["key"])
+        parts = dict(zip(hashes["slots"], leaks.anti_join(recording, scans)))
         scans = [(sql, params) for sql, params in recording.selects if "string_agg" in sql]
         planned = [conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}", params).fetchone()[0][0]["Plan"]
                    for sql, params in scans]
