@@ -532,20 +532,17 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
         t_read = time.perf_counter()
         cin = CopyOut(src.connection, out_sql)
         for chunk in cin:
-            if len(chunk) >= batch_bytes:  # a huge row: the rows before it first, then it alone and uncopied
+            huge = len(chunk) >= batch_bytes  # a row that fills a batch alone: handed over uncopied, after the rest
+            if not huge:
+                batch += chunk
+                rows += 1
+            if huge or len(batch) >= batch_bytes:
                 stats.read_s += time.perf_counter() - t_read
                 if batch:
                     flush(cout, batch, rows)
                     batch, rows = bytearray(), 0
-                flush(cout, chunk, 1)
-                t_read = time.perf_counter()
-                continue
-            batch += chunk
-            rows += 1
-            if len(batch) >= batch_bytes:
-                stats.read_s += time.perf_counter() - t_read
-                flush(cout, batch, rows)
-                batch, rows = bytearray(), 0
+                if huge:
+                    flush(cout, chunk, 1)
                 t_read = time.perf_counter()
         stats.read_s += time.perf_counter() - t_read
         if batch:

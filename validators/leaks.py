@@ -180,12 +180,12 @@ def _column_overlap(conn, relation: str, slot: int, expr: str, key: HashKey) -> 
     got = dict.fromkeys(("overlap", "distinct", "present", "production_distinct"), 0)
     for part in range(parts):
         theirs = distinct_sorted(production if parts == 1 else production[np.mod(production, parts) == part])
-        staged, present = staged_hashes(conn, relation, expr, key, part, parts)
+        staged = staged_hashes(conn, relation, expr, key, part, parts)
+        got["present"] += int(staged.size)  # NULLs hash to NULL: not among them
         ours = distinct_sorted(staged)
         del staged
         got["overlap"] += common_count(ours, theirs)
         got["distinct"] += int(ours.size)
-        got["present"] += present
         got["production_distinct"] += int(theirs.size)
         del ours, theirs
     return got
@@ -215,21 +215,18 @@ def production_hashes(conn, slot: int) -> np.ndarray:
     return np.frombuffer(b"".join(row[0] for row in blobs), "<i8").copy()
 
 
-def staged_hashes(conn, relation: str, expr: str, key: HashKey, part: int = 0,
-                  parts: int = 1) -> tuple[np.ndarray, int]:
-    """Staging's hashes of one column's non-NULL values (those whose hash falls in `part` of `parts`) and their
-    count, from one scan. In parts, OFFSET 0 keeps the subquery a scan of its own: the hash is computed once per
+def staged_hashes(conn, relation: str, expr: str, key: HashKey, part: int = 0, parts: int = 1) -> np.ndarray:
+    """Staging's hashes of one column's non-NULL values (those whose hash falls in `part` of `parts`), from one
+    scan. In parts, OFFSET 0 keeps the subquery a scan of its own: the hash is computed once per
     row, not once per place the outer query names it (the filter, the aggregate)."""
     n = int(parts)
-    if n == 1:  # the hash named once: no subquery needed, and staging may scan in parallel
+    if n == 1:  # the hash named once: no subquery needed
         sql = f"SELECT string_agg(int8send({key.sql(expr)}), ''::bytea) FROM {relation}"
     else:
         sql = (f"SELECT string_agg(int8send(h), ''::bytea) FROM (SELECT {key.sql(expr)} AS h FROM {relation} "
                f"OFFSET 0) s WHERE ((h %% {n}) + {n}) %% {n} = {int(part)}")  # np.mod's residue
     packed = conn.execute(sql, key.params(), binary=True).fetchone()[0]
-    if not packed:
-        return np.empty(0, np.int64), 0
-    return np.frombuffer(packed, ">i8").astype(np.int64), len(packed) // 8  # NULLs hash to NULL: not in the bytea
+    return np.frombuffer(packed, ">i8").astype(np.int64) if packed else np.empty(0, np.int64)
 
 
 def distinct_sorted(values: np.ndarray) -> np.ndarray:
