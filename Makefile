@@ -34,5 +34,5 @@ bench: $(STAMP)   ## copy throughput against raw COPY and pg_dump | pg_restore (
 	$(BIN)/python benchmarks/copy_throughput.py $(ARGS)
 
 clean:            ## stop the embedded servers and delete the state folder
-	-$(BIN)/python -c 'from pathlib import Path; from prodlike.pipelines.embedded import stop_all; stop_all(Path(".prodlike"))'
+	-$(BIN)/python -c 'from pathlib import Path; from prodlike.pipelines.demo.embedded import stop_all; stop_all(Path(".prodlike"))'
 	rm -rf .prodlike

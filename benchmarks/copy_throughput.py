@@ -16,7 +16,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prodlike.pipelines import embedded  # noqa: E402
+from prodlike.pipelines.demo import embedded  # noqa: E402
 
 STATE = ROOT / ".prodlike" / "bench"
 TABLE_SQL = """
@@ -114,8 +114,8 @@ def peak_rss_mb() -> float:
 
 
 def worker() -> None:
-    from prodlike.pipelines.config import Config
-    from prodlike.pipelines.refresh import Refresh
+    from prodlike.pipelines.config.model import Config
+    from prodlike.pipelines.engine.refresh import Refresh
 
     cfg = Config.model_validate({"source": {"dsn": "${BENCH_SOURCE}"}, "target": {"dsn": "${BENCH_TARGET}"},
                                  "anonymization": {"key": "${BENCH_KEY}",
@@ -141,7 +141,7 @@ def validate(cfg, target: str, tr) -> dict:
     wall time; the budget (issue 4) is 25% of the copy's wall time, with GX and without."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from prodlike.pipelines import checks
+    from prodlike.pipelines.checks import runner as checks
 
     seconds: dict[str, float] = {}
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from . import automation
-from .assets import build_assets, build_resource
-from .config import Config, config_path, load
+from prodlike.pipelines.config.model import Config, config_path, load
+from prodlike.pipelines.orchestration import automation
+from prodlike.pipelines.orchestration.assets import build_assets, build_resource
 
-DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
+DEMO_CONFIG = Path(__file__).parent / "demo" / "demo.yaml"
 REFRESH_JOB = "refresh"
 
 

@@ -6,7 +6,7 @@ import re
 
 import psycopg
 
-from .secrets import redact
+from prodlike.pipelines.config.secrets import redact
 
 _KEY_VALUE = re.compile(r"\([^()]*\)=\([^()]*\)")
 _QUOTED = re.compile(r"(\"[^\"]*\"|'[^']*')")

@@ -13,9 +13,10 @@ import psycopg
 import pytest
 
 from prodlike.anonymizers.keys import DEMO_KEY
-from prodlike.pipelines import config as config_mod
-from prodlike.pipelines import demo_data, embedded
-from prodlike.pipelines.refresh import Refresh
+from prodlike.pipelines.config import model as config_mod
+from prodlike.pipelines.demo import data as demo_data
+from prodlike.pipelines.demo import embedded
+from prodlike.pipelines.engine.refresh import Refresh
 
 ROOT = Path(__file__).resolve().parents[1]
 # PRODLIKE_TEST_STATE lets two test sessions run side by side on their own servers; each pytest-xdist
@@ -109,7 +110,7 @@ def demo_env(demo_dbs, tmp_path):
     (config path, environment with the DSNs and key, reports folder)."""
     import yaml
 
-    demo = ROOT / "pipelines" / "demo.yaml"
+    demo = ROOT / "pipelines" / "demo" / "demo.yaml"
     cfg = yaml.safe_load(demo.read_text())
     cfg["state_dir"] = str(tmp_path / "state")
     cfg["workload"] = str(demo.with_name("workload.sql"))

@@ -10,10 +10,10 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from prodlike.pipelines import embedded
 from prodlike.pipelines.definitions import DEMO_CONFIG
+from prodlike.pipelines.demo import embedded
 from tests.conftest import STATE as TEST_STATE
-from tests.pipelines.test_cli import run_cli
+from tests.pipelines.cli.test_cli import run_cli
 
 STATE = TEST_STATE / "pii-demo"
 SECRET_KEY = "pii-test-key-never-written-anywhere-7f3a9c1e55"

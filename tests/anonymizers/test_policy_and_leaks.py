@@ -8,8 +8,8 @@ import re
 import pytest
 
 from prodlike.anonymizers import registry
-from prodlike.pipelines.preflight import PreflightError
-from prodlike.pipelines.refresh import Refresh
+from prodlike.pipelines.engine.preflight import PreflightError
+from prodlike.pipelines.engine.refresh import Refresh
 from tests.conftest import TEST_KEY, make_config, refresh
 
 CHAIN_SQL = """
@@ -86,7 +86,7 @@ ANONYMIZED = [("customers", "email", "email"), ("customers", "first_name", "firs
 def released_demo(request, servers, demo_template):
     """One released demo refresh shared by the leak tests of this module."""
     from prodlike.anonymizers.keys import DEMO_KEY
-    from prodlike.pipelines.config import load
+    from prodlike.pipelines.config.model import load
     from prodlike.pipelines.definitions import DEMO_CONFIG
     from tests.conftest import _drop, _pair
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import yaml
 
-from prodlike.pipelines.scan import scan
+from prodlike.pipelines.onboarding.scan import scan
 from tests.conftest import make_config
-from tests.pipelines.test_cli import run_cli
+from tests.pipelines.cli.test_cli import run_cli
 
 LEADS_SQL = """
 CREATE TABLE leads (id serial PRIMARY KEY, contact text, notes text, origin text, payload jsonb, score int,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from prodlike.pipelines import checks
+from prodlike.pipelines.checks import runner as checks
 from prodlike.validators.results import Verdict
 from tests.conftest import make_config, refresh
 
@@ -120,7 +120,7 @@ def test_production_drift_between_releases_warns(dbs, monkeypatch):
     ({"tables": {"orders": {"row_count": {"error": 0.1}}}}, r"thresholds\.tables: thresholds\.tables\.orders: write"),
 ])
 def test_threshold_override_errors_name_the_key(thresholds, message):
-    from prodlike.pipelines.config import ConfigError, load_text
+    from prodlike.pipelines.config.model import ConfigError, load_text
 
     text = "source: {dsn: '${A}'}\ntarget: {dsn: '${B}'}\nthresholds: " + json.dumps(thresholds)
     with pytest.raises(ConfigError, match=message):

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from prodlike.pipelines import checks
+from prodlike.pipelines.checks import runner as checks
 from prodlike.validators import leaks
 from prodlike.validators.results import Verdict
 from tests.conftest import make_config, refresh
@@ -216,7 +216,7 @@ def test_a_failed_copy_discards_its_hashes_at_once(dbs, monkeypatch):
     close(ok=True) commits them with what the check needs."""
     import numpy as np
 
-    from prodlike.pipelines.copy_engine import LeakSink
+    from prodlike.pipelines.engine.copy_engine import LeakSink
 
     with dbs.src() as src:
         src.execute(SQL)

@@ -1,0 +1,1 @@
+"""The checks run against a shadow copy and their results."""

@@ -1,0 +1,1 @@
+"""The `prodlike` command line."""

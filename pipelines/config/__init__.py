@@ -1,0 +1,1 @@
+"""prodlike.yaml: the validated model, `${ENV}` secrets, the generated reference."""

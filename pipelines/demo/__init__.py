@@ -1,0 +1,1 @@
+"""The demo: embedded servers, the seeded shop, its config and workload."""

@@ -1,0 +1,1 @@
+"""The refresh engine: preflight, snapshot copy, workers, statistics, release, control schema."""

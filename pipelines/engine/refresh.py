@@ -1,0 +1,421 @@
+"""One refresh without Dagster: preflight, snapshot copy into the shadow schemas, and release."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from prodlike.anonymizers import policy as anon_policy
+from prodlike.anonymizers.keys import check_key
+from prodlike.pipelines.config.model import Config
+from prodlike.pipelines.engine import control, release
+from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
+from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check
+from prodlike.pipelines.postgres import connections, ddl
+from prodlike.pipelines.postgres.catalog import Catalog, qident, read_catalog
+
+log = logging.getLogger("prodlike")
+EXTENSION_SCHEMA = "prodlike_ext"
+
+
+@dataclass
+class TableResult:
+    """One top-level table copied (all its leaves) with its keys and indexes built."""
+
+    table: str
+    rows: int
+    bytes: int
+    seconds: float
+    post_data_s: float
+    leaves: list[CopyStats]
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "bytes": self.bytes, "seconds": round(self.seconds, 3),
+                "post_data_s": round(self.post_data_s, 3), "rows_per_s": round(self.rows_per_s)}
+
+
+@dataclass
+class CopyOutcome:
+    run_id: str
+    snapshot_time: datetime
+    tables: dict[str, TableResult] = field(default_factory=dict)
+    preflight: PreflightReport | None = None
+    seconds: float = 0.0
+
+
+def _noop_progress(unit: str, rows: int, nbytes: int) -> None:
+    return None
+
+
+def shapes(cat: Catalog, tables: list[str]) -> dict[str, anon_policy.TableShape]:
+    """The policy's view of the catalog's tables."""
+    out = {}
+    domains_checked = {t.name for t in cat.types if "CHECK" in t.definition}
+    for q in tables:
+        t = cat.tables[q]
+        cons = [c for c in cat.constraints if f"{c.schema}.{c.table}" == q]
+        checked = {col for c in cons if c.kind == "c" for col in c.columns}
+        checked |= {c.name for c in t.columns if c.type_name in domains_checked}
+        out[q] = anon_policy.TableShape(
+            name=q,
+            columns=[anon_policy.ColumnShape(c.name, c.type_name, c.type_category, c.type_sql, c.not_null)
+                     for c in t.copied_columns],
+            unique=[c.columns for c in cons if c.kind in "pu"],
+            foreign_keys=[(c.columns, c.ref_table, c.ref_columns) for c in cons if c.kind == "f"],
+            checked=checked,
+        )
+    return out
+
+
+def config_rules(cfg: Config) -> dict:
+    return {q: "keep" if p.keep else {c: (r.transformer, r.params) for c, r in p.columns.items()}
+            for q, p in cfg.anonymization.tables.items()}
+
+
+def build_policy(cfg: Config, cat: Catalog, key: bytes | None, copied: list[str]) -> anon_policy.Policy:
+    """Resolve the anonymization policy; a missing key is only an error when something is transformed."""
+    rules = config_rules(cfg)
+    needs_key = any(v != "keep" and any(r[0] != "keep" for r in v.values()) for v in rules.values())
+    k = check_key(key) if needs_key or key else b"\0" * 32
+    return anon_policy.build(rules, shapes(cat, copied), k, copied)
+
+
+class Refresh:
+    """The steps of one refresh run against resolved DSNs (no Dagster inside)."""
+
+    def __init__(self, cfg: Config, source_dsn: str, target_dsn: str, run_id: str, anon_key: bytes | None,
+                 progress: Callable[[str, int, int], None] = _noop_progress,
+                 on_start: Callable[[dict[str, int]], None] | None = None, force: bool = False):
+        self.cfg, self.source_dsn, self.target_dsn = cfg, source_dsn, target_dsn
+        self.run_id, self.anon_key, self.progress = run_id, anon_key, progress
+        self.on_start, self.force = on_start, force
+        self._stats, self.statistics = None, {"restored": False}
+        self._pool = None
+
+    # ---- preflight -------------------------------------------------------------------------
+    def preflight(self) -> PreflightReport:
+        """Compare config and production catalog without moving data (also runs inside copy)."""
+        with connections.production(self.source_dsn, self.cfg.copy_.lock_timeout) as conn:
+            cat = read_catalog(conn, self.cfg.schemas)
+            return self._check(cat, conn)
+
+    def _check(self, cat: Catalog, conn: psycopg.Connection) -> PreflightReport:
+        from prodlike.pipelines.engine.preflight import select_tables
+
+        sel = select_tables(self.cfg, cat)
+        extra = []
+        try:
+            listed = [q for q in sel.copied if q in self.cfg.anonymization.tables]  # others: 'not in the config'
+            self.policy = build_policy(self.cfg, cat, self.anon_key, listed)
+        except anon_policy.PolicyError as err:
+            extra = err.problems
+        except ValueError as err:
+            extra = [str(err)]
+        return check(self.cfg, cat, conn, extra)
+
+    # ---- copy ------------------------------------------------------------------------------
+    def copy(self) -> Iterator[TableResult]:
+        """Copy every selected table into the shadow schemas; yields each table as it completes."""
+        started = time.perf_counter()
+        with connections.staging(self.target_dsn, autocommit=True) as stage:
+            control.migrate(stage)
+            with control.refresh_lock(stage):
+                self._refuse_if_paused(stage)
+                release.drop_stale_shadows(stage, self.cfg.schemas)
+                control.start_run(stage, self.run_id, self.cfg.schemas)
+                stage.execute("TRUNCATE prodlike.leak_hashes")  # a crashed run's hashes (their key is gone)
+                control.drop_samples(stage)  # and its distribution samples
+                if self.force:
+                    control.update_run(stage, self.run_id, forced=True)
+                try:
+                    yield from self._copy_locked(stage)
+                except BaseException as err:
+                    refused = type(err).__name__ in ("PreflightError", "PolicyError")
+                    control.update_run(stage, self.run_id, status="halted" if refused else "failed", error=_safe(err))
+                    raise
+        self.outcome.seconds = time.perf_counter() - started
+
+    def _refuse_if_paused(self, stage: psycopg.Connection) -> None:
+        """A paused refresh starts only with force (recorded in the audit trail)."""
+        st = control.state(stage)
+        if not st["paused"]:
+            return
+        if not self.force:
+            raise control.RefreshPausedError(
+                f"refreshes are paused since {st['paused_at']:%Y-%m-%d %H:%M:%S %Z} by {st['paused_by']}: "
+                f"{st['paused_reason']}. Inspect with `prodlike status`, then `prodlike resume --note TEXT`; "
+                f"or run once anyway with `prodlike refresh --force` (recorded)")
+        from prodlike.pipelines.oncall.loop import actor
+
+        control.event(stage, "forced", actor(), "refresh run while paused", self.run_id)
+
+    def _copy_locked(self, stage: psycopg.Connection) -> Iterator[TableResult]:
+        cfg = self.cfg
+        if cfg.copy_.transform_processes != 0:  # the workers' imports overlap the snapshot, catalog and DDL
+            from prodlike.pipelines.engine.workers import start_server
+
+            start_server()
+        snapshot, cat = export_snapshot(self.source_dsn, cfg.schemas, cfg.copy_.lock_timeout, read_catalog)
+        try:
+            report = self._check(cat, snapshot.conn)
+            self.outcome = CopyOutcome(self.run_id, snapshot.taken_at, preflight=report)
+            log.info("production snapshot %s taken at %s; %d tables, %.1f MB (staging needs about %.1f MB)",
+                     snapshot.id, snapshot.taken_at, len(report.selection.copied), report.production_bytes / 1e6,
+                     report.staging_bytes_needed / 1e6)
+            rename = self._prepare_shadow(stage, cat, report)
+            units = self._units(cat, report, rename)
+            self._profile_specs(snapshot.conn, cat, units)
+            self._read_statistics(stage, snapshot.conn, units)
+            if self.on_start:
+                estimates: dict[str, int] = {}
+                for u in units:
+                    estimates[u.asset] = estimates.get(u.asset, 0) + u.estimated_rows
+                self.on_start(estimates)
+            self._pool = self._transform_pool(units)
+            try:
+                yield from self._run_units(stage, cat, rename, units, snapshot, report)
+            finally:
+                if self._pool is not None:
+                    self._pool.close()
+        finally:
+            snapshot.close()
+        self._finish(stage, cat, rename, report)
+
+    def _read_statistics(self, stage: psycopg.Connection, prod: psycopg.Connection, units: list[CopyUnit]) -> None:
+        """Production's planner statistics of the copied tables' keep columns, read inside the snapshot."""
+        from prodlike.pipelines.engine import statistics
+
+        self._stats, self.statistics = None, {"restored": False}
+        on, why = statistics.enabled(self.cfg.copy_.restore_statistics, stage)
+        if not on:
+            self.statistics["reason"] = why
+            return
+        keep: dict[str, set[str]] = {}
+        for u in units:
+            if not u.schema_only:
+                transformed = set(u.plan.transformers) if u.plan is not None else set()
+                for name in (u.source, u.asset):
+                    keep.setdefault(name, set()).update(set(u.columns) - transformed)
+        self._stats = statistics.read(prod, keep)
+
+    def _prepare_shadow(self, stage: psycopg.Connection, cat: Catalog, report: PreflightReport) -> ddl.Renamer:
+        ext_schemas = self._ensure_extensions(stage, cat)
+        rename = ddl.Renamer({s: ddl.shadow_name(s) for s in cat.schemas}, cat.extension_members, ext_schemas)
+        created = all_created(cat, report.selection)
+        with stage.transaction():
+            stage.execute("SET LOCAL check_function_bodies = off")
+            stage.execute(f"SET LOCAL search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
+            for stmt in ddl.pre_data(cat, rename, created):
+                stage.execute(stmt)
+            for s in cat.schemas:
+                stage.execute("INSERT INTO prodlike.shadow (schema_name, run_id) VALUES (%s, %s) "
+                              "ON CONFLICT (schema_name) DO UPDATE SET run_id = excluded.run_id, created_at = now()",
+                              (s, self.run_id))
+        return rename
+
+    def _ensure_extensions(self, stage: psycopg.Connection, cat: Catalog) -> dict[str, str]:
+        """Install production's extensions in staging where no release drop can reach them."""
+        mapping: dict[str, str] = {}
+        installed = dict(stage.execute(
+            "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        ).fetchall())
+        for ext, prod_schema in cat.extensions.items():
+            where = installed.get(ext)
+            if where is None:
+                stage.execute(f"CREATE SCHEMA IF NOT EXISTS {qident(EXTENSION_SCHEMA)}")
+                stage.execute(f"CREATE EXTENSION IF NOT EXISTS {qident(ext)} SCHEMA {qident(EXTENSION_SCHEMA)}")
+                where = EXTENSION_SCHEMA
+            elif where in cat.schemas:
+                stage.execute(f"CREATE SCHEMA IF NOT EXISTS {qident(EXTENSION_SCHEMA)}")
+                stage.execute(f"ALTER EXTENSION {qident(ext)} SET SCHEMA {qident(EXTENSION_SCHEMA)}")
+                where = EXTENSION_SCHEMA
+            mapping[prod_schema] = where
+        if EXTENSION_SCHEMA in mapping.values():
+            self._extension_schema_on_search_path(stage)
+        return mapping
+
+    @staticmethod
+    def _extension_schema_on_search_path(stage: psycopg.Connection) -> None:
+        """Unqualified extension operators and types (citext's `=`) must resolve in staging as they do in
+        production: append the extension schema to the database's default search_path, once."""
+        current = stage.execute(
+            "SELECT coalesce((SELECT option_value FROM pg_db_role_setting s, pg_options_to_table(s.setconfig) "
+            "WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND s.setrole = 0 AND option_name = 'search_path'), current_setting('search_path'))"
+        ).fetchone()[0]
+        if EXTENSION_SCHEMA not in [p.strip().strip('"') for p in current.split(",")]:
+            stage.execute(f"ALTER DATABASE {qident(stage.info.dbname)} SET search_path = {current}, "
+                          f"{qident(EXTENSION_SCHEMA)}")
+
+    def _units(self, cat: Catalog, report: PreflightReport, rename: ddl.Renamer) -> list[CopyUnit]:
+        units = []
+        for q in report.selection.copied + report.selection.schema_only:
+            plan = self.policy.plans.get(q) if q in report.selection.copied else None
+            for leaf in cat.leaves(q):
+                units.append(CopyUnit(
+                    source=leaf.qualified, target=rename.table(leaf.qualified), asset=q,
+                    columns=[c.name for c in leaf.copied_columns], plan=plan,
+                    schema_only=q in report.selection.schema_only, estimated_bytes=leaf.estimated_bytes,
+                    estimated_rows=0 if q in report.selection.schema_only else leaf.estimated_rows,
+                ))
+        return sorted(units, key=lambda u: -u.estimated_bytes)
+
+    def _profile_specs(self, prod: psycopg.Connection, cat: Catalog, units: list[CopyUnit]) -> None:
+        """What the copy stream profiles for the distribution check: every copied column with its rule, one set of
+        specs per table shared by its leaves, and production's bin edges from pg_stats (inside the snapshot)."""
+        from prodlike.validators.distributions import ColumnSpec, read_edges
+
+        specs: dict[str, dict] = {}
+        leaves: dict[str, list[str]] = {}
+        for u in units:
+            if u.schema_only:
+                continue
+            if u.asset not in specs:
+                rules = self.policy.rules.get(u.asset, {})
+                specs[u.asset] = {c.name: ColumnSpec(c.name, c.type_name, c.type_category,
+                                                     rules.get(c.name, ("keep",))[0])
+                                  for c in cat.tables[u.asset].copied_columns}
+            leaves.setdefault(u.asset, []).append(u.source)
+            u.profile_specs = specs[u.asset]
+        read_edges(prod, specs, leaves)
+
+    def _transform_pool(self, units: list[CopyUnit]):
+        """Worker processes for the transform and profiling stages, or None (nothing to do, or configured off)."""
+        import os
+
+        from prodlike.pipelines.engine.workers import TransformPool
+
+        planned = {u.source: (u.plan, u.columns) for u in units if u.plan is not None and not u.schema_only}
+        profiled = {u.source: (u.stream_columns, u.profile_specs) for u in units
+                    if u.profile_specs and not u.schema_only}
+        processes = self.cfg.copy_.transform_processes
+        processes = (os.cpu_count() or 1) if processes is None else processes
+        if not (planned or profiled) or processes == 0:
+            return None
+        return TransformPool(processes, check_key(self.anon_key) if planned else None, planned, profiled)
+
+    def _copy_with_retries(self, unit: CopyUnit, snapshot: Snapshot) -> CopyStats:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                stats = copy_unit(unit, snapshot, self.source_dsn, self.target_dsn,
+                                  lock_timeout=self.cfg.copy_.lock_timeout, batch_bytes=self.cfg.copy_.batch_bytes,
+                                  progress=self.progress, pool=self._pool)
+                stats.attempts = attempt
+                return stats
+            except psycopg.Error as err:
+                if not connections.is_transient(err) or attempt > self.cfg.copy_.retries or not snapshot.open:
+                    raise
+                delay = min(30.0, 0.5 * 2 ** (attempt - 1))
+                log.warning("%s: transient error (%s); retry %d in %.1fs", unit.source,
+                            getattr(err, "sqlstate", None) or type(err).__name__, attempt, delay)
+                time.sleep(delay)
+
+    def _post_table(self, cat: Catalog, rename: ddl.Renamer, table: str) -> float:
+        t0 = time.perf_counter()
+        with connections.staging(self.target_dsn) as conn:
+            conn.execute("SET maintenance_work_mem = '256MB'")
+            conn.execute(f"SET search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
+            for stmt in ddl.table_post_data(cat, rename, table):
+                conn.execute(stmt)
+            conn.commit()
+        return time.perf_counter() - t0
+
+    def _run_units(self, stage, cat, rename, units, snapshot, report) -> Iterator[TableResult]:
+        remaining: dict[str, list[CopyUnit]] = {}
+        for u in units:
+            remaining.setdefault(u.asset, []).append(u)
+        done: dict[str, list[CopyStats]] = {t: [] for t in remaining}
+        for q in report.selection.created:
+            if q not in remaining:
+                remaining[q], done[q] = [], []
+        with ThreadPoolExecutor(max_workers=self.cfg.copy_.workers, thread_name_prefix="prodlike-copy") as pool:
+            pending: dict[Future, tuple[str, CopyUnit | None]] = {
+                pool.submit(self._copy_with_retries, u, snapshot): ("copy", u) for u in units}
+            for q, us in remaining.items():
+                if not us:
+                    pending[pool.submit(self._post_table, cat, rename, q)] = ("post:" + q, None)
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        kind, unit = pending.pop(fut)
+                        result = fut.result()
+                        if kind == "copy":
+                            done[unit.asset].append(result)
+                            if len(done[unit.asset]) == len(remaining[unit.asset]):
+                                pending[pool.submit(self._post_table, cat, rename, unit.asset)] = (
+                                    "post:" + unit.asset, None)
+                        else:
+                            table = kind.split(":", 1)[1]
+                            leaves = done[table]
+                            tr = TableResult(table, sum(s.rows for s in leaves), sum(s.bytes for s in leaves),
+                                             max((s.seconds for s in leaves), default=0.0), result, leaves)
+                            self.outcome.tables[table] = tr
+                            yield tr
+                    if not any(kind == "copy" for kind, _ in pending.values()):
+                        snapshot.close()  # every table has its rows: production is no longer read
+                        if self.cfg.great_expectations:  # its import (seconds of CPU) overlaps keys and indexes
+                            from prodlike.validators.expectations import preload
+
+                            preload()
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+
+    def _finish(self, stage: psycopg.Connection, cat: Catalog, rename: ddl.Renamer, report: PreflightReport) -> None:
+        created = all_created(cat, report.selection)
+        with stage.transaction():
+            stage.execute(f"SET LOCAL search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
+            for stmt in ddl.final_post_data(cat, rename, created):
+                stage.execute(stmt)
+            for stmt in ddl.sequence_sync_sql(cat, rename, created):
+                stage.execute(stmt)
+        for stmt in self.cfg.post_load_sql:
+            with stage.transaction():
+                shadows = ", ".join(qident(ddl.shadow_name(s)) for s in self.cfg.schemas)
+                stage.execute(f"SET LOCAL search_path = {shadows}, {qident(EXTENSION_SCHEMA)}, pg_catalog")
+                stage.execute(stmt)
+        for s in self.cfg.schemas:
+            for t in sorted(q for q in created if q.startswith(s + ".")):
+                stage.execute(f"ANALYZE {rename.table(t)}")
+        if self._stats is not None:
+            from prodlike.pipelines.engine import statistics
+
+            with stage.transaction():
+                self.statistics = statistics.restore(stage, self._stats)
+            self._stats = None
+        control.mark_copied(stage, self.run_id, self.outcome.snapshot_time,
+                            {q: r.as_dict() for q, r in self.outcome.tables.items()}, self.statistics)
+
+    # ---- release ---------------------------------------------------------------------------
+    def release(self) -> release.ReleaseResult:
+        """Swap the shadow schemas in (one transaction) and record the release."""
+        with connections.staging(self.target_dsn, autocommit=True) as stage:
+            control.migrate(stage)
+            with control.refresh_lock(stage, "release"):
+                run = control.get_run(stage, self.run_id)
+                if run is None or run["status"] != "copied":
+                    state = run["status"] if run else "unknown"
+                    raise release.ReleaseError(f"run {self.run_id} has no completed copy to release (status: {state})")
+                return release.swap(stage, self.cfg.schemas, self.run_id, run["snapshot_time"], run["tables"],
+                                    keep_previous=self.cfg.keep_previous, lock_timeout=self.cfg.copy_.lock_timeout)
+
+
+def _safe(err: BaseException) -> str:
+    """An error text for the control schema: no row values, no secrets."""
+    from prodlike.pipelines.errors import safe_message
+
+    return f"{type(err).__name__}: {safe_message(err)}"[:2000]

@@ -1,0 +1,1 @@
+"""Getting started on one's own database: `init` and `scan`."""

@@ -1,0 +1,1 @@
+"""The on-call loop: concluding a run, alerts, the freshness SLA, status, resume, rollback."""

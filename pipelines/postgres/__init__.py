@@ -1,0 +1,1 @@
+"""PostgreSQL plumbing: connections, the catalog reader, DDL, the COPY reader."""

@@ -1,0 +1,1 @@
+"""The parity report: one self-contained HTML page per run."""
