@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from prodlike.pipelines.errors import ProdlikeError
+
 from . import vector
 from .keys import Keyed
 
@@ -28,7 +30,7 @@ def _distinct_share(sample: list) -> float:
     return len(set(present)) / len(present) if present else 0.0
 
 
-class ParameterError(ValueError):
+class ParameterError(ProdlikeError, ValueError):
     """A transformer parameter is invalid (raised when the policy loads, never per row)."""
 
 

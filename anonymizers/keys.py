@@ -7,6 +7,8 @@ import json
 
 import pyarrow as pa
 
+from prodlike.pipelines.errors import ProdlikeError
+
 MIN_KEY_BYTES = 32
 DEMO_KEY = b"prodlike-demo-key-not-secret-0000000000000000"
 KEY_ENV = "PRODLIKE_ANON_KEY"
@@ -22,7 +24,7 @@ def _encoded(values: list[str]) -> list[bytes]:
         return [v.encode("utf-8", "surrogatepass") for v in values]
 
 
-class AnonymizationKeyError(ValueError):
+class AnonymizationKeyError(ProdlikeError, ValueError):
     """The anonymization key is missing or too short."""
 
 

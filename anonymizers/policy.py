@@ -9,6 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from prodlike.pipelines.errors import ProdlikeError, Refused
+
 from .base import STRING, Batch, ColumnInfo, ParameterError, Transformer
 from .registry import UnknownTransformerError, get
 
@@ -17,7 +19,7 @@ _VARCHAR = re.compile(r"^(?:character varying|character|varchar|char|bpchar)\((\
 INTEGER_TYPES = {"int2", "int4", "int8"}
 
 
-class PolicyError(ValueError):
+class PolicyError(Refused, ValueError):
     """The policy cannot be applied; `problems` lists every column and the fix."""
 
     def __init__(self, problems: list[str]):
@@ -25,7 +27,7 @@ class PolicyError(ValueError):
         super().__init__("anonymization policy refused:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-class TransformFailed(RuntimeError):
+class TransformFailed(ProdlikeError, RuntimeError):
     """A transformer raised on a batch; the message never includes the value."""
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
+from prodlike.pipelines.errors import ProdlikeError
+
 if TYPE_CHECKING:
     from .base import Transformer
 
 REGISTRY: dict[str, type[Transformer]] = {}
 
 
-class UnknownTransformerError(ValueError):
+class UnknownTransformerError(ProdlikeError, ValueError):
     """No transformer of that name is registered."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from prodlike.pipelines.errors import ProdlikeError
+
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
 # Dagster's console logger: quiet in the terminal (our progress, tables and messages say it; expected failures
 # print no traceback); --debug shows everything. The run's event log (the UI) keeps every record either way.
@@ -25,7 +27,7 @@ console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty
 log = logging.getLogger("prodlike")
 
 
-class CliError(Exception):
+class CliError(ProdlikeError):
     """An expected failure: printed without a traceback (unless --debug), exit code attached."""
 
     def __init__(self, message: str, code: int = EXIT_ERROR):

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from prodlike.pipelines.config import secrets
+from prodlike.pipelines.errors import ProdlikeError
 
 DEFAULT_CONFIG = "prodlike.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -30,7 +31,7 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _BYTES = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
 
 
-class ConfigError(ValueError):
+class ConfigError(ProdlikeError, ValueError):
     """The config is invalid; the message lists each bad key with what is allowed."""
 
 

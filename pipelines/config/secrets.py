@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 
+from prodlike.pipelines.errors import ProdlikeError, redact
+
+__all__ = ["ENV_REF", "MissingSecretError", "env_name", "redact", "resolve"]  # redact lives in errors.py
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-_URL_PASSWORD = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]*:)([^@\s]*)(@)")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
-class MissingSecretError(RuntimeError):
+class MissingSecretError(ProdlikeError):
     """A `${VAR}` reference names an environment variable that is not set."""
 
 
@@ -33,8 +34,3 @@ def resolve(ref: str, key_path: str) -> str:
         )
     return value
 
-
-def redact(text: str) -> str:
-    """text with every DSN password replaced by ***."""
-    text = _URL_PASSWORD.sub(r"\1***\3", text)
-    return _KV_PASSWORD.sub(r"\1***", text)

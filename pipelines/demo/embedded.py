@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from prodlike.pipelines.errors import ProdlikeError
+
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 
 
-class EmbeddedServerError(RuntimeError):
+class EmbeddedServerError(ProdlikeError, RuntimeError):
     """An embedded server could not be initialised, started or stopped."""
 
 

@@ -11,11 +11,13 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 
+from prodlike.pipelines.errors import Refused, Transient
+
 CONTROL_SCHEMA = "prodlike"
 LOCK_KEY = 0x70726F646C696B  # "prodlik"
 
 
-class RefreshLockedError(RuntimeError):
+class RefreshLockedError(Transient, RuntimeError):
     """Another refresh holds staging's refresh lock."""
 
 
@@ -222,7 +224,7 @@ def releases(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
 
 # ---- the on-call loop: pause, audit events, incidents -------------------------------------------
 
-class RefreshPausedError(RuntimeError):
+class RefreshPausedError(Refused, RuntimeError):
     """The refresh is paused; only `prodlike resume` (or an explicit --force) lets a run start."""
 
 

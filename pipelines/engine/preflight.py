@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 import psycopg
 
 from prodlike.pipelines.config.model import Config
+from prodlike.pipelines.errors import Refused
 from prodlike.pipelines.postgres.catalog import Catalog
 
 LARGE_OBJECT_TYPES = {"oid", "lo"}
 
 
-class PreflightError(RuntimeError):
+class PreflightError(Refused, RuntimeError):
     """The refresh is refused before any data moves; `problems` lists each reason with its fix."""
 
     def __init__(self, problems: list[str]):

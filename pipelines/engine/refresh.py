@@ -17,6 +17,7 @@ from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine import control, release
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check
+from prodlike.pipelines.errors import Refused, safe_message
 from prodlike.pipelines.postgres import connections, ddl
 from prodlike.pipelines.postgres.catalog import Catalog, qident, read_catalog
 
@@ -140,8 +141,8 @@ class Refresh:
                 try:
                     yield from self._copy_locked(stage)
                 except BaseException as err:
-                    refused = type(err).__name__ in ("PreflightError", "PolicyError")
-                    control.update_run(stage, self.run_id, status="halted" if refused else "failed", error=_safe(err))
+                    halted = isinstance(err, Refused)
+                    control.update_run(stage, self.run_id, status="halted" if halted else "failed", error=_safe(err))
                     raise
         self.outcome.seconds = time.perf_counter() - started
 
@@ -416,6 +417,4 @@ class Refresh:
 
 def _safe(err: BaseException) -> str:
     """An error text for the control schema: no row values, no secrets."""
-    from prodlike.pipelines.errors import safe_message
-
     return f"{type(err).__name__}: {safe_message(err)}"[:2000]

@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
+from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.postgres.catalog import QUALIFY_ALL, qident, qname
 from prodlike.pipelines.postgres.ddl import previous_name, shadow_name
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(ProdlikeError, RuntimeError):
     """The swap could not be made safely; staging was left as it was."""
 
 

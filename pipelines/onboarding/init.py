@@ -16,6 +16,7 @@ from prodlike.anonymizers.scan import Finding
 from prodlike.pipelines.config.model import Config, Thresholds
 from prodlike.pipelines.config.secrets import resolve
 from prodlike.pipelines.engine.refresh import shapes
+from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.onboarding.scan import scan
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import qident, read_catalog
@@ -29,7 +30,7 @@ FALLBACKS = {"unique": ["hash", "tokenize"], "narrow": ["mask", "tokenize", "has
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class InitError(RuntimeError):
+class InitError(ProdlikeError, RuntimeError):
     """init cannot write the starter config (file exists, production unreadable)."""
 
 

@@ -6,18 +6,20 @@ from datetime import timedelta
 
 import psycopg
 
-from prodlike.pipelines.config.secrets import redact
+from prodlike.pipelines.errors import Transient, redact
 
 APPLICATION_NAME = "prodlike"
 TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03", "57P01", "57P02", "57P03")
 
 
-class UnreachableServerError(RuntimeError):
+class UnreachableServerError(Transient, RuntimeError):
     """A configured server could not be reached; the message names which one."""
 
 
 def is_transient(err: BaseException) -> bool:
-    """Connection lost, admin shutdown, serialization failure, deadlock or lock timeout."""
+    """Connection lost, admin shutdown, serialization failure, deadlock or lock timeout; a `Transient` error."""
+    if isinstance(err, Transient):
+        return True
     state = getattr(err, "sqlstate", None) or ""
     if isinstance(err, psycopg.OperationalError) and not state:
         return True

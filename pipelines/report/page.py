@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from prodlike.pipelines.engine import control
+from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.postgres import connections
 
 TREND_RELEASES = 12
@@ -20,7 +21,7 @@ PROD_COLOR, STAGE_COLOR = "#2563eb", "#f97316"
 RUN_CHECKS = ("infrastructure", "plans")  # run-level checks; every other check with a table is the table's
 
 
-class ReportError(RuntimeError):
+class ReportError(ProdlikeError, RuntimeError):
     """The report cannot be written (no such run, no control schema)."""
 
 
