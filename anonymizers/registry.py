@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import TYPE_CHECKING
 
 from prodlike.pipelines.errors import ProdlikeError
@@ -45,4 +46,6 @@ def names() -> list[str]:
 
 
 def _load_all() -> None:
-    from . import transformers  # noqa: F401  (importing the package registers every transformer)
+    """Discover the transformers: importing their package registers each (they import this module, never the
+    reverse statically: discovery, as the check registry discovers checks)."""
+    importlib.import_module(f"{__package__}.transformers")

@@ -1,4 +1,5 @@
-"""The Dagster code location: definitions built from the config alone (works while production is down)."""
+"""The Dagster code location: definitions built from the config alone (works while production is down).
+`DEMO_CONFIG` is re-exported for the code that looks for it here."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 
 from prodlike.pipelines.config.model import Config, config_path, load
+from prodlike.pipelines.demo import DEMO_CONFIG
 from prodlike.pipelines.orchestration import automation
 from prodlike.pipelines.orchestration.assets import build_assets, build_resource
 
-DEMO_CONFIG = Path(__file__).parent / "demo" / "demo.yaml"
 REFRESH_JOB = "refresh"
 
 

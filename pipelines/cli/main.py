@@ -5,24 +5,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import shutil
 import sys
 import time
+import webbrowser
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from prodlike.pipelines.errors import ProdlikeError
+from prodlike.pipelines.checks import tally
+from prodlike.pipelines.config import secrets
+from prodlike.pipelines.config.check import offline_problems
+from prodlike.pipelines.config.model import Config, config_path, human_age, load
+from prodlike.pipelines.engine import control
+from prodlike.pipelines.engine.preflight import PreflightError
+from prodlike.pipelines.engine.refresh import Refresh
+from prodlike.pipelines.errors import ProdlikeError, Refused
+from prodlike.pipelines.onboarding.init import init
+from prodlike.pipelines.onboarding.scan import scan, write_suggestions
+from prodlike.pipelines.oncall import loop as oncall
+from prodlike.pipelines.report import terminal
+from prodlike.pipelines.report.page import reports_dir, safe_file_name, write_report
 
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
-# Dagster's console logger: quiet in the terminal (our progress, tables and messages say it; expected failures
-# print no traceback); --debug shows everything. The run's event log (the UI) keeps every record either way.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-DEBUG_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 DEBUG = False  # set by --debug
-HALT_ERRORS = {"PreflightError", "PolicyError", "RefreshPausedError"}
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
 log = logging.getLogger("prodlike")
 
@@ -35,155 +43,64 @@ class CliError(ProdlikeError):
         self.code = code
 
 
-# ---- Dagster glue -----------------------------------------------------------------------------
-
-def dagster_home(state_dir: Path) -> Path:
-    """DAGSTER_HOME under the state folder, with the project's dagster.yaml in it."""
-    home = state_dir / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    for candidate in (Path.cwd() / "dagster.yaml", Path(__file__).resolve().parents[2] / "dagster.yaml"):
-        if candidate.exists():
-            if not target.exists() or target.read_text() != candidate.read_text():
-                shutil.copyfile(candidate, target)
-            break
-    else:
-        if not target.exists():
-            target.write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(home.resolve())
-    return home
-
-
-def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False) -> tuple[int, str, object]:
-    """Run the refresh job in-process with the persistent instance; (exit code, message, result)."""
-    dagster_home(state_dir)
-    import dagster as dg
-
-    from prodlike.pipelines.engine import progress
-
-    progress.use(progress.for_terminal())
-    from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions
-
-    defs = load_definitions(config_file)
-    job = defs.resolve_job_def(REFRESH_JOB)
-    with dg.DagsterInstance.get() as instance:
-        from prodlike.pipelines.orchestration.assets import FORCE_TAG
-
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config=DEBUG_RUN_CONFIG if DEBUG else QUIET_RUN_CONFIG,
-                                        tags={FORCE_TAG: "true"} if force else None)
-    if result.success:
-        return EXIT_OK, "released", result
-    failed_checks = [e for e in result.get_asset_check_evaluations()
-                     if not e.passed and e.severity.value == "ERROR"]
-    if failed_checks:
-        lines = [f"{'/'.join(e.asset_key.path)} {e.check_name}: {e.description}" for e in failed_checks]
-        return EXIT_HALTED, "validation failed, staging keeps the last release:\n  " + "\n  ".join(lines), result
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            err = event.step_failure_data.error
-            user = event.step_failure_data.user_failure_data
-            tagged = user.metadata.get("error_class") if user else None
-            cls = tagged.value if tagged else err.cls_name
-            message = user.description if user and user.description else err.message
-            return (EXIT_HALTED if cls in HALT_ERRORS else EXIT_ERROR), message.strip(), result
-    return EXIT_ERROR, "the refresh run failed (see the Dagster run log)", result
-
-
-def _summary(result, stage_dsn: str | None = None) -> Table:
-    table = Table(title="refresh summary")
-    for col in ("table", "rows (production)", "rows (staging)", "MB", "seconds", "rows/s"):
-        table.add_column(col, justify="left" if col == "table" else "right")
-    staged = _staging_counts(stage_dsn) if stage_dsn else {}
-    for mat in result.get_asset_materialization_events():
-        m = mat.materialization
-        key = m.asset_key.path
-        if len(key) != 3:
-            continue
-        md = m.metadata
-        q = f"{key[1]}.{key[2]}"
-        table.add_row(q, f"{md['rows'].value:,}", f"{staged.get(q, 0):,}" if staged else "-",
-                      f"{md['bytes'].value / 1e6:.1f}", f"{md['copy_seconds'].value:.2f}",
-                      f"{md['rows_per_second'].value:,.0f}")
-    return table
-
-
-def _checks_table(result) -> Table | str:
-    """The run's checks: a count of those that passed, and every warning and error with its explanation."""
-    evaluations = result.get_asset_check_evaluations()
-    failed = [e for e in evaluations if not e.passed]
-    errors = sum(e.severity.value == "ERROR" for e in failed)
-    title = f"checks: {len(evaluations) - len(failed)} passed, {len(failed) - errors} warned, {errors} failed"
-    if not failed:
-        return f"[green]{title}[/]"
-    table = Table(title=title)
-    for col in ("asset", "check", "verdict", "explanation"):
-        table.add_column(col)
-    for e in sorted(failed, key=lambda e: (e.severity.value != "ERROR", e.asset_key.path)):
-        verdict = "[red]ERROR[/]" if e.severity.value == "ERROR" else "[yellow]warn[/]"
-        table.add_row("/".join(e.asset_key.path[1:]), e.check_name, verdict, (e.description or "")[:300])
-    return table
-
-
-def _staging_counts(dsn: str) -> dict[str, int]:
-    import psycopg
-
-    from prodlike.pipelines.engine.control import live_release
-
-    with psycopg.connect(dsn) as conn:
-        rel = live_release(conn)
-        if not rel:
-            return {}
-        out = {}
-        for q in rel["tables"]:
-            schema, name = q.split(".", 1)
-            out[q] = conn.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0]
-        return out
+def exit_code(err: ProdlikeError) -> int:
+    """A CliError's own code; a refusal exits 2 (halted); every other error 1."""
+    if isinstance(err, CliError):
+        return err.code
+    return EXIT_HALTED if isinstance(err, Refused) else EXIT_ERROR
 
 
 # ---- commands ---------------------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
+    # the demo launches a Dagster run: imported here, where it is used, for the import cost of Dagster
     from prodlike.pipelines.demo import run as demo
 
     return demo.run(rows=args.rows, state_dir=Path(args.state_dir), reseed=args.reseed, console=console,
                     drift=args.drift)
 
 
-def cmd_refresh(args) -> int:
-    from prodlike.pipelines.config.model import config_path, load
-
+def _config(args) -> tuple[Path, Config]:
+    """The config file named by args (-c, $PRODLIKE_CONFIG, ./prodlike.yaml), parsed once for the command."""
     path = config_path(args.config)
-    cfg = load(path)  # no file: a clear error (only the Dagster code location falls back to the demo's)
-    for ref, key in ((cfg.source.dsn, "source"), (cfg.target.dsn, "target")):
-        from prodlike.pipelines.config.secrets import resolve
+    return path, load(path)
 
-        resolve(ref, key)
+
+def cmd_refresh(args) -> int:
+    # launching a Dagster run imports Dagster (seconds): only the commands that launch one pay for it
+    from prodlike.pipelines.orchestration import launch
+
+    path, cfg = _config(args)  # no file: a clear error (only the Dagster code location falls back to the demo's)
+    target = cfg.target.resolve("target")
+    cfg.source.resolve("source")
     t0 = time.perf_counter()
-    code, message, result = run_refresh_job(path, cfg.state_path(path.parent.resolve()), getattr(args, "force", False))
-    if result is not None and result.get_asset_check_evaluations():
-        console.print(_checks_table(result))
-    if code == EXIT_OK:
-        console.print(_summary(result, cfg.target.resolve("target")))
+    result = launch.run_refresh_job(path, cfg.state_path(path.parent.resolve()), getattr(args, "force", False),
+                                    DEBUG)
+    end = launch.outcome(result, target)
+    if end.results:
+        console.print(terminal.checks_table(end.results))
+    ctx = oncall.Context(cfg, target, cfg.state_path(path.parent.resolve()), path if args.config else None)
+    if end.status == "released":
+        console.print(terminal.summary_table(result, target))
         console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (run {result.run_id})")
-    elif code == EXIT_HALTED:
-        console.print(f"[red]halted[/]: {message}")
-        if "refreshes are paused" not in message:
-            console.print("refreshes are now [red]paused[/]: `prodlike status` shows why; `prodlike resume --note "
-                          "TEXT [--accept CHECK:TABLE]` or `prodlike rollback` (README: On call)")
+    elif end.status == "halted":
+        console.print(f"[red]halted[/]: {end.message}")
     else:
-        console.print(f"[red]failed[/]: {message}")
-    return code
+        console.print(f"[red]failed[/]: {end.message}")
+    if end.paused and "refreshes are paused" not in end.message:
+        console.print(f"refreshes are now [red]paused[/]: `{ctx.command('status')}` shows why; then "
+                      f"`{oncall.resume_command(ctx, end.results)}` or `{ctx.command('rollback')}` "
+                      f"(README: On call)", soft_wrap=True)
+    if end.status != "released" or end.results:
+        report = reports_dir(cfg, path.parent.resolve()) / f"{safe_file_name(result.run_id)}.html"
+        if report.exists():
+            console.print(f"parity report: {report}", soft_wrap=True)
+    return end.code
 
 
 def cmd_preflight(args) -> int:
-    from prodlike.pipelines.config.model import load
-    from prodlike.pipelines.config.secrets import env_name
-    from prodlike.pipelines.engine.preflight import PreflightError
-    from prodlike.pipelines.engine.refresh import Refresh
-
-    cfg = load(args.config)
-    key = os.environ.get(env_name(cfg.anonymization.key)) if cfg.anonymization.key else None
+    _, cfg = _config(args)
+    key = secrets.resolve(cfg.anonymization.key, "anonymization.key") if cfg.anonymization.key else None
     r = Refresh(cfg, cfg.source.resolve("source"), cfg.target.resolve("target"), "preflight",
                 key.encode() if key else None)
     try:
@@ -198,11 +115,7 @@ def cmd_preflight(args) -> int:
 
 
 def cmd_scan(args) -> int:
-    from prodlike.pipelines.config.model import config_path, load
-    from prodlike.pipelines.onboarding.scan import scan, write_suggestions
-
-    path = config_path(args.config)
-    cfg = load(path)
+    path, cfg = _config(args)
     findings = scan(cfg, cfg.source.resolve("source"), args.sample)
     table = Table(title=f"scan of production ({len(findings)} columns; evidence from up to {args.sample} rows)")
     for col in ("column", "type", "classified as", "suggestion", "evidence"):
@@ -224,36 +137,48 @@ def cmd_scan(args) -> int:
     return EXIT_OK
 
 
-def _oncall(args):
+def _oncall(args) -> oncall.Context:
     """The on-call context of the config named by args (-c), staging's DSN resolved."""
-    from prodlike.pipelines.config.model import config_path, load
-    from prodlike.pipelines.oncall.loop import Context
-
-    path = config_path(args.config)
-    cfg = load(path)
-    return Context(cfg, cfg.target.resolve("target"), cfg.state_path(path.parent.resolve()),
-                   path if args.config else None)
+    path, cfg = _config(args)
+    return oncall.Context(cfg, cfg.target.resolve("target"), cfg.state_path(path.parent.resolve()),
+                          path if args.config else None)
 
 
 def cmd_status(args) -> int:
-    from prodlike.pipelines.config.model import ConfigError
-    from prodlike.pipelines.config.secrets import MissingSecretError
-    from prodlike.pipelines.oncall.loop import status
-
     try:
-        out = status(_oncall(args))
-    except (ConfigError, MissingSecretError) as err:  # a monitor must read UNKNOWN, not a generic error
+        out = oncall.status(_oncall(args))
+    except ProdlikeError as err:  # a monitor must read UNKNOWN, not a generic error
         out = {"state": "UNKNOWN", "code": 3, "reasons": [str(err)]}
-        print(json.dumps(out) if args.json else f"UNKNOWN: {err}")
+        print(json.dumps(out) if args.json else f"UNKNOWN - {err}")
         return 3
-    if out["state"] == "UNKNOWN" and not out.get("release") and not args.json:
-        console.print("UNKNOWN: " + "; ".join(out["reasons"]))
-        return out["code"]
     if args.json:
         print(json.dumps(out, default=str))
         return out["code"]
-    colour = {"OK": "green", "WARNING": "yellow", "CRITICAL": "red", "UNKNOWN": "magenta"}[out["state"]]
-    table = Table(title=f"prodlike status: [{colour}]{out['state']}[/]", show_header=False)
+    print(status_line(out))  # the monitoring-plugin convention: the first line says it all, plainly
+    if out["state"] == "UNKNOWN" and not out.get("release"):
+        return out["code"]
+    console.print(_status_table(out))
+    if out["paused"]:
+        ctx = _oncall(args)
+        failing = (out["last_run"] or {}).get("failing_checks", [])
+        console.print(f"inspect: `{ctx.command('report --open')}`, `{ctx.command('history')}`; then "
+                      f"`{oncall.resume_command(ctx, failing)}` or `{ctx.command('rollback')}` "
+                      f"(runbook: README, On call)", soft_wrap=True)
+    return out["code"]
+
+
+def status_line(out: dict) -> str:
+    """`STATE - reason; reason` (Nagios style), or `OK - ...` with the live release's age."""
+    reasons = out["reasons"]
+    if not reasons and out.get("release"):
+        reasons = [f"live release {out['release']['id']} of run {out['release']['run_id']}, staging "
+                   f"{human_age(out['release']['age_seconds'])} old"]
+    return f"{out['state']} - " + "; ".join(reasons)
+
+
+def _status_table(out: dict) -> Table:
+    """The details under the status line; each fact once (the reasons are in the first line)."""
+    table = Table(show_header=False)
     table.add_column("what")
     table.add_column("value")
     rel = out["release"]
@@ -261,40 +186,30 @@ def cmd_status(args) -> int:
         table.add_row("live release", f"{rel['id']} ({rel['kind']}) of run {rel['run_id']}, released "
                                       f"{rel['released_at'][:19]}")
         table.add_row("production snapshot", f"{rel['snapshot_time'][:19]} (staging age "
-                                             f"{_human(rel['age_seconds'])})")
+                                             f"{human_age(rel['age_seconds'])})")
     if out["freshness"]:
         f = out["freshness"]
         table.add_row("freshness SLA", f"{f['level']} (warn after {f['warn_after']}, "
                                        f"breached after {f['error_after']})")
     p = out["paused"]
-    table.add_row("refreshes", f"[red]PAUSED[/] since {p['since'][:19]} by {p['by']}: {p['reason']}" if p else "active")
+    table.add_row("refreshes", f"[red]PAUSED[/] since {p['since'][:19]} by {p['by']}" if p else "active")
     last = out["last_run"]
     if last:
+        error = last["error"] if last["error"] and not (p and last["error"] in p["reason"]) else None
         table.add_row("last run", f"{last['run_id']} {last['status']} (started {last['started_at'][:19]})"
-                      + (f": {last['error']}" if last["error"] else ""))
+                      + (f": {error}" if error else ""))
         for c in last["failing_checks"][:10]:
             where = ".".join(x for x in (c.get("table"), c.get("column")) if x) or "run"
             table.add_row(f"  {c['verdict']}", f"{c['check']} on {where}: {c['explanation']}")
     if out.get("accepted_once"):
         table.add_row("accepted once", ", ".join(f"{a['check']}:{a['table'] or '*'}" for a in out["accepted_once"]))
-    for r in out["reasons"]:
-        table.add_row("reason", r)
-    console.print(table)
-    if p:
-        console.print("inspect: `prodlike report --open`, `prodlike history`; then `prodlike resume --note TEXT` "
-                      "or `prodlike rollback` (runbook: README, On call)")
-    return out["code"]
+    return table
 
 
 def cmd_resume(args) -> int:
-    from prodlike.pipelines.oncall.loop import resume
-
     ctx = _oncall(args)
-    try:
-        before = resume(ctx, args.note, args.accept or [])
-    except ValueError as err:
-        raise CliError(str(err)) from None
-    console.print("resumed" + ("" if before["paused"] else " (was not paused)")
+    before = oncall.resume(ctx, args.note, args.accept or [])
+    console.print("resumed" + ("" if before["paused"] else " (was not paused; no alert sent)")
                   + (f"; the next run may release despite: {', '.join(args.accept)} (once)" if args.accept else ""))
     if args.run:
         return cmd_refresh(args)
@@ -302,12 +217,9 @@ def cmd_resume(args) -> int:
 
 
 def cmd_rollback(args) -> int:
-    from prodlike.pipelines.engine.release import ReleaseError
-    from prodlike.pipelines.oncall.loop import rollback
-
     try:
-        restored = rollback(_oncall(args))
-    except ReleaseError as err:
+        restored = oncall.rollback(_oncall(args))
+    except ProdlikeError as err:
         raise CliError(f"rollback refused, staging unchanged: {err}") from None
     console.print(f"rolled back: live is now the release of run {restored['run_id']} (production snapshot "
                   f"{restored['snapshot_time']:%Y-%m-%d %H:%M:%S %Z}); refreshes are paused until "
@@ -316,22 +228,18 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_history(args) -> int:
-    import psycopg
-
-    from prodlike.pipelines.config.model import load
-    from prodlike.pipelines.engine.control import releases, runs
-
-    cfg = load(args.config)
+    _, cfg = _config(args)
     with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10) as conn:
-        rels, halted = releases(conn, args.limit), runs(conn, args.limit, ("halted", "failed"))
+        rels, halted = control.releases(conn, args.limit), control.runs(conn, args.limit, ("halted", "failed"))
+        checks_of = _run_checks(conn, [r["run_id"] for r in rels])
     entries = [(r["released_at"], r["kind"], str(r["id"]), r["snapshot_time"], r["run_id"],
                 f"{len(r['tables'])} tables, {sum(t.get('rows', 0) for t in r['tables'].values()):,} rows",
-                _check_counts(r["checks"])) for r in rels]
+                tally.text(checks_of.get(r["run_id"], []) if r["kind"] == "release" else [])) for r in rels]
     entries += [(r["started_at"], r["status"], "-", r["snapshot_time"], r["run_id"],
-                 (r["error"] or "")[:80] or _failing_text(r["checks"]), _check_counts(r["checks"])) for r in halted]
+                 (r["error"] or "")[:80] or _failing_text(r["checks"]), tally.text(r["checks"])) for r in halted]
     table = Table(title="history: releases, halted and failed runs (newest first)")
     for col in ("when", "what", "release", "production snapshot", "run", "detail", "checks"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "run", min_width=36 if col == "run" else None)
     for when, kind, rid, snap, run_id, detail, counts in sorted(entries, key=lambda e: e[0], reverse=True)[:args.limit]:
         colour = {"halted": "red", "failed": "red", "rollback": "yellow"}.get(kind, "green")
         table.add_row(f"{when:%Y-%m-%d %H:%M:%S}", f"[{colour}]{kind}[/]", rid,
@@ -340,24 +248,39 @@ def cmd_history(args) -> int:
     return 0
 
 
-def _check_counts(checks: list[dict]) -> str:
-    verdicts = [c.get("verdict") for c in checks]
-    return " ".join(f"{n} {v}" for v in ("pass", "warn", "error", "skipped") if (n := verdicts.count(v))) or "-"
+def _run_checks(conn: psycopg.Connection, run_ids: list[str]) -> dict[str, list[dict]]:
+    """The recorded check results of these runs."""
+    if not run_ids:
+        return {}
+    rows = conn.execute("SELECT run_id, checks FROM prodlike.runs WHERE run_id = ANY(%s)", (run_ids,)).fetchall()
+    return {run_id: checks for run_id, checks in rows}
 
 
 def _failing_text(checks: list[dict]) -> str:
-    failing = [f"{c['check']} {c.get('table') or ''}".strip() for c in checks if c.get("verdict") == "error"]
+    failing = [f"{check} {table or ''}".strip() for check, table in tally.failing(checks)]
     return ", ".join(failing[:3]) + (f" +{len(failing) - 3}" if len(failing) > 3 else "")
 
 
-def cmd_init(args) -> int:
-    from prodlike.pipelines.onboarding.init import InitError, init
+def resolve_run_id(dsn: str, prefix: str) -> str:
+    """The full run id that prefix starts (a unique prefix is enough, as in git)."""
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        if control.current_version(conn) == 0:
+            raise CliError("staging has no prodlike control schema yet: run `prodlike refresh` first")
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        found = [r[0] for r in conn.execute(
+            sql.SQL("SELECT run_id FROM prodlike.runs WHERE run_id LIKE {} ORDER BY started_at DESC LIMIT 6").format(
+                sql.Literal(pattern))).fetchall()]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise CliError(f"no run {prefix!r} in staging's prodlike.runs; `prodlike history` lists the runs")
+    raise CliError(f"run id prefix {prefix!r} is ambiguous: it starts {', '.join(found[:5])}"
+                   + (" and more" if len(found) > 5 else "") + "; give more characters")
 
-    try:
-        written, workload, review = init(Path(args.output), args.source_dsn_env, args.target_dsn_env, args.key_env,
-                                         args.force)
-    except InitError as err:
-        raise CliError(str(err)) from None
+
+def cmd_init(args) -> int:
+    written, workload, review = init(Path(args.output), args.source_dsn_env, args.target_dsn_env, args.key_env,
+                                     args.force)
     console.print(f"wrote {written}" + (f" and {workload}" if workload else ""), soft_wrap=True)
     console.print(f"{review} column(s) marked `# review`: check them, then `prodlike config check -c {written}`, "
                   f"`prodlike preflight -c {written}` and `prodlike refresh -c {written}`", soft_wrap=True)
@@ -365,45 +288,32 @@ def cmd_init(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from prodlike.pipelines.config.model import config_path, load
-    from prodlike.pipelines.report.page import ReportError, reports_dir, write_report
-
-    path = config_path(args.config)
-    cfg = load(path)
-    try:
-        written = write_report(cfg.target.resolve("target"), args.run_id, reports_dir(cfg, path.parent.resolve()), cfg)
-    except ReportError as err:
-        raise CliError(str(err)) from None
+    path, cfg = _config(args)
+    target = cfg.target.resolve("target")
+    run_id = resolve_run_id(target, args.run_id) if args.run_id else None
+    written = write_report(target, run_id, reports_dir(cfg, path.parent.resolve()), cfg)
     console.print(f"parity report: {written}", soft_wrap=True)
     if args.open:
-        import webbrowser
-
         webbrowser.open(written.resolve().as_uri())
     return EXIT_OK
 
 
 def cmd_config_check(args) -> int:
-    from prodlike.pipelines.config.model import load
-    from prodlike.pipelines.config.secrets import redact
-
-    cfg = load(args.config)
-    console.print(redact(json.dumps(cfg.model_dump(mode="json", by_alias=True), indent=2)))
-    console.print("[green]config OK[/]")
+    path, cfg = _config(args)
+    problems = offline_problems(cfg)
+    if problems:
+        raise CliError(f"{path}: {len(problems)} problem(s) found without connecting:\n"
+                       + "\n".join(f"  - {p}" for p in problems))
+    console.print(f"[green]config OK[/]: {path} ({len(cfg.anonymization.tables)} tables in the policy; "
+                  f"`prodlike preflight` compares it with production)", soft_wrap=True)
+    if args.show:
+        console.print(secrets.redact(json.dumps(cfg.model_dump(mode="json", by_alias=True), indent=2)))
     return 0
 
 
 def cmd_config_schema(args) -> int:
-    from prodlike.pipelines.config.model import Config
-
     print(json.dumps(Config.model_json_schema(by_alias=True), indent=2))
     return 0
-
-
-def _human(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -470,8 +380,10 @@ def parser() -> argparse.ArgumentParser:
 
     cfg = sub.add_parser("config", help="validate the config or print its JSON Schema")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
-    chk = cfg_sub.add_parser("check", help="validate a config and print what it resolved (secrets redacted)")
+    chk = cfg_sub.add_parser("check", help="validate a config without connecting: keys, transformers and their "
+                                           "parameters, thresholds, ${ENV} variables, schedule")
     chk.add_argument("-c", "--config")
+    chk.add_argument("--show", action="store_true", help="also print the config as resolved (secrets redacted)")
     chk.set_defaults(func=cmd_config_check)
     cfg_sub.add_parser("schema", help="print the JSON Schema of prodlike.yaml").set_defaults(func=cmd_config_schema)
     return p
@@ -484,23 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("prodlike").setLevel(logging.DEBUG if args.debug else logging.INFO)
-    from prodlike.pipelines.config.model import ConfigError
-    from prodlike.pipelines.config.secrets import MissingSecretError
-    from prodlike.pipelines.engine.control import RefreshLockedError
-    from prodlike.pipelines.postgres.connections import UnreachableServerError
-
     try:
         return args.func(args)
-    except CliError as err:
+    except ProdlikeError as err:  # every expected failure: its message names the fix, no traceback
         if args.debug:
             raise
-        console.print(f"[red]error[/]: {err}")
-        return err.code
-    except (ConfigError, MissingSecretError, UnreachableServerError, RefreshLockedError) as err:
-        if args.debug:
-            raise
-        console.print(f"[red]error[/]: {err}")
-        return EXIT_ERROR
+        console.print(f"[red]error[/]: {err}", soft_wrap=True)
+        return exit_code(err)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from prodlike.pipelines.config import secrets
+from prodlike.pipelines.config import cron, secrets
 from prodlike.pipelines.errors import ProdlikeError
 
 DEFAULT_CONFIG = "prodlike.yaml"
@@ -66,6 +67,14 @@ def format_duration(value: timedelta) -> str:
     return f"{int(seconds * 1000)}ms"
 
 
+def human_age(seconds: float) -> str:
+    """An age for people: 42s, 3.5m, 2.0h, 1.5d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
@@ -78,12 +87,14 @@ def _schema_qualified(tables: dict, message: str) -> dict:
     return tables
 
 
+INLINE_SECRET = "inline_secret"  # error type of a secret written inline: its value is never echoed
+
+
 def _env_ref(value: Any) -> str:
     if not isinstance(value, str) or secrets.env_name(value) is None:
-        raise ValueError(
-            "secrets are read from the environment only: write a ${ENV_VAR} reference "
-            "such as ${PRODLIKE_SOURCE_DSN} and export the variable"
-        )
+        raise PydanticCustomError(
+            INLINE_SECRET, "secrets are read from the environment only: write a ${ENV_VAR} reference such as "
+            "${PRODLIKE_SOURCE_DSN} and export the variable (the value given is not shown)")
     return value
 
 
@@ -266,10 +277,9 @@ class Schedule(Strict):
 
     @field_validator("cron")
     @classmethod
-    def _cron(cls, cron: str) -> str:
-        if len(cron.split()) != 5:
-            raise ValueError(f"expected 5 cron fields (minute hour day month weekday), got {cron!r}")
-        return cron
+    def _cron(cls, expression: str) -> str:
+        cron.parse(expression)  # CronError names the field; its message becomes the key's
+        return expression
 
     @field_validator("timezone")
     @classmethod
@@ -446,17 +456,18 @@ class Config(Strict):
         return p if p.is_absolute() else (base or Path.cwd()) / p
 
 
-def schedule_gap(cron: str, timezone: str) -> timedelta:
-    """The longest time between two consecutive firings of a cron schedule (over about a year of them)."""
-    from dagster._utils.schedules import cron_string_iterator
+def schedule_gap(cron_expression: str, timezone: str) -> timedelta:
+    """The longest wall-clock time between two consecutive firings of a cron schedule (over about a year of them,
+    in its timezone)."""
+    return cron.longest_gap(cron_expression)
 
-    times = cron_string_iterator(1767225600.0, cron, timezone)  # from 2026-01-01, DST changes included
-    previous, longest = next(times), timedelta(0)
-    for _, t in zip(range(1000), times):
-        longest, previous = max(longest, t - previous), t
-        if t.timestamp() > 1767225600.0 + 400 * 86400:
-            break
-    return longest
+
+def _echoable(error: dict) -> bool:
+    """Whether an error may show the value it refused: a short scalar that is not a secret (never a whole
+    section, never an inline DSN or key)."""
+    value = error.get("input")
+    return (error["type"] not in ("missing", INLINE_SECRET) and isinstance(value, (str, int, float, bool))
+            and len(str(value)) <= 200)
 
 
 def _format_errors(err: ValidationError, source: str) -> str:
@@ -468,7 +479,7 @@ def _format_errors(err: ValidationError, source: str) -> str:
             msg = "unknown key; check its spelling against the config reference in README.md"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        got = "" if e["type"] in ("missing",) or "got " in msg else f" (got {e['input']!r})"
+        got = "" if not _echoable(e) or "got " in msg else f" (got {e['input']!r})"
         lines.append(f"  - {path}: {msg}{got}")
     return "\n".join(lines)
 

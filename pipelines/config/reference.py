@@ -1,10 +1,9 @@
-"""The README's config reference, generated from the pydantic model (a test keeps them equal)."""
+"""The README's config and transformer references, generated from the pydantic model and the transformer
+registry (`python -m prodlike.pipelines.readme README.md` rewrites them; a test keeps them equal)."""
 
 from __future__ import annotations
 
-import sys
 import typing
-from pathlib import Path
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -83,23 +82,3 @@ def transformer_reference() -> str:
         rows.append(f"| `{name}` | {cls.description.replace('|', '/')} | {params.replace('|', '/')} | {types} | "
                     f"{'yes' if cls.injective else 'no'} | {'yes' if cls.identifier else 'no'} | {cls.chance_rate:g} |")
     return "\n".join(rows + [T_END])
-
-
-def _replace(text: str, start_marker: str, end_marker: str, body: str) -> str:
-    start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
-    return text[:start] + body + text[end:]
-
-
-def write(readme: Path) -> bool:
-    """Replace the generated references in readme; True when it changed."""
-    text = readme.read_text()
-    new = _replace(text, START, END, reference())
-    new = _replace(new, T_START, T_END, transformer_reference())
-    if new != text:
-        readme.write_text(new)
-    return new != text
-
-
-if __name__ == "__main__":
-    changed = write(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
-    print("README.md references", "updated" if changed else "up to date")

@@ -1,4 +1,5 @@
-"""`${ENV_VAR}` references and DSN redaction: secrets live in the environment, never in files or logs."""
+"""The one place secrets are resolved: `${ENV_VAR}` references, read from the environment (never from files),
+with errors that name the key and the variable."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 
 from prodlike.pipelines.errors import ProdlikeError, redact
 
-__all__ = ["ENV_REF", "MissingSecretError", "env_name", "redact", "resolve"]  # redact lives in errors.py
+# redact lives in errors.py (beside the other safe-text helpers); re-exported here
+__all__ = ["ENV_REF", "MissingSecretError", "env_name", "redact", "resolve", "resolve_value"]
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -34,3 +36,9 @@ def resolve(ref: str, key_path: str) -> str:
         )
     return value
 
+
+
+def resolve_value(value: str, key_path: str) -> str:
+    """A setting that may be written literally or as a `${VAR}` reference (a webhook URL): the reference
+    resolved, a literal as written."""
+    return resolve(value, key_path) if env_name(value) else value

@@ -7,12 +7,18 @@ import time
 from pathlib import Path
 
 import psycopg
+import yaml
 from psycopg import sql
 from rich.console import Console
 
 from prodlike.anonymizers.keys import DEMO_KEY
+from prodlike.pipelines.config.model import load
+from prodlike.pipelines.demo import DEMO_CONFIG, embedded
 from prodlike.pipelines.demo import data as demo_data
-from prodlike.pipelines.demo import embedded
+from prodlike.pipelines.engine import control
+from prodlike.pipelines.errors import redact
+from prodlike.pipelines.oncall.loop import Context, status
+from prodlike.pipelines.report import terminal
 
 PRODUCTION_DB, STAGING_DB = "shop", "shop_staging"
 READER_ROLE = "prodlike_reader"
@@ -81,10 +87,6 @@ def run(rows: int, state_dir: Path, reseed: bool, console: Console, drift: bool 
 def write_config(state_dir: Path, name: str, **changes) -> Path:
     """The demo's config as run: its state folder and workload as absolute paths (so reports, alert log and
     `make ui` all find this state folder), plus changes."""
-    import yaml
-
-    from prodlike.pipelines.definitions import DEMO_CONFIG
-
     cfg = yaml.safe_load(DEMO_CONFIG.read_text())
     cfg.update(state_dir=str(state_dir), workload=str(DEMO_CONFIG.with_name(cfg["workload"])), **changes)
     path = state_dir / name
@@ -93,33 +95,31 @@ def write_config(state_dir: Path, name: str, **changes) -> Path:
 
 
 def _refresh(config: Path, state_dir: Path, target: str, console: Console) -> int:
-    from prodlike.pipelines.cli.main import _checks_table, _summary, run_refresh_job
+    # launching a Dagster run imports Dagster (seconds): imported where the demo launches one
+    from prodlike.pipelines.orchestration import launch
 
     t0 = time.perf_counter()
-    code, message, result = run_refresh_job(config, state_dir)
-    if result is not None and result.get_asset_check_evaluations():
-        console.print(_checks_table(result))
-    if code != 0:
-        console.print(f"[red]refresh {'halted' if code == 2 else 'failed'}[/]: {message}")
-        return code
-    console.print(_summary(result, target))
+    result = launch.run_refresh_job(config, state_dir)
+    end = launch.outcome(result, target)
+    if end.results:
+        console.print(terminal.checks_table(end.results))
+    if end.code != 0:
+        console.print(f"[red]refresh {end.status}[/]: {end.message}")
+        return end.code
+    console.print(terminal.summary_table(result, target))
     console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (Dagster run {result.run_id})")
     console.print("next: `make ui` opens the Dagster UI with this run's history; `make demo ARGS=--drift` shows "
-                  f"a refresh halting on real drift; staging is at {redact_dsn(target)}")
+                  f"a refresh halting on real drift; staging is at {redact(target)}")
     return 0
 
 
 def _live_release(target: str) -> dict | None:
-    from prodlike.pipelines.engine.control import live_release
-
     with psycopg.connect(target) as conn:
-        return live_release(conn)
+        return control.live_release(conn)
 
 
 def _resume_demo(target: str, state_dir: Path, console: Console) -> None:
     """The demo owns its staging database: a pause left by an earlier `--drift` is lifted, and said so."""
-    from prodlike.pipelines.engine import control
-
     with psycopg.connect(target, autocommit=True) as conn:
         if control.current_version(conn) >= 2 and control.state(conn)["paused"]:
             control.resume(conn, "prodlike demo", "the demo resumes its own staging database", [])
@@ -132,9 +132,6 @@ DRIFT_TABLE, DRIFT_INDEX, DRIFT_SETTING = "support_tickets", "orders_customer_id
 def run_drift(target: str, state_dir: Path, console: Console) -> int:
     """Make staging, then production, drift for real; refresh after each and show the halt (staging keeps
     its last release, refreshes pause); the demo resumes in between and undoes all drift at the end."""
-    from prodlike.pipelines.config.model import load
-    from prodlike.pipelines.oncall.loop import Context, status
-
     # a staging-only tweak someone left in the config: the copy loses an index production has
     drift_config = write_config(state_dir, "demo-drift.yaml", post_load_sql=[f"DROP INDEX {DRIFT_INDEX}"])
     source = embedded.server(state_dir, "production").dsn(PRODUCTION_DB)  # the owner: the reader cannot delete
@@ -193,9 +190,3 @@ def _drift_production(source: str, target: str, undo: bool) -> None:
         elif prod.execute("SELECT to_regclass(%s)", (f"demo_drift.{DRIFT_TABLE}",)).fetchone()[0]:
             prod.execute(f"INSERT INTO public.{DRIFT_TABLE} SELECT * FROM demo_drift.{DRIFT_TABLE}")
             prod.execute("DROP SCHEMA demo_drift CASCADE")
-
-
-def redact_dsn(dsn: str) -> str:
-    from prodlike.pipelines.config.secrets import redact
-
-    return redact(dsn)

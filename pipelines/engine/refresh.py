@@ -87,7 +87,8 @@ def build_policy(cfg: Config, cat: Catalog, key: bytes | None, copied: list[str]
     """Resolve the anonymization policy; a missing key is only an error when something is transformed."""
     rules = config_rules(cfg)
     needs_key = any(v != "keep" and any(r[0] != "keep" for r in v.values()) for v in rules.values())
-    k = check_key(key) if needs_key or key else b"\0" * 32
+    where = f"anonymization.key ({cfg.anonymization.key})" if cfg.anonymization.key else "anonymization.key"
+    k = check_key(key, where) if needs_key or key else b"\0" * 32
     return anon_policy.build(rules, shapes(cat, copied), k, copied)
 
 

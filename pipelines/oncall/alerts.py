@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prodlike.pipelines.config.model import PAGING_EVENTS, Config
-from prodlike.pipelines.config.secrets import env_name, redact, resolve
+from prodlike.pipelines.config.model import PAGING_EVENTS, Config, human_age
+from prodlike.pipelines.config.secrets import redact, resolve_value
 from prodlike.pipelines.errors import safe_message
 
 log = logging.getLogger("prodlike.alerts")
@@ -83,22 +83,11 @@ def _short(value) -> str:
     return str(value)[:60]
 
 
-def human_age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
-
-
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> int:
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": "prodlike", **headers})
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (configured endpoints only)
         return resp.status
-
-
-def _secret(ref: str, key: str) -> str:
-    return resolve(ref, key) if env_name(ref) else ref
 
 
 def slack_request(alert: Alert, _channel) -> tuple[bytes, dict]:
@@ -107,7 +96,7 @@ def slack_request(alert: Alert, _channel) -> tuple[bytes, dict]:
 
 def pagerduty_request(alert: Alert, channel) -> tuple[bytes, dict]:
     action = "resolve" if alert.event in RECOVERY_EVENTS else "trigger"
-    body = {"routing_key": _secret(channel.routing_key, "alerts.pagerduty.routing_key"),
+    body = {"routing_key": resolve_value(channel.routing_key, "alerts.pagerduty.routing_key"),
             "event_action": action, "dedup_key": alert.incident}
     if action == "trigger":
         body["payload"] = {"summary": f"prodlike {alert.event}: {alert.summary}"[:1024], "source": "prodlike",
@@ -123,7 +112,7 @@ def webhook_request(alert: Alert, channel) -> tuple[bytes, dict]:
     headers = {"X-Prodlike-Event": alert.event}
     if channel.secret:
         timestamp = str(int(time.time()))
-        key = _secret(channel.secret, "alerts.webhook.secret").encode()
+        key = resolve_value(channel.secret, "alerts.webhook.secret").encode()
         digest = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         headers |= {"X-Prodlike-Timestamp": timestamp, "X-Prodlike-Signature": f"sha256={digest}"}
     return body, headers
@@ -166,7 +155,7 @@ def _deliver(cfg: Config, kind: str, channel, build, alert: Alert) -> dict:
     while attempts <= cfg.alerts.retries:
         attempts += 1
         try:
-            url = _secret(channel.url, f"alerts.{kind}.url")
+            url = resolve_value(channel.url, f"alerts.{kind}.url")
             body, headers = build(alert, channel)
             status = _post(url, body, headers, cfg.alerts.timeout.total_seconds())
             return {"channel": kind, "ok": True, "status": status, "attempts": attempts}

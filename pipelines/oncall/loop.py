@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import hashlib
 import logging
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import psycopg
 
-from prodlike.pipelines.config.model import Config, format_duration
+from prodlike.pipelines.checks import registry, tally
+from prodlike.pipelines.config.model import Config, format_duration, human_age
 from prodlike.pipelines.engine import control
-from prodlike.pipelines.errors import safe_message
+from prodlike.pipelines.errors import ProdlikeError, safe_message
 from prodlike.pipelines.oncall import alerts
 
 log = logging.getLogger("prodlike.oncall")
@@ -25,6 +27,10 @@ REFRESH, WARNED, FRESHNESS = "refresh", "warned", "freshness"
 LEVELS = {"ok": 0, "warn": 1, "breached": 2}
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+
+
+class OnCallError(ProdlikeError, ValueError):
+    """An on-call command cannot do what was asked (no note, a check that cannot be accepted)."""
 
 
 def actor() -> str:
@@ -140,8 +146,16 @@ def _commands(ctx: Context, run: dict | None, st: dict) -> list[str]:
     if run:
         out.append(ctx.command(f"report {run['run_id']} --open"))
     if st["paused"]:
-        out += [ctx.command('resume --note "WHY" [--accept CHECK:TABLE]'), ctx.command("rollback")]
+        out += [resume_command(ctx, run["checks"] if run else []), ctx.command("rollback")]
     return out
+
+
+def resume_command(ctx: Context, results: list[dict]) -> str:
+    """The exact `prodlike resume` that lets the next run release despite the checks that failed (once): each
+    failing check with its schema-qualified table; with no failing check (a refusal), the plain resume."""
+    accepts = "".join(f" --accept {check}:{table}" if table else f" --accept {check}"
+                      for check, table in tally.failing([c for c in results if isinstance(c, dict)]))
+    return ctx.command(f'resume --note "WHY"{accepts}')
 
 
 def _released(ctx: Context, conn: psycopg.Connection, run: dict, report: str | None) -> None:
@@ -163,8 +177,8 @@ def _released(ctx: Context, conn: psycopg.Connection, run: dict, report: str | N
 
 def _halted(ctx: Context, conn: psycopg.Connection, run: dict, report: str | None) -> None:
     errors = _failing(run["checks"], ("error",))
-    named = dict.fromkeys(f"{c['check']} on {c['table']}" if c.get("table") else c["check"] for c in errors)
-    what = (f"{len(errors)} check(s) failed: " + "; ".join(list(named)[:5])) if errors else \
+    named = [f"{check} on {table}" if table else check for check, table in tally.failing(run["checks"])]
+    what = (f"{len(named)} check(s) failed: " + "; ".join(named[:5])) if errors else \
         f"preflight refused: {(run.get('error') or '').split(': ', 1)[-1][:300]}"
     control.pause(conn, "prodlike", f"run {run['run_id']} halted: {what}", run["run_id"])
     incident, new = control.raise_incident(conn, REFRESH, "halted", run["run_id"], _signature(errors) or "preflight")
@@ -217,14 +231,14 @@ def check_freshness(ctx: Context, now: datetime | None = None) -> str | None:
         if level == "ok":
             if current:
                 incident = control.resolve_incident(conn, FRESHNESS)
-                _alert(ctx, conn, "freshness.recovered", f"staging is fresh again ({alerts.human_age(age)} old; "
+                _alert(ctx, conn, "freshness.recovered", f"staging is fresh again ({human_age(age)} old; "
                        f"{limits})", incident, None, commands=[ctx.command("status")])
             return level
         if current and LEVELS[current["level"]] >= LEVELS[level]:
             return level
         incident, _ = control.raise_incident(conn, FRESHNESS, level, None)
         event = "freshness.breached" if level == "breached" else "freshness.warn"
-        _alert(ctx, conn, event, f"staging is {alerts.human_age(age)} old ({limits})", incident,
+        _alert(ctx, conn, event, f"staging is {human_age(age)} old ({limits})", incident,
                _last_run(conn))
         return level
 
@@ -260,7 +274,7 @@ def status(ctx: Context, now: datetime | None = None) -> dict:
                                 "error_after": format_duration(ctx.cfg.freshness.error_after)}
             if level != "ok":
                 code = max(code, CRITICAL if level == "breached" else WARNING) if code != UNKNOWN else code
-                out["reasons"].append(f"staging is {alerts.human_age(age)} old: freshness {level}")
+                out["reasons"].append(f"staging is {human_age(age)} old: freshness {level}")
         if st["paused"]:
             out["paused"] = {"since": st["paused_at"].isoformat(), "by": st["paused_by"],
                              "reason": st["paused_reason"], "run_id": st["paused_run_id"]}
@@ -282,28 +296,33 @@ def status(ctx: Context, now: datetime | None = None) -> dict:
 
 
 def parse_accept(values: list[str]) -> list[dict]:
-    """`CHECK[:TABLE]` arguments of resume --accept, validated against the known check names."""
-    from prodlike.pipelines.checks.runner import CHECK_NAMES
-
+    """`CHECK[:TABLE]` arguments of resume --accept, validated against the blocking checks of the registry."""
+    accepted = registry.blocking_names()
     out = []
     for v in values:
         check, _, table = v.partition(":")
-        if check not in CHECK_NAMES:
-            raise ValueError(f"--accept {v!r}: unknown check {check!r}; known checks: {', '.join(CHECK_NAMES)}")
+        if check not in accepted:
+            close = difflib.get_close_matches(check, accepted, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise OnCallError(f"--accept {v!r}: unknown check {check!r}{hint} (checks that block a release: "
+                             f"{', '.join(accepted)})")
         if table and "." not in table:
-            raise ValueError(f"--accept {v!r}: write the table as schema.table, e.g. {check}:public.{table}")
+            raise OnCallError(f"--accept {v!r}: write the table as schema.table, e.g. {check}:public.{table}")
         out.append({"check": check, "table": table or None})
     return out
 
 
 def resume(ctx: Context, note: str, accept: list[str], who: str | None = None) -> dict:
-    """Clear the pause (recorded with who and why) and send `refresh.resumed`."""
+    """Clear the pause (recorded with who and why) and send `refresh.resumed` (not when nothing was paused or
+    accepted)."""
     if not note.strip():
-        raise ValueError("resume needs --note TEXT saying why it is safe to resume")
+        raise OnCallError("resume needs --note TEXT saying why it is safe to resume")
     accepted = parse_accept(accept)
     who = who or actor()
     with ctx.connect() as conn:
         before = control.resume(conn, who, note, accepted)
+        if not before["paused"] and not accepted:  # nothing changed: recorded, nobody to tell
+            return before
         incident = control.open_incident(conn, REFRESH) or {"key": REFRESH, "id": 0}
         extra = (" accepting once: " + ", ".join(f"{a['check']}:{a['table'] or '*'}" for a in accepted)) \
             if accepted else ""

@@ -2,15 +2,19 @@
 them in parallel from one snapshot), a release asset downstream of all of them, the refresh job."""
 
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
 
+from prodlike.pipelines import errors
+from prodlike.pipelines.checks import registry, runner
+from prodlike.pipelines.checks.plans import statistics_note
 from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine import progress
 from prodlike.pipelines.engine.refresh import Refresh
 from prodlike.pipelines.errors import safe_message
+from prodlike.pipelines.orchestration import checks
+from prodlike.validators.results import Verdict
 
 COPY_GROUP, RELEASE_GROUP = "copy", "release"
 FORCE_TAG = "prodlike/force"  # run tag: start even while refreshes are paused (recorded)
@@ -87,10 +91,6 @@ PARITY_KEY = dg.AssetKey(["staging", "parity"])
 
 
 def build_assets(cfg: Config) -> list:
-    from prodlike.pipelines.checks import runner as checks
-    from prodlike.validators.counts import row_count_change_check, row_count_check
-    from prodlike.validators.results import Verdict
-
     tables = configured_tables(cfg)
     specs = [
         dg.AssetSpec(table_key(q), group_name=COPY_GROUP, kinds={"postgres"},
@@ -100,45 +100,15 @@ def build_assets(cfg: Config) -> list:
         for q in tables
     ]
 
-    check_specs = [dg.AssetCheckSpec(checks.ROW_COUNT, asset=table_key(q), blocking=True,
-                                     description="Rows in the staging copy vs production's count from the copy "
-                                                 "stream (thresholds.row_count).") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.INTEGRITY, asset=table_key(q), blocking=True,
-                                      description="No orphan rows for any foreign key; sequences ahead of "
-                                                  "their column's max.") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.ROW_COUNT_CHANGE, asset=table_key(q), blocking=True,
-                                      description="Production's row count now vs at the live release "
-                                                  "(thresholds.row_count_change).") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.DISTRIBUTION, asset=table_key(q), blocking=True,
-                                      description="Value distributions per column, production's from the copy "
-                                                  "stream vs one scan of the copy: histograms, categories, or (for "
-                                                  "anonymized columns) nulls, lengths and format; never values "
-                                                  "(thresholds.distribution, ks, null_fraction, format, lengths).")
-                    for q in tables]
-    if cfg.great_expectations:
-        check_specs += [dg.AssetCheckSpec(checks.EXPECTATIONS, asset=table_key(q), blocking=True,
-                                          description="Great Expectations on the copy, from production's numbers "
-                                                      "(row count; keep numeric columns: KL divergence, mean, nulls); "
-                                                      "once per run over all tables.") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.LEAK, asset=table_key(q), blocking=True,
-                                      description="Anonymized values equal to their own production input more often "
-                                                  "than the transformer's chance rate (counted in the copy stream); "
-                                                  "production identifiers anywhere in the staging column (keyed "
-                                                  "hashes of every row, both sides).")
-                    for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.DRIFT, asset=table_key(q), blocking=True,
-                                      description="Production's value distributions now vs at the live release: "
-                                                  "production's own drift (thresholds.drift; warns by default).")
-                    for q in tables]
-
-    @dg.multi_asset(specs=specs, check_specs=check_specs, name="copy_tables", can_subset=False,
+    @dg.multi_asset(specs=specs, check_specs=checks.table_check_specs(cfg, tables, table_key), name="copy_tables",
+                    can_subset=False,
                     description="Preflight, then copy every table from one consistent production snapshot into "
                                 "staging's shadow schema, in parallel.")
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
         reporter = progress.current(emit=context.log.info)
         refresh = prodlike.refresh(context.run.run_id, reporter, force=context.run.tags.get(FORCE_TAG) == "true")
         try:
-            previous = checks.previous_rows(prodlike.target_dsn)
+            previous = runner.previous_rows(prodlike.target_dsn)
             copied = []
             for tr in refresh.copy():
                 reporter.finish(tr.table)
@@ -146,66 +116,25 @@ def build_assets(cfg: Config) -> list:
                 if tr.table in tables:
                     yield dg.MaterializeResult(asset_key=table_key(tr.table),
                                                metadata=_table_metadata(tr, refresh.outcome.snapshot_time))
-                    # the leak check (hashes of every row, sorted here) runs beside the count and distribution
-                    # checks (staging's scans): they wait on different things
-                    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodlike-leak-check") as side:
-                        leaking = side.submit(checks.leak, tr, prodlike.target_dsn)
-                        staged = checks.count_shadow(prodlike.target_dsn, tr.table)
-                        result = row_count_check(tr.table, tr.rows, staged,
-                                                 checks.threshold(cfg, checks.ROW_COUNT, tr.table))
-                        change = row_count_change_check(tr.table, previous.get(tr.table), tr.rows,
-                                                        checks.threshold(cfg, checks.ROW_COUNT_CHANGE, tr.table))
-                        checks.record(prodlike.target_dsn, context.run.run_id, [result, change])
-                        yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT, [result])
-                        yield checks.dagster_result(table_key(tr.table), checks.ROW_COUNT_CHANGE, [change])
-                        shapes = checks.distribution(cfg, prodlike.target_dsn, tr)
-                        checks.record(prodlike.target_dsn, context.run.run_id, shapes)
-                        yield checks.dagster_result(table_key(tr.table), checks.DISTRIBUTION, shapes)
-                        leaks = leaking.result()
-                    checks.record(prodlike.target_dsn, context.run.run_id, leaks)
-                    yield checks.dagster_result(table_key(tr.table), checks.LEAK, leaks)
-                    moved = checks.drift(cfg, prodlike.target_dsn, context.run.run_id, tr.table, shapes)
-                    checks.record(prodlike.target_dsn, context.run.run_id, moved)
-                    yield checks.dagster_result(table_key(tr.table), checks.DRIFT, moved)
+                    table = registry.TableContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tr, previous)
+                    yield from checks.table_results(table, table_key(tr.table))
                     copied.append(tr)
-            if cfg.great_expectations:
-                expected = checks.expectations(cfg, prodlike.target_dsn, copied)
-                for tr in copied:
-                    found = expected.get(tr.table) or [checks.nothing_expected(tr.table)]
-                    checks.record(prodlike.target_dsn, context.run.run_id, found)
-                    yield checks.dagster_result(table_key(tr.table), checks.EXPECTATIONS, found)
-            for table, found in checks.integrity(cfg, prodlike.target_dsn, tables).items():
-                checks.record(prodlike.target_dsn, context.run.run_id, found)
-                yield checks.dagster_result(table_key(table), checks.INTEGRITY, found)
+            run = registry.RunContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tables=tables,
+                                      copied=copied)
+            yield from checks.after_copy_results(run, table_key)
         except Exception as err:
-            raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
+            raise dg.Failure(description=safe_message(err), metadata=_failure_metadata(err)) from None
         finally:
             reporter.stop()
 
     @dg.asset(key=PARITY_KEY, deps=[table_key(q) for q in tables], group_name="validation", kinds={"postgres"},
-              check_specs=[
-                  dg.AssetCheckSpec(checks.PLANS, asset=PARITY_KEY, blocking=True,
-                                    description="EXPLAIN plans of the workload, production vs the staging copy "
-                                                "(thresholds.plans)."),
-                  dg.AssetCheckSpec(checks.INFRASTRUCTURE, asset=PARITY_KEY, blocking=True,
-                                    description="Server version, planner settings, extensions, encoding and index "
-                                                "definitions, production vs staging.")],
+              check_specs=checks.run_check_specs(cfg, PARITY_KEY),
               description="Run-level parity of the staging copy with production: query plans and infrastructure.")
     def parity(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
-        results = checks.parity(prodlike.config(), prodlike.source_dsn, prodlike.target_dsn,
-                                Path(prodlike.config_path).parent)
-        statistics = checks.statistics_note(prodlike.target_dsn, context.run.run_id)
-        results[checks.PLANS][0].explanation += f"; {statistics}"
-        for found in results.values():
-            checks.record(prodlike.target_dsn, context.run.run_id, found)
-        plan = results[checks.PLANS][0]
-        yield dg.MaterializeResult(metadata={
-            "planner_statistics": dg.MetadataValue.text(statistics),
-            "queries_compared": dg.MetadataValue.int(int(plan.staging or 0)),
-            "share_differing": dg.MetadataValue.float(float(plan.divergence or 0.0)),
-            "infrastructure_differences": dg.MetadataValue.int(
-                sum(r.verdict != Verdict.PASS for r in results[checks.INFRASTRUCTURE])),
-        })
+        run = registry.RunContext(prodlike.config(), prodlike.target_dsn, context.run.run_id,
+                                  source_dsn=prodlike.source_dsn, config_dir=Path(prodlike.config_path).parent)
+        results = checks.run_results(run)
+        yield dg.MaterializeResult(metadata=_parity_metadata(results, prodlike.target_dsn, context.run.run_id))
         for name, found in results.items():
             yield checks.dagster_result(PARITY_KEY, name, found)
 
@@ -218,7 +147,7 @@ def build_assets(cfg: Config) -> list:
         try:
             result = refresh.release()
         except Exception as err:
-            raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
+            raise dg.Failure(description=safe_message(err), metadata=_failure_metadata(err)) from None
         return dg.MaterializeResult(metadata={
             "release_id": dg.MetadataValue.int(result.release_id),
             "schemas": dg.MetadataValue.text(", ".join(result.schemas)),
@@ -227,6 +156,24 @@ def build_assets(cfg: Config) -> list:
         })
 
     return [copy_tables, parity, release]
+
+
+def _failure_metadata(err: BaseException) -> dict:
+    """What the CLI and the hooks read of a failed step: the error's class and its kind (refused, transient,
+    error), decided by the error root's kinds, never by class names."""
+    return {"error_class": type(err).__name__, "error_kind": errors.kind(err)}
+
+
+def _parity_metadata(results: dict[str, list], target_dsn: str, run_id: str) -> dict:
+    """The parity asset's headline numbers, from whichever run-level checks ran."""
+    metadata = {"planner_statistics": dg.MetadataValue.text(statistics_note(target_dsn, run_id))}
+    for found in results.get("plans", [])[:1]:
+        metadata["queries_compared"] = dg.MetadataValue.int(int(found.staging or 0))
+        metadata["share_differing"] = dg.MetadataValue.float(float(found.divergence or 0.0))
+    if "infrastructure" in results:
+        metadata["infrastructure_differences"] = dg.MetadataValue.int(
+            sum(r.verdict != Verdict.PASS for r in results["infrastructure"]))
+    return metadata
 
 
 def freshness_policy(cfg: Config) -> dg.FreshnessPolicy | None:

@@ -6,7 +6,11 @@ import json
 
 import pytest
 
-from prodlike.pipelines.checks import runner as checks
+from prodlike.pipelines.checks.distribution import distribution
+from prodlike.pipelines.checks.drift import drift
+from prodlike.pipelines.checks.expectations import expectations
+from prodlike.pipelines.checks.leak import leak
+from prodlike.pipelines.checks.runner import table_profile
 from prodlike.validators.results import Verdict
 from tests.conftest import make_config, refresh
 
@@ -61,7 +65,7 @@ def test_distribution_cases(dbs, monkeypatch, name, staging_sql, extra, expected
     if staging_sql:
         with dbs.dst() as dst:
             dst.execute(staging_sql)
-    found = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
+    found = {r.column: r for r in distribution(cfg, dbs.target, tr)}
     assert set(found) == {"id", "amount", "placed", "at", "status", "paid", "mood", "note", "email"}
     got = {c: (r.verdict, r.statistic) for c, r in found.items() if r.verdict != Verdict.PASS}
     assert got == expected, [found[c].explanation for c in got]
@@ -78,7 +82,7 @@ def test_numbers_of_a_shift_and_no_values_of_anonymized_columns(dbs, monkeypatch
     tr = refresh(cfg, release=False).outcome.tables["public.orders"]
     with dbs.dst() as dst:
         dst.execute(f"UPDATE {SHADOW} SET email = NULL WHERE id % 10 = 0")
-    found = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
+    found = {r.column: r for r in distribution(cfg, dbs.target, tr)}
     email = found["email"]
     assert (email.production, email.staging, round(email.divergence, 3)) == (0.0, 0.1, 0.1)
     assert email.details[0]["null_fraction"] == [0.0, 0.1]
@@ -97,16 +101,16 @@ def test_production_drift_between_releases_warns(dbs, monkeypatch):
     cfg = make_config(dbs, monkeypatch, POLICY)
     first = refresh(cfg, release=False)
     tr = first.outcome.tables["public.orders"]
-    first_drift = checks.drift(cfg, dbs.target, first.run_id, tr.table, checks.distribution(cfg, dbs.target, tr))
+    first_drift = drift(cfg, dbs.target, first.run_id, tr.table, distribution(cfg, dbs.target, tr))
     assert {r.verdict for r in first_drift} == {Verdict.PASS}
     first.release()
     with dbs.src() as src:
         src.execute("UPDATE orders SET amount = amount * 3 WHERE id % 2 = 0")
     second = refresh(cfg, release=False)
     tr = second.outcome.tables["public.orders"]
-    shapes = checks.distribution(cfg, dbs.target, tr)
+    shapes = distribution(cfg, dbs.target, tr)
     assert {r.verdict for r in shapes} == {Verdict.PASS}
-    moved = {r.column: r for r in checks.drift(cfg, dbs.target, second.run_id, tr.table, shapes)}
+    moved = {r.column: r for r in drift(cfg, dbs.target, second.run_id, tr.table, shapes)}
     assert moved["amount"].verdict == Verdict.WARN and moved["amount"].divergence > 0.1
     assert {c for c, r in moved.items() if r.verdict != Verdict.PASS} == {"amount"}
     assert set(moved["amount"].details[0]) == {"plot", "edges", "previous", "production"}
@@ -133,14 +137,14 @@ def test_great_expectations_from_production_numbers(dbs, monkeypatch):
         src.execute(SQL)
     cfg = make_config(dbs, monkeypatch, POLICY)
     tr = refresh(cfg, release=False).outcome.tables["public.orders"]
-    clean = checks.expectations(cfg, dbs.target, [tr])["public.orders"]
+    clean = expectations(cfg, dbs.target, [tr])["public.orders"]
     assert {(r.column, r.statistic) for r in clean} == {
         (None, "row_count"),
         *((c, s) for c in ("id", "amount") for s in ("kl_divergence", "mean", "non_null_fraction"))}
     assert all(r.verdict == Verdict.PASS for r in clean), [r.explanation for r in clean]
     with dbs.dst() as dst:
         dst.execute(f"UPDATE {SHADOW} SET amount = amount + 200")
-    shifted = {(r.column, r.statistic): r for r in checks.expectations(cfg, dbs.target, [tr])["public.orders"]}
+    shifted = {(r.column, r.statistic): r for r in expectations(cfg, dbs.target, [tr])["public.orders"]}
     failed = {k for k, r in shifted.items() if r.verdict == Verdict.ERROR}
     assert failed == {("amount", "kl_divergence"), ("amount", "mean")}
     assert shifted[("amount", "mean")].staging == pytest.approx(shifted[("amount", "mean")].production + 200, rel=1e-3)
@@ -163,7 +167,7 @@ def test_leak_of_own_input(dbs, monkeypatch, name, rules, expected):
     policy = {"public.orders": {"columns": {**POLICY["public.orders"]["columns"], **rules}}}
     cfg = make_config(dbs, monkeypatch, policy)
     tr = refresh(cfg, release=False).outcome.tables["public.orders"]
-    found = {r.column: r for r in checks.leak(tr)}
+    found = {r.column: r for r in leak(tr)}
     assert {c: r.verdict for c, r in found.items()} == expected
     if name == "constant":
         assert (found["status"].staging, found["status"].production) == (1.0, 0.0)
@@ -203,7 +207,7 @@ def test_staging_scan_reads_production_numbers_on_odd_values(dbs, monkeypatch):
                                          "phone": "phone"}}}
     cfg = make_config(dbs, monkeypatch, policy)
     tr = refresh(cfg, release=False).outcome.tables["public.odd"]
-    prof = checks.table_profile(tr)
+    prof = table_profile(tr)
     # production's side mirrored as it is, to compare staging's reading of the same rows (phone anonymized: lengths)
     with dbs.dst() as dst:
         dst.execute('UPDATE "_prodlike_shadow_public".odd SET phone = CASE WHEN id % 9 = 0 THEN \'ünïcode\' '
@@ -227,7 +231,7 @@ def test_staging_scan_reads_production_numbers_on_odd_values(dbs, monkeypatch):
             assert (s.finite, s.minimum, s.maximum) == (p.finite, pytest.approx(p.minimum), pytest.approx(p.maximum))
             assert s.total == pytest.approx(p.total, rel=1e-12), name
     assert staged["phone"].formats == {"phone": 3000 - 333}
-    assert {r.verdict for r in checks.distribution(cfg, dbs.target, tr)} == {Verdict.PASS}
+    assert {r.verdict for r in distribution(cfg, dbs.target, tr)} == {Verdict.PASS}
 
 
 BIG_SQL = """
@@ -257,16 +261,16 @@ def test_a_table_beyond_the_sample_size_is_judged_on_a_sample(dbs, monkeypatch, 
     if staging_sql:
         with dbs.dst() as dst:
             dst.execute(staging_sql)
-    found = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
+    found = {r.column: r for r in distribution(cfg, dbs.target, tr)}
     got = {c: (r.verdict, r.statistic) for c, r in found.items() if r.verdict != Verdict.PASS}
     assert got == expected, [r.explanation for r in found.values()]
     assert all("from a 25% sample (" in r.explanation for r in found.values())
     sampled = int(found["amount"].explanation.split("% sample (")[1].split(" rows")[0].replace(",", ""))
     assert 48_000 < sampled < 52_000
-    again = {r.column: r.explanation for r in checks.distribution(cfg, dbs.target, tr)}
+    again = {r.column: r.explanation for r in distribution(cfg, dbs.target, tr)}
     assert again == {c: r.explanation for c, r in found.items()}  # REPEATABLE: the same sample, the same numbers
     whole = make_config(dbs, monkeypatch, BIG_POLICY, distribution_sample_rows=0)
-    assert not any("sample" in r.explanation for r in checks.distribution(whole, dbs.target, tr))
+    assert not any("sample" in r.explanation for r in distribution(whole, dbs.target, tr))
 
 
 def test_great_expectations_read_the_sample_of_a_large_table(dbs, monkeypatch):
@@ -283,9 +287,9 @@ def test_great_expectations_read_the_sample_of_a_large_table(dbs, monkeypatch):
             return dst.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'prodlike' "
                                "AND tablename LIKE 'sample\\_%'").fetchone()[0]
 
-    checks.distribution(cfg, dbs.target, tr)
+    distribution(cfg, dbs.target, tr)
     assert samples() == 1 and 48_000 < tr.sample[1] < 52_000
-    clean = {(r.column, r.statistic): r for r in checks.expectations(cfg, dbs.target, [tr])["public.visits"]}
+    clean = {(r.column, r.statistic): r for r in expectations(cfg, dbs.target, [tr])["public.visits"]}
     assert set(clean) == {(None, "row_count"), *((c, s) for c in ("id", "amount")
                                                   for s in ("kl_divergence", "mean", "non_null_fraction"))}
     assert all(r.verdict == Verdict.PASS for r in clean.values()), [r.explanation for r in clean.values()]
@@ -294,7 +298,7 @@ def test_great_expectations_read_the_sample_of_a_large_table(dbs, monkeypatch):
     assert samples() == 0
     with dbs.dst() as dst:
         dst.execute(f"UPDATE {BIG_SHADOW} SET amount = amount + 200")
-    checks.distribution(cfg, dbs.target, tr)
-    shifted = {(r.column, r.statistic) for r in checks.expectations(cfg, dbs.target, [tr])["public.visits"]
+    distribution(cfg, dbs.target, tr)
+    shifted = {(r.column, r.statistic) for r in expectations(cfg, dbs.target, [tr])["public.visits"]
                if r.verdict == Verdict.ERROR}
     assert shifted == {("amount", "kl_divergence"), ("amount", "mean")}

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from prodlike.pipelines.checks import runner as checks
+from prodlike.pipelines.checks.leak import leak
 from prodlike.validators import leaks
 from prodlike.validators.results import Verdict
 from tests.conftest import make_config, refresh
@@ -58,7 +58,7 @@ def test_leak_cases(dbs, monkeypatch, name, staging_sql, expected, processes):
     if staging_sql:
         with dbs.dst() as dst:
             dst.execute(staging_sql)
-    found = [r for t in ("public.customers", "public.payments") for r in checks.leak(outcome.tables[t], dbs.target)]
+    found = [r for t in ("public.customers", "public.payments") for r in leak(outcome.tables[t], dbs.target)]
     overlaps = {(r.column, r.statistic): r for r in found if r.statistic in ("overlap", "distinct_ratio")}
     assert set(overlaps) == {("email", "overlap"), ("email", "distinct_ratio"), ("phone", "overlap"),
                              ("phone", "distinct_ratio"), ("customer_email", "overlap"),

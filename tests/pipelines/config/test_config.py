@@ -79,5 +79,5 @@ def test_dsn_redaction(dsn, shown):
 
 def test_readme_config_reference_is_generated_from_the_model():
     readme = (ROOT / "README.md").read_text()
-    assert reference() in readme, "run: python -m prodlike.pipelines.config.reference README.md"
-    assert transformer_reference() in readme, "run: python -m prodlike.pipelines.config.reference README.md"
+    assert reference() in readme, "run: python -m prodlike.pipelines.readme README.md"
+    assert transformer_reference() in readme, "run: python -m prodlike.pipelines.readme README.md"

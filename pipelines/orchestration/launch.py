@@ -1,0 +1,127 @@
+"""Launching the refresh job in-process on the config's persistent Dagster instance (the CLI and the demo), and
+the run's outcome as the control schema recorded it: exit code, status and message always agree with the record
+and the alert."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+
+from prodlike.pipelines.checks import tally
+from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions
+from prodlike.pipelines.engine import control, progress
+from prodlike.pipelines.orchestration.assets import FORCE_TAG
+
+EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
+# Dagster's console logger: quiet in the terminal (our progress, tables and messages say it; expected failures
+# print no traceback); debug shows everything. The run's event log (the UI) keeps every record either way.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+DEBUG_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+
+
+@dataclass
+class Outcome:
+    """How a refresh ended: `released` (exit 0), `halted` (a blocking check or a refusal, exit 2) or `failed`
+    (an error, exit 1); the message says why; paused tells whether refreshes are paused now."""
+
+    status: str
+    code: int
+    message: str
+    paused: bool = False
+    results: list[dict] = field(default_factory=list)
+
+
+def dagster_home(state_dir: Path) -> Path:
+    """DAGSTER_HOME under the state folder, with the project's dagster.yaml in it."""
+    home = state_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    for candidate in (Path.cwd() / "dagster.yaml", PROJECT_DAGSTER_YAML):
+        if candidate.exists():
+            if not target.exists() or target.read_text() != candidate.read_text():
+                shutil.copyfile(candidate, target)
+            break
+    else:
+        if not target.exists():
+            target.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home.resolve())
+    return home
+
+
+def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False,
+                    debug: bool = False) -> dg.ExecuteInProcessResult:
+    """Run the refresh job in-process with the persistent instance of the config's state folder."""
+    dagster_home(state_dir)
+    progress.use(progress.for_terminal())
+    job = load_definitions(config_file).resolve_job_def(REFRESH_JOB)
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(instance=instance, raise_on_error=False,
+                                      run_config=DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG,
+                                      tags={FORCE_TAG: "true"} if force else None)
+
+
+def outcome(result: dg.ExecuteInProcessResult, target_dsn: str) -> Outcome:
+    """The run's outcome from staging's record of it (status, checks, error, pause); a run refused before it
+    was recorded (paused, lock held, staging unreachable) from its failed step's error kind."""
+    run, paused = _recorded(result.run_id, target_dsn)
+    if run is not None and run["status"] in ("released", "halted", "failed"):
+        return _from_record(run, paused)
+    if result.success:
+        return Outcome("released", EXIT_OK, "released", paused)
+    kind, message = step_failure(result)
+    if kind == "refused":
+        return Outcome("halted", EXIT_HALTED, message, paused)
+    return Outcome("failed", EXIT_ERROR, message, paused)
+
+
+def _recorded(run_id: str, target_dsn: str) -> tuple[dict | None, bool]:
+    try:
+        with psycopg.connect(target_dsn, connect_timeout=10) as conn:
+            if control.current_version(conn) == 0:
+                return None, False
+            return control.get_run(conn, run_id), bool(control.state(conn)["paused"])
+    except psycopg.Error:
+        return None, False
+
+
+def _from_record(run: dict, paused: bool) -> Outcome:
+    results = [c for c in run["checks"] if isinstance(c, dict)]
+    if run["status"] == "released":
+        return Outcome("released", EXIT_OK, "released", paused, results)
+    if run["status"] == "failed":
+        return Outcome("failed", EXIT_ERROR, _error_text(run), paused, results)
+    errors = tally.failing(results)
+    if not errors:
+        return Outcome("halted", EXIT_HALTED, _error_text(run), paused, results)
+    lines = []
+    for check, table in errors:
+        first = next(c for c in results if c["check"] == check and c.get("table") == table
+                     and c.get("verdict") == "error")
+        lines.append(f"{table or 'run'} {check}: {first.get('explanation') or ''}")
+    return Outcome("halted", EXIT_HALTED, f"{len(errors)} check(s) failed, staging keeps the last release:\n  "
+                   + "\n  ".join(lines), paused, results)
+
+
+def _error_text(run: dict) -> str:
+    """The recorded error without the class name prefix the control schema keeps."""
+    error = run.get("error") or "the refresh run failed (see the Dagster run log)"
+    name, sep, rest = error.partition(": ")
+    return rest if sep and name.isidentifier() else error
+
+
+def step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
+    """(error kind, message) of the run's first failed step: kinds come from the error root (`Refused`,
+    `Transient`), tagged on the step's failure by the assets."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            user = event.step_failure_data.user_failure_data
+            tagged = user.metadata.get("error_kind") if user else None
+            message = user.description if user and user.description else event.step_failure_data.error.message
+            return (tagged.value if tagged else "error"), message.strip()
+    return "error", "the refresh run failed (see the Dagster run log)"
