@@ -239,7 +239,7 @@ def cmd_history(args) -> int:
                  (r["error"] or "")[:80] or _failing_text(r["checks"]), tally.text(r["checks"])) for r in halted]
     table = Table(title="history: releases, halted and failed runs (newest first)")
     for col in ("when", "what", "release", "production snapshot", "run", "detail", "checks"):
-        table.add_column(col, no_wrap=col == "run", min_width=36 if col == "run" else None)
+        table.add_column(col, no_wrap=col in ("run", "checks"), min_width=36 if col == "run" else None)
     for when, kind, rid, snap, run_id, detail, counts in sorted(entries, key=lambda e: e[0], reverse=True)[:args.limit]:
         colour = {"halted": "red", "failed": "red", "rollback": "yellow"}.get(kind, "green")
         table.add_row(f"{when:%Y-%m-%d %H:%M:%S}", f"[{colour}]{kind}[/]", rid,

@@ -4,79 +4,42 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from prodlike.pipelines.config import cron, secrets
+from prodlike.pipelines.config.fields import (  # noqa: F401 (re-exported: the config's vocabulary)
+    ALERT_EVENTS,
+    INLINE_SECRET,
+    PAGING_EVENTS,
+    Duration,
+    EnvRef,
+    Size,
+    Strict,
+    format_duration,
+    human_age,
+    parse_duration,
+    parse_size,
+)
 from prodlike.pipelines.errors import ProdlikeError
+from prodlike.pipelines.oncall.channels import Alerts
 
 DEFAULT_CONFIG = "prodlike.yaml"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*$", re.IGNORECASE)
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_BYTES = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
 
 
 class ConfigError(ProdlikeError, ValueError):
     """The config is invalid; the message lists each bad key with what is allowed."""
-
-
-def parse_duration(value: Any) -> timedelta:
-    """'30m', '2h', '1d', '5s', '250ms' or a number of seconds, as a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"expected a duration such as 5s, 30m, 2h or 1d, got {value!r}")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def parse_size(value: Any) -> int:
-    """'16MiB', '512KiB' or a number of bytes, as an int."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _SIZE.match(str(value))
-    if not m:
-        raise ValueError(f"expected a size such as 16MiB or 1048576, got {value!r}")
-    return int(float(m.group(1)) * _BYTES[(m.group(2) or "b").lower()])
-
-
-def format_duration(value: timedelta) -> str:
-    """A timedelta as the config writes it: 90 -> '90s', 7200 -> '2h'."""
-    seconds = value.total_seconds()
-    for unit in ("d", "h", "m", "s"):
-        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
-            return f"{int(seconds // _UNITS[unit])}{unit}"
-    return f"{int(seconds * 1000)}ms"
-
-
-def human_age(seconds: float) -> str:
-    """An age for people: 42s, 3.5m, 2.0h, 1.5d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
-Size = Annotated[int, BeforeValidator(parse_size)]
 
 
 def _schema_qualified(tables: dict, message: str) -> dict:
@@ -85,26 +48,6 @@ def _schema_qualified(tables: dict, message: str) -> dict:
         if name.count(".") != 1:
             raise ValueError(message.format(name=name))
     return tables
-
-
-INLINE_SECRET = "inline_secret"  # error type of a secret written inline: its value is never echoed
-
-
-def _env_ref(value: Any) -> str:
-    if not isinstance(value, str) or secrets.env_name(value) is None:
-        raise PydanticCustomError(
-            INLINE_SECRET, "secrets are read from the environment only: write a ${ENV_VAR} reference such as "
-            "${PRODLIKE_SOURCE_DSN} and export the variable (the value given is not shown)")
-    return value
-
-
-EnvRef = Annotated[str, BeforeValidator(_env_ref)]
-
-
-class Strict(BaseModel):
-    """Base for config sections: unknown keys are errors (a typo must not be ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Server(Strict):
@@ -306,57 +249,6 @@ class Freshness(Strict):
             raise ValueError(f"warn_after ({format_duration(self.warn_after)}) must not exceed error_after "
                              f"({format_duration(self.error_after)})")
         return self
-
-
-ALERT_EVENTS = ("refresh.halted", "refresh.warned", "refresh.failed", "refresh.released", "refresh.resumed",
-                "refresh.rolled_back", "freshness.warn", "freshness.breached", "freshness.recovered")
-PAGING_EVENTS = ("refresh.halted", "refresh.failed", "freshness.breached")
-
-
-def _events(events: list[str]) -> list[str]:
-    for e in events:
-        if e not in ALERT_EVENTS:
-            raise ValueError(f"unknown event {e!r}; known events: {', '.join(ALERT_EVENTS)}")
-    return events
-
-
-Events = Annotated[list[str], BeforeValidator(_events)]
-
-
-class SlackChannel(Strict):
-    """A Slack incoming webhook."""
-
-    url: EnvRef = Field(description="Incoming-webhook URL as a `${ENV_VAR}` reference (the URL is a secret).")
-    events: Events = Field(list(ALERT_EVENTS), description="Events sent to this channel (default: all).")
-
-
-class PagerDutyChannel(Strict):
-    """PagerDuty Events API v2: triggers on a page-worthy event, resolves on recovery, one dedup key."""
-
-    routing_key: EnvRef = Field(description="Integration (routing) key as a `${ENV_VAR}` reference.")
-    url: str = Field("https://events.pagerduty.com/v2/enqueue", description="Events API v2 endpoint.")
-    events: Events = Field(list(PAGING_EVENTS), description="Events that trigger a page; recovery events "
-                                                             "resolve it (default: halted, failed, breached).")
-
-
-class WebhookChannel(Strict):
-    """A generic JSON webhook, signed with HMAC-SHA256 (see README: Alerts)."""
-
-    url: str = Field(description="Endpoint URL, literal or a `${ENV_VAR}` reference.")
-    secret: EnvRef | None = Field(None, description="HMAC-SHA256 signing secret as a `${ENV_VAR}` reference; "
-                                                     "sets `X-Prodlike-Signature`.")
-    events: Events = Field(list(ALERT_EVENTS), description="Events sent to this channel (default: all).")
-
-
-class Alerts(Strict):
-    """Where alerts go; a local JSON-lines alert log under the state folder is always written."""
-
-    slack: list[SlackChannel] = Field(default_factory=list, description="Slack incoming webhooks.")
-    pagerduty: list[PagerDutyChannel] = Field(default_factory=list, description="PagerDuty services.")
-    webhook: list[WebhookChannel] = Field(default_factory=list, description="Generic JSON webhooks.")
-    timeout: Duration = Field(timedelta(seconds=10), description="Timeout of one delivery attempt.")
-    retries: int = Field(3, ge=0, le=10, description="Retries of a failed delivery (with backoff).")
-    backoff: Duration = Field(timedelta(seconds=1), description="First retry delay; doubles each retry.")
 
 
 class Copy(Strict):
