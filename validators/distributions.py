@@ -12,6 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg import sql
+
+from prodlike.anonymizers.policy import INTEGER_TYPES
 
 from .results import CheckResult, Threshold, Verdict
 
@@ -374,7 +377,6 @@ def _as_copy_text(x: str, spec: ColumnSpec) -> str:
 
 
 _EDGE_TYPES = {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamptz"}
-INTEGER_TYPES = {"int2", "int4", "int8"}
 
 
 def _number_sql(x: str, spec: ColumnSpec) -> tuple[str, str, str]:
@@ -622,8 +624,8 @@ def _length_stats(spec, prod, stage, thresholds, stats) -> tuple[dict, list[str]
 
 
 def _ident(name: str) -> str:
-    """A column name as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
+    """A column name as a quoted SQL identifier (psycopg's quoting)."""
+    return sql.Identifier(name).as_string()
 
 
 def sample_percent(rows: int, sample_rows: int) -> float:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from prodlike.anonymizers import registry as transformers
 from prodlike.pipelines.config import secrets
-from prodlike.pipelines.config.model import Config, Threshold
+from prodlike.pipelines.config.model import Config, Levels
 
 
 def offline_problems(cfg: Config) -> list[str]:
@@ -51,17 +51,17 @@ def _param_problems(name: str, params_model: type[BaseModel], params: dict) -> l
     return []
 
 
-def _thresholds(cfg: Config) -> list[tuple[str, Threshold]]:
+def _thresholds(cfg: Config) -> list[tuple[str, Levels]]:
     """(key path, threshold) of every threshold the config sets, defaults and overrides."""
     found = []
     for name, value in cfg.thresholds:
-        if isinstance(value, Threshold):
+        if isinstance(value, Levels):
             found.append((f"thresholds.{name}", value))
     for table, override in cfg.thresholds.tables.items():
         layers = [(f"thresholds.tables.{table}", override)]
         layers += [(f"thresholds.tables.{table}.columns.{c}", o) for c, o in override.columns.items()]
         for prefix, layer in layers:
-            found += [(f"{prefix}.{name}", value) for name, value in layer if isinstance(value, Threshold)]
+            found += [(f"{prefix}.{name}", value) for name, value in layer if isinstance(value, Levels)]
     return found
 
 

@@ -7,6 +7,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -111,8 +112,9 @@ class Anonymization(Strict):
         return _schema_qualified(tables, "table {name!r} must be written schema.table, e.g. public.{name}")
 
 
-class Threshold(Strict):
-    """A warn and an error level of one check statistic."""
+class Levels(Strict):
+    """The warn and error levels of one check statistic, as configured (validators.results.Threshold judges
+    with them)."""
 
     warn: float | None = Field(None, description="Divergence at which the check warns (does not block).")
     error: float | None = Field(None, description="Divergence at which the check errors (blocks release).")
@@ -121,65 +123,65 @@ class Threshold(Strict):
 class ColumnThresholds(Strict):
     """Overrides of the column statistics' thresholds for one column."""
 
-    distribution: Threshold | None = Field(None, description="Override of `thresholds.distribution`.")
-    ks: Threshold | None = Field(None, description="Override of `thresholds.ks`.")
-    null_fraction: Threshold | None = Field(None, description="Override of `thresholds.null_fraction`.")
-    format: Threshold | None = Field(None, description="Override of `thresholds.format`.")
-    lengths: Threshold | None = Field(None, description="Override of `thresholds.lengths`.")
-    drift: Threshold | None = Field(None, description="Override of `thresholds.drift`.")
+    distribution: Levels | None = Field(None, description="Override of `thresholds.distribution`.")
+    ks: Levels | None = Field(None, description="Override of `thresholds.ks`.")
+    null_fraction: Levels | None = Field(None, description="Override of `thresholds.null_fraction`.")
+    format: Levels | None = Field(None, description="Override of `thresholds.format`.")
+    lengths: Levels | None = Field(None, description="Override of `thresholds.lengths`.")
+    drift: Levels | None = Field(None, description="Override of `thresholds.drift`.")
 
 
 class TableThresholds(ColumnThresholds):
     """Overrides for one table: any check's thresholds, and per-column ones."""
 
-    row_count: Threshold | None = Field(None, description="Override of `thresholds.row_count`.")
-    row_count_change: Threshold | None = Field(None, description="Override of `thresholds.row_count_change`.")
+    row_count: Levels | None = Field(None, description="Override of `thresholds.row_count`.")
+    row_count_change: Levels | None = Field(None, description="Override of `thresholds.row_count_change`.")
     columns: dict[str, ColumnThresholds] = Field(default_factory=dict, description="Column name -> overrides.")
 
 
 class Thresholds(Strict):
     """Check thresholds, one vocabulary (`warn`, `error`) everywhere."""
 
-    row_count: Threshold = Field(
-        Threshold(warn=None, error=0.0),
+    row_count: Levels = Field(
+        Levels(warn=None, error=0.0),
         description="Relative row-count difference production vs staging (default: error at any difference).",
     )
-    row_count_change: Threshold = Field(
-        Threshold(warn=0.1, error=0.5),
+    row_count_change: Levels = Field(
+        Levels(warn=0.1, error=0.5),
         description="Relative change of a table's production row count since the live release (a sudden "
                     "shrink or growth: a purge, or an empty database behind a mistyped DSN).",
     )
-    plans: Threshold = Field(
-        Threshold(warn=0.0, error=0.5),
+    plans: Levels = Field(
+        Levels(warn=0.0, error=0.5),
         description="Share of workload queries whose plan differs on staging (default: warn at any, error "
                     "above half; a freshly analyzed copy can flip a few plans).",
     )
-    distribution: Threshold = Field(
-        Threshold(warn=0.1, error=0.25),
+    distribution: Levels = Field(
+        Levels(warn=0.1, error=0.25),
         description="PSI of a column's histogram (keep numbers and dates, on production's bins), category "
                     "frequencies (keep text, enums, booleans) or lengths (other keep columns), production vs "
                     "staging (the usual convention: below 0.1 stable, above 0.25 shifted).",
     )
-    ks: Threshold = Field(
-        Threshold(warn=0.1, error=0.2),
+    ks: Levels = Field(
+        Levels(warn=0.1, error=0.2),
         description="Kolmogorov-Smirnov statistic of a keep numeric/date column on production's bins.",
     )
-    null_fraction: Threshold = Field(
-        Threshold(warn=0.01, error=0.05),
+    null_fraction: Levels = Field(
+        Levels(warn=0.01, error=0.05),
         description="Absolute difference of a column's NULL fraction (every checked column, anonymized too).",
     )
-    format: Threshold = Field(
-        Threshold(warn=0.01, error=0.05),
+    format: Levels = Field(
+        Levels(warn=0.01, error=0.05),
         description="Anonymized columns: absolute difference of the share of values in production's dominant "
                     "format (email, phone, digits, hex): an email must stay an email.",
     )
-    lengths: Threshold = Field(
-        Threshold(warn=None, error=None),
+    lengths: Levels = Field(
+        Levels(warn=None, error=None),
         description="Anonymized columns: PSI of value lengths, reported but not judged by default (most transformers "
                     "change lengths by design); set it per column for length-preserving ones (mask, tokenize).",
     )
-    drift: Threshold = Field(
-        Threshold(warn=0.1, error=None),
+    drift: Levels = Field(
+        Levels(warn=0.1, error=None),
         description="Release over release: PSI between production's distribution now and at the live release "
                     "(production's own drift; warns by default).",
     )
@@ -195,7 +197,7 @@ class Thresholds(Strict):
         return _schema_qualified(tables, "thresholds.tables.{name}: write the table as schema.table, "
                                          "e.g. public.{name}")
 
-    def resolve(self, check: str, table: str | None = None, column: str | None = None) -> Threshold:
+    def resolve(self, check: str, table: str | None = None, column: str | None = None) -> Levels:
         """The threshold of `check` for a table (and column): the default, overlaid by the table's override,
         overlaid by the column's; only the levels an override sets replace the ones below."""
         found = getattr(self, check)
@@ -227,8 +229,6 @@ class Schedule(Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, tz: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
@@ -395,11 +395,19 @@ def config_path(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get("PRODLIKE_CONFIG") or DEFAULT_CONFIG)
 
 
+_PARSED: dict[str, tuple[str, Config]] = {}  # resolved path -> (its text, its Config)
+
+
 def load(path: str | Path | None = None) -> Config:
-    """Load and validate the config file."""
+    """Load and validate the config file: parsed once per process while its text is unchanged, so the CLI, the
+    Dagster definitions and every step of a run share one frozen Config."""
     p = config_path(path)
     if not p.exists():
         raise ConfigError(
             f"{p}: config file not found; pass -c FILE, set PRODLIKE_CONFIG, or copy prodlike.example.yaml"
         )
-    return load_text(p.read_text(), str(p))
+    text, key = p.read_text(), str(p.resolve())
+    parsed = _PARSED.get(key)
+    if parsed is None or parsed[0] != text:
+        parsed = _PARSED[key] = (text, load_text(text, str(p)))
+    return parsed[1]

@@ -8,6 +8,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from prodlike.anonymizers import registry
 from prodlike.pipelines.config.model import Config, format_duration
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
@@ -70,8 +71,6 @@ def reference() -> str:
 
 def transformer_reference() -> str:
     """One row per registered transformer: parameters with defaults, accepted types, guarantees."""
-    from prodlike.anonymizers import registry
-
     categories = {"S": "text", "N": "numeric", "D": "date/time", "I": "inet", "U": "json"}
     rows = [T_START, "| transformer | what it does | parameters (default) | column types | unique-safe | "
             "identifier | chance output = input |", "|---|---|---|---|---|---|---|"]

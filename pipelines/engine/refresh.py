@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -14,12 +15,16 @@ import psycopg
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers.keys import check_key
 from prodlike.pipelines.config.model import Config
-from prodlike.pipelines.engine import control, release
+from prodlike.pipelines.engine import control, release, statistics
+from prodlike.pipelines.engine.audit import actor
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
-from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check
+from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check, select_tables
+from prodlike.pipelines.engine.workers import TransformPool, start_server
 from prodlike.pipelines.errors import Refused, safe_message
 from prodlike.pipelines.postgres import connections, ddl
 from prodlike.pipelines.postgres.catalog import Catalog, qident, read_catalog
+from prodlike.validators.distributions import ColumnSpec, read_edges
+from prodlike.validators.expectations import preload
 
 log = logging.getLogger("prodlike")
 EXTENSION_SCHEMA = "prodlike_ext"
@@ -112,8 +117,6 @@ class Refresh:
             return self._check(cat, conn)
 
     def _check(self, cat: Catalog, conn: psycopg.Connection) -> PreflightReport:
-        from prodlike.pipelines.engine.preflight import select_tables
-
         sel = select_tables(self.cfg, cat)
         extra = []
         try:
@@ -157,15 +160,11 @@ class Refresh:
                 f"refreshes are paused since {st['paused_at']:%Y-%m-%d %H:%M:%S %Z} by {st['paused_by']}: "
                 f"{st['paused_reason']}. Inspect with `prodlike status`, then `prodlike resume --note TEXT`; "
                 f"or run once anyway with `prodlike refresh --force` (recorded)")
-        from prodlike.pipelines.oncall.loop import actor
-
         control.event(stage, "forced", actor(), "refresh run while paused", self.run_id)
 
     def _copy_locked(self, stage: psycopg.Connection) -> Iterator[TableResult]:
         cfg = self.cfg
         if cfg.copy_.transform_processes != 0:  # the workers' imports overlap the snapshot, catalog and DDL
-            from prodlike.pipelines.engine.workers import start_server
-
             start_server()
         snapshot, cat = export_snapshot(self.source_dsn, cfg.schemas, cfg.copy_.lock_timeout, read_catalog)
         try:
@@ -195,8 +194,6 @@ class Refresh:
 
     def _read_statistics(self, stage: psycopg.Connection, prod: psycopg.Connection, units: list[CopyUnit]) -> None:
         """Production's planner statistics of the copied tables' keep columns, read inside the snapshot."""
-        from prodlike.pipelines.engine import statistics
-
         self._stats, self.statistics = None, {"restored": False}
         on, why = statistics.enabled(self.cfg.copy_.restore_statistics, stage)
         if not on:
@@ -275,8 +272,6 @@ class Refresh:
     def _profile_specs(self, prod: psycopg.Connection, cat: Catalog, units: list[CopyUnit]) -> None:
         """What the copy stream profiles for the distribution check: every copied column with its rule, one set of
         specs per table shared by its leaves, and production's bin edges from pg_stats (inside the snapshot)."""
-        from prodlike.validators.distributions import ColumnSpec, read_edges
-
         specs: dict[str, dict] = {}
         leaves: dict[str, list[str]] = {}
         for u in units:
@@ -293,10 +288,6 @@ class Refresh:
 
     def _transform_pool(self, units: list[CopyUnit]):
         """Worker processes for the transform and profiling stages, or None (nothing to do, or configured off)."""
-        import os
-
-        from prodlike.pipelines.engine.workers import TransformPool
-
         planned = {u.source: (u.plan, u.columns) for u in units if u.plan is not None and not u.schema_only}
         profiled = {u.source: (u.stream_columns, u.profile_specs) for u in units
                     if u.profile_specs and not u.schema_only}
@@ -369,8 +360,6 @@ class Refresh:
                     if not any(kind == "copy" for kind, _ in pending.values()):
                         snapshot.close()  # every table has its rows: production is no longer read
                         if self.cfg.great_expectations:  # its import (seconds of CPU) overlaps keys and indexes
-                            from prodlike.validators.expectations import preload
-
                             preload()
             except BaseException:
                 for fut in pending:
@@ -394,8 +383,6 @@ class Refresh:
             for t in sorted(q for q in created if q.startswith(s + ".")):
                 stage.execute(f"ANALYZE {rename.table(t)}")
         if self._stats is not None:
-            from prodlike.pipelines.engine import statistics
-
             with stage.transaction():
                 self.statistics = statistics.restore(stage, self._stats)
             self._stats = None

@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import difflib
-import getpass
 import hashlib
 import logging
-import os
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +15,11 @@ import psycopg
 from prodlike.pipelines.checks import registry, tally
 from prodlike.pipelines.config.model import Config, format_duration, human_age
 from prodlike.pipelines.engine import control
+from prodlike.pipelines.engine.audit import actor  # noqa: F401 (re-exported: oncall.actor)
+from prodlike.pipelines.engine.release import rollback as swap_back
 from prodlike.pipelines.errors import ProdlikeError, safe_message
 from prodlike.pipelines.oncall import alerts
+from prodlike.pipelines.report.page import write_report
 
 log = logging.getLogger("prodlike.oncall")
 PAUSE_AFTER_FAILURES = 3
@@ -31,15 +31,6 @@ STATES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"
 
 class OnCallError(ProdlikeError, ValueError):
     """An on-call command cannot do what was asked (no note, a check that cannot be accepted)."""
-
-
-def actor() -> str:
-    """Who is acting: $PRODLIKE_ACTOR, else user@host."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        user = str(os.getuid())
-    return os.environ.get("PRODLIKE_ACTOR") or f"{user}@{socket.gethostname()}"
 
 
 @dataclass
@@ -118,10 +109,6 @@ def conclude(ctx: Context, run_id: str, failure: str | None = None) -> str | Non
 
 def _write_report(ctx: Context, run_id: str) -> str | None:
     """The run's HTML parity report (never breaks the conclusion)."""
-    try:
-        from prodlike.pipelines.report.page import write_report
-    except ImportError:
-        return None
     try:
         return str(write_report(ctx.target_dsn, run_id, ctx.state_dir / "reports", ctx.cfg))
     except Exception as err:
@@ -286,9 +273,11 @@ def status(ctx: Context, now: datetime | None = None) -> dict:
             out["last_run"] = {"run_id": last["run_id"], "status": last["status"],
                                "started_at": last["started_at"].isoformat(),
                                "error": last["error"], "failing_checks": failing}
-            if last["status"] == "failed" and code == OK:
+            if last["status"] in ("failed", "halted") and code == OK:  # never OK beside an error row
                 code = WARNING
-                out["reasons"].append(f"the last run failed: {last['error']}")
+                why = last["error"] or "; ".join(f"{check} on {table or 'the run'}" for check, table
+                                                   in tally.failing(last["checks"])[:5])
+                out["reasons"].append(f"the last run {last['status']}: {why}")
         if st["accept"]:
             out["accepted_once"] = st["accept"]
         out["state"], out["code"] = STATES[code], code
@@ -335,8 +324,6 @@ def resume(ctx: Context, note: str, accept: list[str], who: str | None = None) -
 
 def rollback(ctx: Context, who: str | None = None) -> dict:
     """Swap the previous release back in (one transaction), record it, and pause the refresh."""
-    from prodlike.pipelines.engine.release import rollback as swap_back
-
     who = who or actor()
     with ctx.connect() as conn:
         with control.refresh_lock(conn, "rollback"):

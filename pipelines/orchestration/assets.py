@@ -9,11 +9,14 @@ import dagster as dg
 from prodlike.pipelines import errors
 from prodlike.pipelines.checks import registry, runner
 from prodlike.pipelines.checks.plans import statistics_note
-from prodlike.pipelines.config.model import Config
+from prodlike.pipelines.config.model import Config, load
+from prodlike.pipelines.config.secrets import env_name
 from prodlike.pipelines.engine import progress
 from prodlike.pipelines.engine.refresh import Refresh
 from prodlike.pipelines.errors import safe_message
+from prodlike.pipelines.oncall.loop import Context
 from prodlike.pipelines.orchestration import checks
+from prodlike.pipelines.report.page import reports_dir, safe_file_name
 from prodlike.validators.results import Verdict
 
 COPY_GROUP, RELEASE_GROUP = "copy", "release"
@@ -30,8 +33,7 @@ class ProdlikeResource(dg.ConfigurableResource):
     anon_key: str | None = None
 
     def config(self) -> Config:
-        from prodlike.pipelines.config.model import load
-
+        """The run's config: parsed once per process (config.model.load keeps it while the file is unchanged)."""
         return load(self.config_path)
 
     def refresh(self, run_id: str, reporter: progress.Reporter | None = None, force: bool = False) -> Refresh:
@@ -44,14 +46,10 @@ class ProdlikeResource(dg.ConfigurableResource):
 
     def report_path(self, run_id: str) -> Path:
         """Where the run's HTML parity report is written when the run concludes."""
-        from prodlike.pipelines.report.page import reports_dir, safe_file_name
-
         return reports_dir(self.config(), Path(self.config_path).parent) / f"{safe_file_name(run_id)}.html"
 
     def oncall(self):
         """The on-call context (pause state, alerts, freshness) of this config."""
-        from prodlike.pipelines.oncall.loop import Context
-
         path = Path(self.config_path)
         cfg = self.config()
         return Context(cfg, self.target_dsn, cfg.state_path(path.parent), path)
@@ -187,8 +185,6 @@ def freshness_policy(cfg: Config) -> dg.FreshnessPolicy | None:
 
 
 def build_resource(cfg: Config, config_path: Path) -> ProdlikeResource:
-    from prodlike.pipelines.config.secrets import env_name
-
     return ProdlikeResource(
         config_path=str(config_path),
         source_dsn=dg.EnvVar(env_name(cfg.source.dsn)),

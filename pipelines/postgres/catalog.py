@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
 
 QUALIFY_ALL = "SET search_path = pg_catalog"
 
 
 def qident(name: str) -> str:
     """Quote an identifier the way PostgreSQL would when needed."""
-    return '"' + name.replace('"', '""') + '"'
+    return sql.Identifier(name).as_string()
 
 
 def qname(schema: str, name: str) -> str:

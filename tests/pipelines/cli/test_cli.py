@@ -170,6 +170,10 @@ def test_a_production_table_that_suddenly_shrinks_halts(demo_env, demo_dbs):
     assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-3000:]
     assert "row_count_change" in out.stdout
     assert f"public.support_tickets: production shrank from 700 rows at the live release to {left:,}" in out.stdout
+    assert f'prodlike resume --note "WHY" --accept row_count_change:public.support_tickets -c {path}' in out.stdout
+    status = run_cli("status", "-c", str(path), env=env)
+    assert status.returncode == 2 and status.stdout.startswith("CRITICAL - refreshes paused since")
+    assert status.stdout.count("refreshes paused since") == 1  # said once, in the first line
     with demo_dbs.dst() as dst:
         assert dst.execute("SELECT count(*) FROM support_tickets").fetchone()[0] == 700
 
