@@ -33,3 +33,10 @@ def text(results: list[dict]) -> str:
 def failing(results: list[dict], verdict: str = "error") -> list[tuple[str, str | None]]:
     """The (check, table) pairs that ended with verdict."""
     return [key for key, v in judged(results).items() if v == verdict]
+
+
+def accept_arguments(results: list[dict]) -> str:
+    """The `--accept CHECK:TABLE` arguments of `prodlike resume` that accept these results' failing checks once,
+    each with its schema-qualified table (empty when none failed)."""
+    return "".join(f" --accept {check}:{table}" if table else f" --accept {check}"
+                   for check, table in failing([r for r in results if isinstance(r, dict)]))

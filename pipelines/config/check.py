@@ -4,7 +4,6 @@ transformer names and parameters, threshold levels in order, and every `${ENV}` 
 from __future__ import annotations
 
 import difflib
-import os
 
 from pydantic import BaseModel, ValidationError
 
@@ -89,5 +88,4 @@ def _references(cfg: Config) -> list[tuple[str, str]]:
 
 def _unset_variables(cfg: Config) -> list[str]:
     return [f"{key}: environment variable {name} is not set (the config reads it as ${{{name}}}); export {name}=... "
-            f"or correct the name" for key, ref in _references(cfg)
-            if not os.environ.get(name := secrets.env_name(ref))]
+            f"or correct the name" for key, ref in _references(cfg) if (name := secrets.unset(ref))]

@@ -9,7 +9,7 @@ import re
 from prodlike.pipelines.errors import ProdlikeError, redact
 
 # redact lives in errors.py (beside the other safe-text helpers); re-exported here
-__all__ = ["ENV_REF", "MissingSecretError", "env_name", "redact", "resolve", "resolve_value"]
+__all__ = ["ENV_REF", "MissingSecretError", "env_name", "redact", "resolve", "resolve_value", "unset"]
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -42,3 +42,9 @@ def resolve_value(value: str, key_path: str) -> str:
     """A setting that may be written literally or as a `${VAR}` reference (a webhook URL): the reference
     resolved, a literal as written."""
     return resolve(value, key_path) if env_name(value) else value
+
+
+def unset(ref: str) -> str | None:
+    """The variable a `${VAR}` reference names when it is not set (None: set, or not a reference)."""
+    name = env_name(ref)
+    return name if name and not os.environ.get(name) else None

@@ -26,6 +26,8 @@ from prodlike.pipelines.engine.workers import BatchResult
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import Catalog, qident, qname
 from prodlike.pipelines.postgres.copy_out import CopyOut
+from prodlike.validators.distributions import HISTOGRAM, StreamProfile, _as_copy_text
+from prodlike.validators.leaks import hash_key
 
 NULL = b"\\N"
 HASH_FIELD = "\x00hash:"  # stream-only field names: production's keyed hash of an identifier column
@@ -93,8 +95,6 @@ class StreamTap:
     Used when there are no worker processes (copy.transform_processes: 0)."""
 
     def __init__(self, unit: CopyUnit, max_bytes: int):
-        from prodlike.validators.distributions import StreamProfile
-
         self.profile = StreamProfile(unit.stream_columns, unit.profile_specs)
         self.max_bytes = max_bytes
         self.pending: deque = deque()
@@ -136,8 +136,6 @@ class PoolTap(StreamTap):
     has its first batch profiled here, so its quantiles fix the bins every worker then uses."""
 
     def __init__(self, unit: CopyUnit, pool):
-        from prodlike.validators.distributions import HISTOGRAM
-
         self.profile_only = unit.plan is None
         super().__init__(unit, 0)
         self.executor.shutdown()
@@ -193,8 +191,6 @@ class LeakSink:
     _lock = threading.Lock()
 
     def __init__(self, target_dsn: str, columns: list[str], source_conn):
-        from prodlike.validators.leaks import hash_key
-
         with self._lock:
             self.slots = {name: next(self._slots) for name in columns}
         self.present = dict.fromkeys(columns, 0)
@@ -206,8 +202,6 @@ class LeakSink:
 
     def select(self, unit: CopyUnit) -> str:
         """The COPY query's extra fields: production's keyed hash of each identifier column, as staging's twin."""
-        from prodlike.validators.distributions import _as_copy_text
-
         specs = unit.profile_specs or {}
         texts = [_as_copy_text(qident(n), specs[n]).replace("%%", "%") if n in specs else f"{qident(n)}::text"
                  for n in unit.hashed]

@@ -9,10 +9,12 @@ import multiprocessing
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 
 from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import TablePlan
 from prodlike.anonymizers.registry import get
+from prodlike.validators.distributions import ColumnSpec, StreamProfile
 
 # Imported once by the forkserver every worker forks from, not by each worker (about a second each); pandas because
 # pyarrow imports it on its first array built from Python objects.
@@ -48,8 +50,6 @@ def profile_spec(specs: dict) -> list[tuple[str, str, str, str, list | None]]:
 
 
 def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[str, tuple[list[str], list]]) -> None:
-    from prodlike.validators.distributions import ColumnSpec
-
     for table, (spec, columns) in specs.items():
         transformers = {col: get(name)(params, key, ColumnInfo(**info)) for col, name, params, info in spec}
         _PLANS[table] = (TablePlan(table, transformers), columns)
@@ -61,8 +61,6 @@ def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[s
 def _profile(table: str, edges: dict[str, list[str]], result: BatchResult, add) -> None:
     """Production's statistics of one batch (`add(profile)` feeds it); a failure is reported by its error class
     only (never a value)."""
-    from prodlike.validators.distributions import StreamProfile
-
     t0 = time.process_time()
     columns, specs = _PROFILES[table]
     for name, bounds in edges.items():  # decided by the parent (production's pg_stats or its first batch)
@@ -101,8 +99,6 @@ def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[s
 def start_server() -> None:
     """Start the forkserver the workers fork from, so its imports overlap the snapshot and catalog reads; a later
     call, or a TransformPool, finds it running."""
-    from multiprocessing import forkserver
-
     forkserver.set_forkserver_preload(PRELOAD)
     forkserver.ensure_running()
 

@@ -140,9 +140,7 @@ def _commands(ctx: Context, run: dict | None, st: dict) -> list[str]:
 def resume_command(ctx: Context, results: list[dict]) -> str:
     """The exact `prodlike resume` that lets the next run release despite the checks that failed (once): each
     failing check with its schema-qualified table; with no failing check (a refusal), the plain resume."""
-    accepts = "".join(f" --accept {check}:{table}" if table else f" --accept {check}"
-                      for check, table in tally.failing([c for c in results if isinstance(c, dict)]))
-    return ctx.command(f'resume --note "WHY"{accepts}')
+    return ctx.command(f'resume --note "WHY"{tally.accept_arguments(results)}')
 
 
 def _released(ctx: Context, conn: psycopg.Connection, run: dict, report: str | None) -> None:

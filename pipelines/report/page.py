@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prodlike.pipelines.checks import registry
+from prodlike.pipelines.checks import registry, tally
 from prodlike.pipelines.report.charts import (
     distribution_svg,
     esc,
@@ -20,6 +20,11 @@ from prodlike.pipelines.report.data import ReportError, freshness_windows, read
 
 __all__ = ["ReportError", "render", "reports_dir", "safe_file_name", "write_report"]
 SEVERITY = {"error": 0, "warn": 1, "skipped": 2, "pass": 3}
+
+
+def resume_command(checks: list[dict]) -> str:
+    """The exact resume that accepts this run's failing checks once, each with its schema-qualified table."""
+    return f'prodlike resume --note "WHY"{tally.accept_arguments(checks)}'
 
 
 def run_checks() -> tuple[str, ...]:
@@ -86,7 +91,7 @@ def header_section(run: dict, checks: list[dict], live: dict | None, now: dateti
     duration = ((run["finished_at"] or now) - run["started_at"]).total_seconds()
     snap = run["snapshot_time"].astimezone(UTC) if run.get("snapshot_time") else None
     started = run["started_at"].astimezone(UTC)
-    counts = {v: sum(c.get("verdict") == v for c in checks) for v in SEVERITY}
+    counts = {v: 0 for v in SEVERITY} | tally.tally(checks)  # one per check and table, as everywhere
     facts = [
         _fact("production snapshot", esc(f"{snap:%Y-%m-%d %H:%M:%S} UTC" if snap else "-"),
               "all tables read from this one snapshot"),
@@ -99,8 +104,8 @@ def header_section(run: dict, checks: list[dict], live: dict | None, now: dateti
     ]
     outcome = {"released": "staging now serves this copy",
                "halted": "a blocking check failed: staging keeps serving the last release; refreshes pause "
-                         "until on-call runs `prodlike resume --note TEXT` (add `--accept CHECK:TABLE` when "
-                         "production really changed) or `prodlike rollback` (README: On call)",
+                         f"until on-call runs `{resume_command(checks)}` (keep an --accept only where production "
+                         "really changed) or `prodlike rollback` (README: On call)",
                "failed": "the run failed before validation: staging keeps serving the last release"}
     note = outcome.get(run["status"], "")
     error = f'<p class="run-error">{esc(run.get("error"))}</p>' if run.get("error") else ""

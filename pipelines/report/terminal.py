@@ -17,7 +17,8 @@ def checks_table(results: list[dict]) -> Table | str:
     title = (f"checks: {counts.get('pass', 0)} passed, {counts.get('warn', 0)} warned, {counts.get('error', 0)} "
              f"failed" + (f", {counts['skipped']} skipped" if counts.get("skipped") else ""))
     judged = tally.judged(results)
-    failing = sorted(((k, v) for k, v in judged.items() if v in ("error", "warn")), key=lambda kv: (kv[1], kv[0]))
+    failing = sorted(((k, v) for k, v in judged.items() if v in ("error", "warn")),
+                     key=lambda kv: (kv[1], kv[0][0], kv[0][1] or ""))
     if not failing:
         return f"[green]{title}[/]"
     table = Table(title=title)
