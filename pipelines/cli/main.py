@@ -73,6 +73,8 @@ def cmd_refresh(args) -> int:
     path, cfg = _config(args)  # no file: a clear error (only the Dagster code location falls back to the demo's)
     target = cfg.target.resolve("target")
     cfg.source.resolve("source")
+    if cfg.anonymization.key:  # named as the config names it, before Dagster reads it
+        secrets.resolve(cfg.anonymization.key, "anonymization.key")
     t0 = time.perf_counter()
     result = launch.run_refresh_job(path, cfg.state_path(path.parent.resolve()), getattr(args, "force", False),
                                     DEBUG)

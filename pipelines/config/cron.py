@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from prodlike.pipelines.errors import ProdlikeError
+
 FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 NAMES = {3: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
          4: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]}
@@ -12,7 +14,7 @@ START = date(2026, 1, 1)  # gaps are measured over a year of firings from here, 
 DAYS = 400
 
 
-class CronError(ValueError):
+class CronError(ProdlikeError, ValueError):
     """A cron expression that cannot be read; the message names the field and what it allows."""
 
 

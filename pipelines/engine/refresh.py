@@ -20,7 +20,7 @@ from prodlike.pipelines.engine.audit import actor
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check, select_tables
 from prodlike.pipelines.engine.workers import TransformPool, start_server
-from prodlike.pipelines.errors import Refused, safe_message
+from prodlike.pipelines.errors import Refused, Transient, safe_message
 from prodlike.pipelines.postgres import connections, ddl
 from prodlike.pipelines.postgres.catalog import Catalog, qident, read_catalog
 from prodlike.validators.distributions import ColumnSpec, read_edges
@@ -307,7 +307,7 @@ class Refresh:
                                   progress=self.progress, pool=self._pool)
                 stats.attempts = attempt
                 return stats
-            except psycopg.Error as err:
+            except (psycopg.Error, Transient) as err:  # Transient: e.g. a server that could not be reached
                 if not connections.is_transient(err) or attempt > self.cfg.copy_.retries or not snapshot.open:
                     raise
                 delay = min(30.0, 0.5 * 2 ** (attempt - 1))
