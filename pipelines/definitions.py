@@ -29,7 +29,7 @@ def build_definitions(cfg: Config, path: Path) -> dg.Definitions:
                                           "a halt pauses the refresh and alerts.")
     schedules = [automation.build_schedule(cfg, job)] if cfg.schedule else []
     return dg.Definitions(assets=assets, jobs=[job], schedules=schedules, sensors=automation.build_sensors(cfg, job),
-                          resources={"prodlike": build_resource(cfg, path.resolve())})
+                          resources={"prodlike": build_resource(path.resolve())})
 
 
 def load_definitions(path: str | Path | None = None) -> dg.Definitions:

@@ -16,6 +16,7 @@ from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine import control
 from prodlike.pipelines.postgres import connections, ddl
 from prodlike.pipelines.postgres.catalog import qident
+from prodlike.validators import expectations as gx
 from prodlike.validators.results import CheckResult, Threshold, Verdict
 
 COLUMN_STATISTICS = ("distribution", "ks", "null_fraction", "format", "lengths")
@@ -88,6 +89,10 @@ def table_checks(ctx: registry.TableContext) -> Iterator[tuple[registry.Check, l
     """Every table check the config enables, started in registry order on a small pool (a check may wait for an
     earlier one's results), yielded in that order as (check, results)."""
     found = registry.checks(ctx.cfg, registry.TABLE)
+    if ctx.cfg.great_expectations:
+        # GX's background import starts from this (the step's) thread, which imports the packages it shares
+        # first: begun from a check thread, it raced the step's own lazy imports (sqlalchemy.orm)
+        gx.preload()
     with ThreadPoolExecutor(max_workers=TABLE_CHECK_THREADS, thread_name_prefix="prodlike-check") as pool:
         for check in found:
             ctx.earlier[check.name] = pool.submit(check.runner, ctx)

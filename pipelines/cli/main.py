@@ -17,14 +17,9 @@ from rich.table import Table
 
 from prodlike.pipelines.checks import tally
 from prodlike.pipelines.config import secrets
-from prodlike.pipelines.config.check import offline_problems
 from prodlike.pipelines.config.model import Config, config_path, human_age, load
 from prodlike.pipelines.engine import control
-from prodlike.pipelines.engine.preflight import PreflightError
-from prodlike.pipelines.engine.refresh import Refresh
 from prodlike.pipelines.errors import ProdlikeError, Refused
-from prodlike.pipelines.onboarding.init import init
-from prodlike.pipelines.onboarding.scan import scan, write_suggestions
 from prodlike.pipelines.oncall import loop as oncall
 from prodlike.pipelines.report import terminal
 from prodlike.pipelines.report.page import reports_dir, safe_file_name, write_report
@@ -101,6 +96,10 @@ def cmd_refresh(args) -> int:
 
 
 def cmd_preflight(args) -> int:
+    # the engine (pyarrow, the anonymizers) costs a second to import: only the commands that run it pay for it
+    from prodlike.pipelines.engine.preflight import PreflightError
+    from prodlike.pipelines.engine.refresh import Refresh
+
     _, cfg = _config(args)
     key = secrets.resolve(cfg.anonymization.key, "anonymization.key") if cfg.anonymization.key else None
     r = Refresh(cfg, cfg.source.resolve("source"), cfg.target.resolve("target"), "preflight",
@@ -117,6 +116,9 @@ def cmd_preflight(args) -> int:
 
 
 def cmd_scan(args) -> int:
+    # the scanner (pyarrow, sqlglot) costs a second to import: `status`, run by monitors every minute, never does
+    from prodlike.pipelines.onboarding.scan import scan, write_suggestions
+
     path, cfg = _config(args)
     findings = scan(cfg, cfg.source.resolve("source"), args.sample)
     table = Table(title=f"scan of production ({len(findings)} columns; evidence from up to {args.sample} rows)")
@@ -281,6 +283,9 @@ def resolve_run_id(dsn: str, prefix: str) -> str:
 
 
 def cmd_init(args) -> int:
+    # onboarding (pyarrow, sqlglot, the engine) costs a second to import: imported by the command that uses it
+    from prodlike.pipelines.onboarding.init import init
+
     written, workload, review = init(Path(args.output), args.source_dsn_env, args.target_dsn_env, args.key_env,
                                      args.force)
     console.print(f"wrote {written}" + (f" and {workload}" if workload else ""), soft_wrap=True)
@@ -301,6 +306,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_config_check(args) -> int:
+    # the transformer registry (pyarrow, numpy) costs a second to import: only this command needs it
+    from prodlike.pipelines.config.check import offline_problems
+
     path, cfg = _config(args)
     problems = offline_problems(cfg)
     if problems:

@@ -10,7 +10,7 @@ from prodlike.pipelines import errors
 from prodlike.pipelines.checks import registry, runner
 from prodlike.pipelines.checks.plans import statistics_note
 from prodlike.pipelines.config.model import Config, load
-from prodlike.pipelines.config.secrets import env_name
+from prodlike.pipelines.config.secrets import resolve
 from prodlike.pipelines.engine import progress
 from prodlike.pipelines.engine.refresh import Refresh
 from prodlike.pipelines.errors import safe_message
@@ -25,16 +25,27 @@ RELEASE_KEY = dg.AssetKey(["staging", "release"])
 
 
 class ProdlikeResource(dg.ConfigurableResource):
-    """Where the config lives and the secrets it needs; secrets arrive only as dagster.EnvVar."""
+    """Where the config lives; the secrets it names are resolved by config/secrets.py when used (never stored in
+    Dagster's run config, never shown in the UI)."""
 
     config_path: str
-    source_dsn: str
-    target_dsn: str
-    anon_key: str | None = None
 
     def config(self) -> Config:
         """The run's config: parsed once per process (config.model.load keeps it while the file is unchanged)."""
         return load(self.config_path)
+
+    @property
+    def source_dsn(self) -> str:
+        return self.config().source.resolve("source")
+
+    @property
+    def target_dsn(self) -> str:
+        return self.config().target.resolve("target")
+
+    @property
+    def anon_key(self) -> str | None:
+        key = self.config().anonymization.key
+        return resolve(key, "anonymization.key") if key else None
 
     def refresh(self, run_id: str, reporter: progress.Reporter | None = None, force: bool = False) -> Refresh:
         cfg = self.config()
@@ -184,10 +195,5 @@ def freshness_policy(cfg: Config) -> dg.FreshnessPolicy | None:
     return dg.FreshnessPolicy.time_window(fail_window=f.error_after, warn_window=warn)
 
 
-def build_resource(cfg: Config, config_path: Path) -> ProdlikeResource:
-    return ProdlikeResource(
-        config_path=str(config_path),
-        source_dsn=dg.EnvVar(env_name(cfg.source.dsn)),
-        target_dsn=dg.EnvVar(env_name(cfg.target.dsn)),
-        anon_key=dg.EnvVar(env_name(cfg.anonymization.key)) if cfg.anonymization.key else None,
-    )
+def build_resource(config_path: Path) -> ProdlikeResource:
+    return ProdlikeResource(config_path=str(config_path))
