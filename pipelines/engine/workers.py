@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import TablePlan
 from prodlike.anonymizers.registry import get
+from prodlike.pipelines.engine.batch import transform_batch
+from prodlike.validators import copytext
 
 # Imported once by the forkserver every worker forks from, not by each worker (about a second each); pandas because
 # pyarrow imports it on its first array built from Python objects.
-PRELOAD = ["__main__", "prodlike.pipelines.engine.workers", "prodlike.pipelines.engine.copy_engine",
+PRELOAD = ["__main__", "prodlike.pipelines.engine.workers", "prodlike.pipelines.engine.batch",
            "prodlike.validators.distributions", "prodlike.anonymizers.transformers", "pandas"]
 _PLANS: dict[str, tuple[TablePlan, list[str]]] = {}
 _PROFILES: dict[str, tuple[list[str], dict]] = {}  # leaf -> (columns, column -> ColumnSpec)
@@ -79,8 +81,6 @@ def _profile(table: str, edges: dict[str, list[str]], result: BatchResult, add) 
 def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[str, list[str]],
           hashes: bool) -> BatchResult:
     """One batch: transformed and/or profiled; a transformed batch is profiled from the transform's own parse."""
-    from prodlike.pipelines.engine.copy_engine import copy_text, transform_batch
-
     result = BatchResult()
     if not transform:
         if profile:
@@ -88,7 +88,8 @@ def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[s
         return result
 
     def tap(rows: int, raw: dict) -> None:
-        _profile(table, edges, result, lambda p: p.add_columns(rows, {name: copy_text(raw[name]) for name in p.specs}))
+        texts = {name: copytext.as_text(raw[name]) for name in _PROFILES[table][1]}
+        _profile(table, edges, result, lambda p: p.add_columns(rows, texts))
 
     t0 = time.process_time()
     plan, columns = _PLANS[table]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from prodlike.pipelines.checks import runner as checks
-from prodlike.validators.distributions import unescape_copy_text
+from prodlike.validators.copytext import unescape_text as unescape_copy_text
 from prodlike.validators.results import Verdict
 from tests.conftest import make_config, refresh
 
