@@ -123,10 +123,29 @@ def _column_rule(value: Any) -> Any:
 class TablePolicy(Strict):
     """Anonymization policy of one table: `keep` for the whole table, or one rule per column."""
 
-    keep: bool = Field(False, description="True: the table holds no PII; every column is kept as is.")
+    keep: bool | list[str] = Field(
+        False, description="The table holds no PII; its columns are kept as is. A list names the columns it was "
+        "reviewed with (what `init` writes): a column added in production later refuses the refresh until it is "
+        "reviewed. `true` (or `schema.table: keep`) keeps every column, present and future, unreviewed.")
     columns: dict[str, Annotated[ColumnRule, BeforeValidator(_column_rule)]] = Field(
         default_factory=dict, description="Column name -> transformer name or `{transformer: ..., param: ...}`."
     )
+
+    @field_validator("keep")
+    @classmethod
+    def _reviewed_columns(cls, keep: bool | list[str]) -> bool | list[str]:
+        if isinstance(keep, list):
+            if not keep:
+                raise ValueError("keep: [] reviews no column; list the table's columns, e.g. keep: [id, name]")
+            doubled = sorted({c for c in keep if keep.count(c) > 1})
+            if doubled:
+                raise ValueError(f"keep lists {', '.join(doubled)} more than once")
+        return keep
+
+    @property
+    def reviewed(self) -> list[str] | None:
+        """The columns a table-level keep was reviewed with (None: not a reviewed keep)."""
+        return self.keep if isinstance(self.keep, list) else None
 
 
 def _table_policy(value: Any) -> Any:

@@ -82,6 +82,28 @@ def config_rules(cfg: Config) -> dict:
             for q, p in cfg.anonymization.tables.items()}
 
 
+def unreviewed_keep_columns(cfg: Config, cat: Catalog, tables: list[str]) -> list[str]:
+    """Tables kept whole whose production columns differ from the columns their `keep` was reviewed with: a new
+    column may hold PII and refuses the refresh like any unclassified column (fail closed)."""
+    problems = []
+    for q in tables:
+        reviewed = cfg.anonymization.tables[q].reviewed
+        if reviewed is None:
+            continue
+        present = [c.name for c in cat.tables[q].copied_columns]
+        new = [c for c in present if c not in reviewed]
+        gone = [c for c in reviewed if c not in present]
+        if new:
+            problems.append(
+                f"{q}: new column(s) {', '.join(new)} since its table-level keep was reviewed; if they hold no PII "
+                f"add them to anonymization.tables.{q}.keep, else write the table as columns: with a transformer "
+                f"for each (`prodlike scan` suggests one)")
+        if gone:
+            problems.append(f"anonymization.tables.{q}.keep: no column(s) {', '.join(gone)} in production any more; "
+                            f"remove them from the list")
+    return problems
+
+
 def build_policy(cfg: Config, cat: Catalog, key: bytes | None, copied: list[str]) -> anon_policy.Policy:
     """Resolve the anonymization policy; a missing key is only an error when something is transformed."""
     rules = config_rules(cfg)
@@ -113,14 +135,14 @@ class Refresh:
         from prodlike.pipelines.engine.preflight import select_tables
 
         sel = select_tables(self.cfg, cat)
-        extra = []
+        listed = [q for q in sel.copied if q in self.cfg.anonymization.tables]  # others: 'not in the config'
+        extra = unreviewed_keep_columns(self.cfg, cat, listed)
         try:
-            listed = [q for q in sel.copied if q in self.cfg.anonymization.tables]  # others: 'not in the config'
             self.policy = build_policy(self.cfg, cat, self.anon_key, listed)
         except anon_policy.PolicyError as err:
-            extra = err.problems
+            extra += err.problems
         except ValueError as err:
-            extra = [str(err)]
+            extra.append(str(err))
         return check(self.cfg, cat, conn, extra)
 
     # ---- copy ------------------------------------------------------------------------------
