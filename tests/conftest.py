@@ -151,9 +151,12 @@ def refresh(cfg: config_mod.Config, run_id: str | None = None, key: bytes | None
     """Copy (and release) without Dagster; returns the Refresh with its outcome."""
     r = Refresh(cfg, os.environ[cfg.source.dsn[2:-1]], os.environ[cfg.target.dsn[2:-1]],
                 run_id or uuid.uuid4().hex, key)
-    list(r.copy())
-    if release:
-        r.result = r.release()
+    try:
+        list(r.copy())
+        if release:
+            r.result = r.release()
+    finally:
+        r.close()  # the run concludes here (as the Dagster hooks conclude a run): staging is free again
     return r
 
 

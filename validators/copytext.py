@@ -62,19 +62,21 @@ def encode_field(value: str | None) -> bytes:
 # ---- a batch of whole rows ----------------------------------------------------------------------------------------
 
 def parse(data: bytes | memoryview, names: list[str], *, types: dict[str, pa.DataType] | None = None,
-          include: list[str] | None = None, nulls: bool = False, threads: bool = False) -> pa.Table:
+          include: list[str] | None = None, nulls: bool = False, threads: bool = False,
+          one_chunk: bool = True) -> pa.Table:
     """Whole COPY text rows as one Arrow column per field, each field's bytes exactly as COPY wrote them (escapes
     kept). COPY escapes every tab, newline and carriage return inside a value, so these bytes only ever delimit
     fields and rows. `types` per column (default large_binary); with `nulls`, \\N fields become nulls of a
-    string column, else \\N stays as its bytes. A malformed batch raises MalformedRows (pyarrow's message would
-    quote the row)."""
+    string column, else \\N stays as its bytes; `one_chunk` parses the batch as one block (one chunk per column),
+    else in pyarrow's default blocks (less memory at once). A malformed batch raises MalformedRows (pyarrow's
+    message would quote the row)."""
     wanted = include or names
     column_types = {name: (types or {}).get(name, pa.string() if nulls else pa.large_binary()) for name in wanted}
     try:
         return pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=threads,
-                                           block_size=max(len(data) + 1, 1 << 20)),
+                                           **({"block_size": max(len(data) + 1, 1 << 20)} if one_chunk else {})),
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(include_columns=wanted, null_values=[NULL.decode()],
@@ -109,6 +111,16 @@ def unescape_column(text: pa.Array) -> pa.Array:
     if b"\\" not in buffer_bytes(text):
         return text
     return pa.array([None if v is None else unescape_text(v) for v in text.to_pylist()], pa.string())
+
+
+def value_lengths(text: pa.Array) -> pa.Array:
+    """The length in characters of the value each field of a string column of COPY text stands for (what
+    staging's `length(value::text)` counts), without unescaping: every escape COPY writes is a backslash and one
+    character standing for one character. Vectorized and linear, whatever the value's size."""
+    lengths = pc.utf8_length(text)
+    if b"\\" not in buffer_bytes(text):
+        return lengths
+    return pc.subtract(lengths, pc.count_substring_regex(text, r"\\."))
 
 
 def encode_column(text: pa.Array) -> pa.Array:

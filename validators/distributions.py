@@ -247,7 +247,8 @@ class StreamProfile:
         """Parse one batch of whole COPY text rows and accumulate every checked column."""
         if not data:
             return
-        table = copytext.parse(data, self.columns, include=list(self.specs), nulls=True, threads=self.threads)
+        table = copytext.parse(data, self.columns, include=list(self.specs), nulls=True, threads=self.threads,
+                               one_chunk=False)
         self.add_columns(table.num_rows, {name: table.column(name).combine_chunks() for name in self.specs})
         del table
         if len(data) > 16 << 20:  # a huge batch (one huge value): give its memory back at once
@@ -263,8 +264,6 @@ class StreamProfile:
         prof.rows += len(values)
         prof.nulls += values.null_count
         present = values.drop_null()
-        if spec.mode != HISTOGRAM:  # labels, lengths and formats of the values, as staging's value::text reads them
-            present = copytext.unescape_column(present)
         if spec.mode == HISTOGRAM:
             self._add_numbers(spec, prof, present)
             return
@@ -273,11 +272,12 @@ class StreamProfile:
             prof.overflow = len(counts) > MAX_CATEGORIES
             for label, count in zip(counts.field("values").to_pylist() if not prof.overflow else [],
                                     counts.field("counts").to_pylist()):
+                label = copytext.unescape_text(label)  # as staging's value::text reads it
                 prof.labels[label] = prof.labels.get(label, 0) + count
             prof.overflow = prof.overflow or len(prof.labels) > MAX_CATEGORIES
             if prof.overflow:
                 prof.labels = {}
-        lengths = pc.utf8_length(present).to_numpy(zero_copy_only=False)
+        lengths = copytext.value_lengths(present).to_numpy(zero_copy_only=False)  # as staging's length() counts
         prof.lengths = _add(prof.lengths, _histogram(lengths, np.array(LENGTH_EDGES, dtype=np.float64)))
         if spec.transformer in FORMAT_KEEPING and len(present):
             rest = present

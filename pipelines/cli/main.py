@@ -70,6 +70,9 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False) -> 
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config=DEBUG_RUN_CONFIG if DEBUG else QUIET_RUN_CONFIG,
                                         tags={FORCE_TAG: "true"} if force else None)
+    from prodlike.pipelines.engine import runlock
+
+    runlock.let_go_run(result.run_id)  # the run is over: staging is free even if no hook concluded it
     if result.success:
         return EXIT_OK, "released", result
     failed_checks = [e for e in result.get_asset_check_evaluations()
@@ -318,20 +321,24 @@ def cmd_history(args) -> int:
 
     from prodlike.pipelines.config.model import load
     from prodlike.pipelines.engine.control import releases, runs
+    from prodlike.pipelines.engine.runlock import settle_if_free
 
     cfg = load(args.config)
-    with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10) as conn:
-        rels, halted = releases(conn, args.limit), runs(conn, args.limit, ("halted", "failed"))
+    with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10, autocommit=True) as conn:
+        settle_if_free(conn)  # a run whose process died is listed as failed, not as running
+        rels = releases(conn, args.limit)
+        halted = runs(conn, args.limit, ("halted", "failed", "running", "copied"))
     entries = [(r["released_at"], r["kind"], str(r["id"]), r["snapshot_time"], r["run_id"],
                 f"{len(r['tables'])} tables, {sum(t.get('rows', 0) for t in r['tables'].values()):,} rows",
                 _check_counts(r["checks"])) for r in rels]
     entries += [(r["started_at"], r["status"], "-", r["snapshot_time"], r["run_id"],
                  (r["error"] or "")[:80] or _failing_text(r["checks"]), _check_counts(r["checks"])) for r in halted]
-    table = Table(title="history: releases, halted and failed runs (newest first)")
+    table = Table(title="history: every run (releases, halted, failed, in progress; newest first)")
     for col in ("when", "what", "release", "production snapshot", "run", "detail", "checks"):
         table.add_column(col)
     for when, kind, rid, snap, run_id, detail, counts in sorted(entries, key=lambda e: e[0], reverse=True)[:args.limit]:
-        colour = {"halted": "red", "failed": "red", "rollback": "yellow"}.get(kind, "green")
+        colour = {"halted": "red", "failed": "red", "rollback": "yellow", "running": "cyan",
+                  "copied": "cyan"}.get(kind, "green")
         table.add_row(f"{when:%Y-%m-%d %H:%M:%S}", f"[{colour}]{kind}[/]", rid,
                       f"{snap:%Y-%m-%d %H:%M:%S}" if snap else "-", run_id, detail, counts)
     console.print(table)

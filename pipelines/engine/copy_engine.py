@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import psycopg
 
+from prodlike.pipelines.engine import faults
 from prodlike.pipelines.engine.batch import HASH_FIELD, BatchPlan, identifier_columns, transform_batch
 from prodlike.pipelines.engine.workers import BatchResult
 from prodlike.pipelines.postgres import connections
@@ -313,6 +314,7 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
                     cout.write(batch[written:])
                 written = 0
                 tap.feed(batch)  # handed over: a new buffer is started, the tap reads this one
+                faults.point("copy.batch")
                 progress(unit.asset, rows, len(batch))
                 nbytes += len(batch)
                 batch, rows = bytearray(), 0
@@ -362,6 +364,7 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
             write(cout, result.data, result.transform_s, rows, nbytes)
 
     def flush(cout, data: bytearray | memoryview, count: int) -> None:
+        faults.point("copy.batch")
         nbytes = len(data)
         if pool is not None and count > 1:
             drain(cout, pool.depth - 1)

@@ -14,7 +14,7 @@ import psycopg
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers.keys import check_key
 from prodlike.pipelines.config.model import Config
-from prodlike.pipelines.engine import control, release
+from prodlike.pipelines.engine import control, faults, release, runlock
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check
 from prodlike.pipelines.postgres import connections, ddl
@@ -149,11 +149,11 @@ class Refresh:
     def copy(self) -> Iterator[TableResult]:
         """Copy every selected table into the shadow schemas; yields each table as it completes."""
         started = time.perf_counter()
-        with connections.staging(self.target_dsn, autocommit=True) as stage:
-            control.migrate(stage)
-            with control.refresh_lock(stage):
+        with self._staging() as stage:
+            runlock.hold(self.target_dsn, self.run_id)  # from the first write to the run's conclusion (close())
+            try:
                 self._refuse_if_paused(stage)
-                release.drop_stale_shadows(stage, self.cfg.schemas)
+                release.drop_stale_shadows(stage, self.cfg.schemas, self.cfg.copy_.lock_timeout)
                 control.start_run(stage, self.run_id, self.cfg.schemas)
                 stage.execute("TRUNCATE prodlike.leak_hashes")  # a crashed run's hashes (their key is gone)
                 control.drop_samples(stage)  # and its distribution samples
@@ -165,7 +165,22 @@ class Refresh:
                     refused = type(err).__name__ in ("PreflightError", "PolicyError")
                     control.update_run(stage, self.run_id, status="halted" if refused else "failed", error=_safe(err))
                     raise
+            except BaseException:
+                self.close()
+                raise
         self.outcome.seconds = time.perf_counter() - started
+
+    def _staging(self) -> psycopg.Connection:
+        """The run's staging session: every statement waits at most copy.lock_timeout on a lock staging users
+        hold (a lock timeout is transient: the run fails and the next one retries)."""
+        conn = connections.staging(self.target_dsn, autocommit=True)
+        conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                     (f"{int(self.cfg.copy_.lock_timeout.total_seconds() * 1000)}ms",))
+        return conn
+
+    def close(self) -> None:
+        """The run has concluded (released, halted or failed): free staging for the next run."""
+        runlock.let_go(self.target_dsn, self.run_id)
 
     def _refuse_if_paused(self, stage: psycopg.Connection) -> None:
         """A paused refresh starts only with force (recorded in the audit trail)."""
@@ -350,6 +365,7 @@ class Refresh:
             conn.execute("SET maintenance_work_mem = '256MB'")
             conn.execute(f"SET search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
             for stmt in ddl.table_post_data(cat, rename, table):
+                faults.point("copy.post_data")
                 conn.execute(stmt)
             conn.commit()
         return time.perf_counter() - t0
@@ -423,17 +439,23 @@ class Refresh:
                             {q: r.as_dict() for q, r in self.outcome.tables.items()}, self.statistics)
 
     # ---- release ---------------------------------------------------------------------------
-    def release(self) -> release.ReleaseResult:
-        """Swap the shadow schemas in (one transaction) and record the release."""
-        with connections.staging(self.target_dsn, autocommit=True) as stage:
-            control.migrate(stage)
-            with control.refresh_lock(stage, "release"):
+    def release(self, hold: bool = False) -> release.ReleaseResult:
+        """Swap the shadow schemas in (one transaction), record the release, drop the oldest release (or leave it
+        for a retry). Staging is freed afterwards, unless `hold`: then the caller concludes the run and calls
+        close() (Dagster's hooks do)."""
+        try:
+            with self._staging() as stage:
+                runlock.hold(self.target_dsn, self.run_id, "release")  # kept since the copy, or taken again
                 run = control.get_run(stage, self.run_id)
                 if run is None or run["status"] != "copied":
                     state = run["status"] if run else "unknown"
-                    raise release.ReleaseError(f"run {self.run_id} has no completed copy to release (status: {state})")
+                    raise release.ReleaseError(
+                        f"run {self.run_id} has no completed copy to release (status: {state})")
                 return release.swap(stage, self.cfg.schemas, self.run_id, run["snapshot_time"], run["tables"],
                                     keep_previous=self.cfg.keep_previous, lock_timeout=self.cfg.copy_.lock_timeout)
+        finally:
+            if not hold:
+                self.close()
 
 
 def _safe(err: BaseException) -> str:
