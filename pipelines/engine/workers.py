@@ -4,8 +4,12 @@ Batches travel through pipes in memory; nothing is written to disk."""
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import multiprocessing
+import os
+import signal
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +24,8 @@ from prodlike.validators import copytext
 # pyarrow imports it on its first array built from Python objects.
 PRELOAD = ["__main__", "prodlike.pipelines.engine.workers", "prodlike.pipelines.engine.batch",
            "prodlike.validators.distributions", "prodlike.anonymizers.transformers", "pandas"]
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
+PARENT_POLL_S = 0.5
 _PLANS: dict[str, tuple[TablePlan, list[str]]] = {}
 _PROFILES: dict[str, tuple[list[str], dict]] = {}  # leaf -> (columns, column -> ColumnSpec)
 
@@ -49,8 +55,38 @@ def profile_spec(specs: dict) -> list[tuple[str, str, str, str, list | None]]:
     return [(s.name, s.type_name, s.type_category, s.transformer, s.edges) for s in specs.values()]
 
 
-def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[str, tuple[list[str], list]]) -> None:
+def _process_start(pid: int) -> str | None:
+    """A process's start time (field 22 of /proc/PID/stat): tells a live parent from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _die_with(parent: int, started: str | None) -> None:
+    """End this worker when the refresh process ends, even by kill -9: the kernel kills it when the forkserver it
+    was forked from dies (PR_SET_PDEATHSIG), and a watcher thread exits once the refresh process is gone (the
+    forkserver itself may outlive it for a moment). A worker holds the anonymization key: no orphans."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the watcher alone
+        pass
+
+    def watch() -> None:
+        while _process_start(parent) == started:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="prodlike-parent-watch", daemon=True).start()
+
+
+def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[str, tuple[list[str], list]],
+          parent: int | None = None, started: str | None = None) -> None:
     from prodlike.validators.distributions import ColumnSpec
+
+    if parent is not None:
+        _die_with(parent, started)
 
     for table, (spec, columns) in specs.items():
         transformers = {col: get(name)(params, key, ColumnInfo(**info)) for col, name, params, info in spec}
@@ -123,7 +159,8 @@ class TransformPool:
         self.depth = depth or processes  # one batch per worker in flight: every worker busy while the next is read
         start_server()
         self.executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"),
-                                            initializer=_init, initargs=(key, specs, shipped))
+                                            initializer=_init,
+                                            initargs=(key, specs, shipped, os.getpid(), _process_start(os.getpid())))
         for _ in range(processes):
             self.executor.submit(_warm)
 
