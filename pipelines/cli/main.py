@@ -426,7 +426,7 @@ def parser() -> argparse.ArgumentParser:
 
     for name, func, text in (("refresh", cmd_refresh, "run one refresh against the configured servers"),
                              ("preflight", cmd_preflight, "check the config against production; copy nothing"),
-                             ("history", cmd_history, "releases, halted and failed runs with their checks"),
+                             ("history", cmd_history, "every run (released, halted, failed, running) with its checks"),
                              ("rollback", cmd_rollback, "swap the previous release back in and pause refreshes")):
         c = sub.add_parser(name, help=text)
         c.add_argument("-c", "--config", help="config file (default $PRODLIKE_CONFIG or prodlike.yaml)")
