@@ -373,7 +373,9 @@ class Copy(Strict):
     workers: int = Field(4, ge=1, le=64, description="Tables copied in parallel.")
     batch_bytes: Size = Field(8 * 1024**2, ge=64 * 1024,
                               description="Bytes per batch on the transform path (bounds memory).")
-    lock_timeout: Duration = Field(timedelta(seconds=5), description="Production `lock_timeout` per table.")
+    lock_timeout: Duration = Field(timedelta(seconds=5), description="How long a statement waits for a lock: "
+                                   "production's per table; staging's for every statement staging users can block "
+                                   "(swap, dropping old releases and stale shadows).")
     retries: int = Field(3, ge=0, le=20, description="Retries of a table copy after a transient error.")
     restore_statistics: bool | None = Field(
         None, description="Restore production's planner statistics (relation sizes; column statistics of `keep` "

@@ -16,7 +16,6 @@ import psutil
 import psycopg
 
 from prodlike.pipelines.engine import control
-from prodlike.pipelines.engine.runlock import SETTLED
 from prodlike.pipelines.oncall import loop as oncall
 from tests.conftest import ROOT, make_config
 
@@ -128,6 +127,8 @@ def alerts(tmp_path: Path) -> list[dict]:
 
 def assert_settled(killed: Killed, cfg, dbs, tmp_path, before: dict, before_release: int) -> str:
     """The invariants after a killed run; returns the killed run's final status."""
+    from prodlike.pipelines.engine.runlock import SETTLED
+
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     eventually("no process of the killed run left (forkserver, workers)", lambda: not survivors(killed.marker))
     with dbs.dst() as dst:
