@@ -17,6 +17,7 @@ from prodlike.pipelines.config import model as config_mod
 from prodlike.pipelines.demo import data as demo_data
 from prodlike.pipelines.demo import embedded
 from prodlike.pipelines.engine.refresh import Refresh
+from tests.faults.table import pytest_sessionstart, pytest_terminal_summary  # noqa: F401 (the fault table's hooks)
 
 ROOT = Path(__file__).resolve().parents[1]
 # PRODLIKE_TEST_STATE lets two test sessions run side by side on their own servers; each pytest-xdist
