@@ -46,3 +46,32 @@ def test_a_killed_run_is_concluded_failed_alerted_and_listed(dbs, monkeypatch, t
     assert cli(["history", "-c", str(path)]) == 0
     listed = capsys.readouterr().out
     assert "killed" in listed and "failed" in listed and "base" in listed
+
+
+def test_the_settle_sensor_marks_the_dagster_run_of_a_dead_refresh_failed(dbs, monkeypatch, tmp_path):
+    """A dead run left STARTED would block Dagster's run queue (one run at a time): once staging shows its process
+    gone, the settle sensor's helper marks the Dagster run failed, once; a run staging did not settle is left
+    alone."""
+    import dagster as dg
+
+    from prodlike.pipelines.engine import runlock
+    from prodlike.pipelines.orchestration.automation import mark_dead_runs_failed
+
+    with dbs.src() as src:
+        src.execute(SQL)
+    cfg = make_config(dbs, monkeypatch, POLICY, copy={"transform_processes": 0})
+    refresh(cfg, run_id="base")
+    job = dg.define_asset_job("refresh").resolve(asset_graph=dg.Definitions().resolve_asset_graph())
+    with dg.DagsterInstance.ephemeral() as instance:
+        dead = instance.create_run_for_job(job, run_id="11111111-1111-1111-1111-111111111111")
+        other = instance.create_run_for_job(job, run_id="22222222-2222-2222-2222-222222222222")
+        with dbs.dst() as dst:
+            dst.execute("INSERT INTO prodlike.runs (run_id, status, schemas) VALUES (%s, 'running', '{public}'), "
+                        "(%s, 'running', '{public}')", (dead.run_id, other.run_id))
+            assert set(runlock.settle_if_free(dst)) == {dead.run_id, other.run_id}  # no holder: both dead
+            dst.execute("UPDATE prodlike.runs SET status = 'released', error = NULL WHERE run_id = %s",
+                        (other.run_id,))  # ... one of them had concluded after all: left alone
+        assert mark_dead_runs_failed(instance, dbs.target) == [dead.run_id]
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert not instance.get_run_by_id(other.run_id).is_finished
+        assert mark_dead_runs_failed(instance, dbs.target) == []  # once
