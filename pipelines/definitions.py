@@ -25,6 +25,9 @@ def build_definitions(cfg: Config, path: Path) -> dg.Definitions:
     assets = build_assets(cfg)
     job = dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.assets(*assets),
                               hooks={automation.conclude_on_release, automation.conclude_on_failure},
+                              # one process for the whole run: its staging session holds the refresh lock from the
+                              # copy to the conclusion (the copy itself is parallel inside its step)
+                              executor_def=dg.in_process_executor,
                               description="Copy production into staging's shadow schema, validate, release; "
                                           "a halt pauses the refresh and alerts.")
     schedules = [automation.build_schedule(cfg, job)] if cfg.schedule else []

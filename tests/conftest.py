@@ -17,6 +17,7 @@ from prodlike.pipelines.config import model as config_mod
 from prodlike.pipelines.demo import data as demo_data
 from prodlike.pipelines.demo import embedded
 from prodlike.pipelines.engine.refresh import Refresh
+from tests.faults.table import pytest_sessionstart, pytest_terminal_summary  # noqa: F401 (the fault table's hooks)
 
 ROOT = Path(__file__).resolve().parents[1]
 # PRODLIKE_TEST_STATE lets two test sessions run side by side on their own servers; each pytest-xdist
@@ -151,9 +152,12 @@ def refresh(cfg: config_mod.Config, run_id: str | None = None, key: bytes | None
     """Copy (and release) without Dagster; returns the Refresh with its outcome."""
     r = Refresh(cfg, os.environ[cfg.source.dsn[2:-1]], os.environ[cfg.target.dsn[2:-1]],
                 run_id or uuid.uuid4().hex, key)
-    list(r.copy())
-    if release:
-        r.result = r.release()
+    try:
+        list(r.copy())
+        if release:
+            r.result = r.release()
+    finally:
+        r.close()  # the run concludes here (as the Dagster hooks conclude a run): staging is free again
     return r
 
 

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from psycopg import sql
 
 from prodlike.anonymizers.policy import INTEGER_TYPES
 
+from . import copytext
 from .results import CheckResult, Threshold, Verdict
 
 HISTOGRAM, CATEGORIES, LENGTHS = "histogram", "categories", "lengths"
@@ -234,21 +234,6 @@ def _histogram(numbers: np.ndarray, edges: np.ndarray) -> list[int]:
     return np.bincount(bucket(numbers, edges), minlength=len(edges) - 1).tolist()
 
 
-_COPY_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
-_COPY_UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-
-
-def unescape_copy_text(text: str) -> str:
-    """One field of COPY text (already UTF-8 decoded) as the value it stands for: backslash escapes resolved."""
-    def one(m: re.Match) -> str:
-        if m.group(1):
-            return chr(int(m.group(1), 8) & 0xFF)
-        if m.group(2):
-            return chr(int(m.group(2), 16))
-        return _COPY_UNESCAPES.get(m.group(3), m.group(3))
-    return _COPY_ESCAPE.sub(one, text)
-
-
 class StreamProfile:
     """Production's statistics of one table (or leaf), accumulated batch by batch from COPY text; the
     values live only in the batch being parsed."""
@@ -265,12 +250,8 @@ class StreamProfile:
         """Parse one batch of whole COPY text rows and accumulate every checked column."""
         if not data:
             return
-        table = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=self.columns,
-                                                                                    use_threads=self.threads),
-                               parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
-                               convert_options=pacsv.ConvertOptions(
-                                   include_columns=list(self.specs), null_values=["\\N"], strings_can_be_null=True,
-                                   column_types={c: pa.string() for c in self.specs}))
+        table = copytext.parse(data, self.columns, include=list(self.specs), nulls=True, threads=self.threads,
+                               one_chunk=False)
         self.add_columns(table.num_rows, {name: table.column(name).combine_chunks() for name in self.specs})
         del table
         if len(data) > 16 << 20:  # a huge batch (one huge value): give its memory back at once
@@ -294,12 +275,12 @@ class StreamProfile:
             prof.overflow = len(counts) > MAX_CATEGORIES
             for label, count in zip(counts.field("values").to_pylist() if not prof.overflow else [],
                                     counts.field("counts").to_pylist()):
-                label = unescape_copy_text(label) if "\\" in label else label  # as staging's value::text reads
+                label = copytext.unescape_text(label)  # as staging's value::text reads it
                 prof.labels[label] = prof.labels.get(label, 0) + count
             prof.overflow = prof.overflow or len(prof.labels) > MAX_CATEGORIES
             if prof.overflow:
                 prof.labels = {}
-        lengths = pc.utf8_length(present).to_numpy(zero_copy_only=False)
+        lengths = copytext.value_lengths(present).to_numpy(zero_copy_only=False)  # as staging's length() counts
         prof.lengths = _add(prof.lengths, _histogram(lengths, np.array(LENGTH_EDGES, dtype=np.float64)))
         if spec.transformer in FORMAT_KEEPING and len(present):
             rest = present

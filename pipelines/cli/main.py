@@ -18,7 +18,7 @@ from rich.table import Table
 from prodlike.pipelines.checks import tally
 from prodlike.pipelines.config import secrets
 from prodlike.pipelines.config.model import Config, config_path, human_age, load
-from prodlike.pipelines.engine import control
+from prodlike.pipelines.engine import control, runlock
 from prodlike.pipelines.errors import ProdlikeError, Refused
 from prodlike.pipelines.oncall import loop as oncall
 from prodlike.pipelines.report import terminal
@@ -233,19 +233,22 @@ def cmd_rollback(args) -> int:
 
 def cmd_history(args) -> int:
     _, cfg = _config(args)
-    with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10) as conn:
-        rels, halted = control.releases(conn, args.limit), control.runs(conn, args.limit, ("halted", "failed"))
+    with psycopg.connect(cfg.target.resolve("target"), connect_timeout=10, autocommit=True) as conn:
+        runlock.settle_if_free(conn)  # a run whose process died is listed as failed, not as running
+        rels = control.releases(conn, args.limit)
+        halted = control.runs(conn, args.limit, ("halted", "failed", "running", "copied"))
         checks_of = _run_checks(conn, [r["run_id"] for r in rels])
     entries = [(r["released_at"], r["kind"], str(r["id"]), r["snapshot_time"], r["run_id"],
                 f"{len(r['tables'])} tables, {sum(t.get('rows', 0) for t in r['tables'].values()):,} rows",
                 tally.text(checks_of.get(r["run_id"], []) if r["kind"] == "release" else [])) for r in rels]
     entries += [(r["started_at"], r["status"], "-", r["snapshot_time"], r["run_id"],
                  (r["error"] or "")[:80] or _failing_text(r["checks"]), tally.text(r["checks"])) for r in halted]
-    table = Table(title="history: releases, halted and failed runs (newest first)")
+    table = Table(title="history: every run (releases, halted, failed, in progress; newest first)")
     for col in ("when", "what", "release", "production snapshot", "run", "detail", "checks"):
         table.add_column(col, no_wrap=col in ("run", "checks"), min_width=36 if col == "run" else None)
     for when, kind, rid, snap, run_id, detail, counts in sorted(entries, key=lambda e: e[0], reverse=True)[:args.limit]:
-        colour = {"halted": "red", "failed": "red", "rollback": "yellow"}.get(kind, "green")
+        colour = {"halted": "red", "failed": "red", "rollback": "yellow", "running": "cyan",
+                  "copied": "cyan"}.get(kind, "green")
         table.add_row(f"{when:%Y-%m-%d %H:%M:%S}", f"[{colour}]{kind}[/]", rid,
                       f"{snap:%Y-%m-%d %H:%M:%S}" if snap else "-", run_id, detail, counts)
     console.print(table)
@@ -341,7 +344,7 @@ def parser() -> argparse.ArgumentParser:
 
     for name, func, text in (("refresh", cmd_refresh, "run one refresh against the configured servers"),
                              ("preflight", cmd_preflight, "check the config against production; copy nothing"),
-                             ("history", cmd_history, "releases, halted and failed runs with their checks"),
+                             ("history", cmd_history, "every run (released, halted, failed, running) with its checks"),
                              ("rollback", cmd_rollback, "swap the previous release back in and pause refreshes")):
         c = sub.add_parser(name, help=text)
         c.add_argument("-c", "--config", help="config file (default $PRODLIKE_CONFIG or prodlike.yaml)")

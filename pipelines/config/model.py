@@ -79,10 +79,29 @@ def _column_rule(value: Any) -> Any:
 class TablePolicy(Strict):
     """Anonymization policy of one table: `keep` for the whole table, or one rule per column."""
 
-    keep: bool = Field(False, description="True: the table holds no PII; every column is kept as is.")
+    keep: bool | list[str] = Field(
+        False, description="The table holds no PII; its columns are kept as is. A list names the columns it was "
+        "reviewed with (what `init` writes): a column added in production later refuses the refresh until it is "
+        "reviewed. `true` (or `schema.table: keep`) keeps every column, present and future, unreviewed.")
     columns: dict[str, Annotated[ColumnRule, BeforeValidator(_column_rule)]] = Field(
         default_factory=dict, description="Column name -> transformer name or `{transformer: ..., param: ...}`."
     )
+
+    @field_validator("keep")
+    @classmethod
+    def _reviewed_columns(cls, keep: bool | list[str]) -> bool | list[str]:
+        if isinstance(keep, list):
+            if not keep:
+                raise ValueError("keep: [] reviews no column; list the table's columns, e.g. keep: [id, name]")
+            doubled = sorted({c for c in keep if keep.count(c) > 1})
+            if doubled:
+                raise ValueError(f"keep lists {', '.join(doubled)} more than once")
+        return keep
+
+    @property
+    def reviewed(self) -> list[str] | None:
+        """The columns a table-level keep was reviewed with (None: not a reviewed keep)."""
+        return self.keep if isinstance(self.keep, list) else None
 
 
 def _table_policy(value: Any) -> Any:
@@ -257,7 +276,9 @@ class Copy(Strict):
     workers: int = Field(4, ge=1, le=64, description="Tables copied in parallel.")
     batch_bytes: Size = Field(8 * 1024**2, ge=64 * 1024,
                               description="Bytes per batch on the transform path (bounds memory).")
-    lock_timeout: Duration = Field(timedelta(seconds=5), description="Production `lock_timeout` per table.")
+    lock_timeout: Duration = Field(timedelta(seconds=5), description="How long a statement waits for a lock: "
+                                   "production's per table; staging's for every statement staging users can block "
+                                   "(swap, dropping old releases and stale shadows).")
     retries: int = Field(3, ge=0, le=20, description="Retries of a table copy after a transient error.")
     restore_statistics: bool | None = Field(
         None, description="Restore production's planner statistics (relation sizes; column statistics of `keep` "

@@ -116,6 +116,23 @@ MIGRATIONS: list[str] = [
     CREATE UNLOGGED TABLE prodlike.leak_hashes (slot integer NOT NULL, hashes bytea NOT NULL);
     ALTER TABLE prodlike.leak_hashes ALTER COLUMN hashes SET STORAGE EXTERNAL;
     """,
+    # 6: the run that holds staging (its session holds the advisory lock from the first write to the conclusion),
+    # and old releases whose drop waited on staging users (retried by the next run and the settle sensor)
+    """
+    CREATE TABLE prodlike.holder (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        run_id text NOT NULL,
+        pid integer NOT NULL,
+        taken_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE prodlike.pending_drops (
+        schema_name text PRIMARY KEY,
+        run_id text NOT NULL,
+        since timestamptz NOT NULL DEFAULT now(),
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text
+    );
+    """,
 ]
 
 
@@ -155,22 +172,23 @@ def refresh_lock(conn: psycopg.Connection, what: str = "refresh") -> Iterator[No
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.commit()
     if not got:
-        holder = conn.execute(
-            "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted LIMIT 1",
-            (LOCK_KEY & 0xFFFFFFFF,),
-        ).fetchone()
-        since = f" (connected since {holder[1]:%Y-%m-%d %H:%M:%S %Z})" if holder else ""
-        raise RefreshLockedError(
-            f"another prodlike refresh is running against this staging database{since}; "
-            f"wait for it to finish before starting a {what}"
-        )
+        raise RefreshLockedError(f"{holder_text(conn)}; wait for it to finish before starting a {what}")
     try:
         yield
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.commit()
+
+
+def holder_text(conn: psycopg.Connection) -> str:
+    """Who holds staging: the run and since when (from the holder row, when it names the lock's session)."""
+    row = conn.execute(
+        f"SELECT h.run_id, h.taken_at FROM prodlike.holder h WHERE h.pid IN ({LOCK_HELD})", lock_params()
+    ).fetchone() if current_version(conn) >= 6 else None
+    if row is None:
+        return "another prodlike refresh is running against this staging database"
+    return f"refresh run {row[0]} holds this staging database (since {row[1]:%Y-%m-%d %H:%M:%S %Z})"
 
 
 def start_run(conn: psycopg.Connection, run_id: str, schemas: list[str]) -> None:
@@ -314,7 +332,15 @@ def runs(conn: psycopg.Connection, limit: int = 20, statuses: tuple[str, ...] | 
                   (list(statuses) if statuses else None, limit))
 
 
+LOCK_HELD = """SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %(hi)s
+AND objid = %(lo)s AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+
+
+def lock_params() -> dict:
+    """The advisory lock's key as pg_locks shows a bigint key (high and low 32 bits)."""
+    return {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFFFFFF}
+
+
 def refresh_running(conn: psycopg.Connection) -> bool:
-    """Whether some session holds the refresh lock right now."""
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s "
-                        "AND granted)", (LOCK_KEY & 0xFFFFFFFF,)).fetchone()[0]
+    """Whether some session of this database holds the refresh lock right now."""
+    return conn.execute(f"SELECT EXISTS ({LOCK_HELD})", lock_params()).fetchone()[0]

@@ -5,7 +5,6 @@ COPY text byte for byte when profiled, PostgreSQL's binary format otherwise."""
 from __future__ import annotations
 
 import itertools
-import re
 import struct
 import threading
 import time
@@ -17,51 +16,15 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import psycopg
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from prodlike.anonymizers.policy import TablePlan
+from prodlike.pipelines.engine import faults
+from prodlike.pipelines.engine.batch import HASH_FIELD, BatchPlan, identifier_columns, transform_batch
 from prodlike.pipelines.engine.workers import BatchResult
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import Catalog, qident, qname
 from prodlike.pipelines.postgres.copy_out import CopyOut
-from prodlike.validators.distributions import HISTOGRAM, StreamProfile, _as_copy_text
-from prodlike.validators.leaks import hash_key
 
-NULL = b"\\N"
-HASH_FIELD = "\x00hash:"  # stream-only field names: production's keyed hash of an identifier column
 WRITE_BYTES = 256 * 1024  # rows reach staging in writes of this size (a write per row costs 1 us each)
-_UNESCAPES = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
-_ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
-_NEEDS_ESCAPE = re.compile(r"[\\\n\r\t]")
-_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def decode_field(raw: bytes) -> str | None:
-    """One field of COPY text format as a Python str (None for NULL)."""
-    if raw == NULL:
-        return None
-    if b"\\" in raw:
-        raw = _ESCAPE.sub(_unescape_one, raw)
-    return raw.decode("utf-8")
-
-
-def _unescape_one(m: re.Match) -> bytes:
-    if m.group(1):
-        return bytes([int(m.group(1), 8) & 0xFF])
-    if m.group(2):
-        return bytes([int(m.group(2), 16)])
-    return _UNESCAPES.get(m.group(3), m.group(3))
-
-
-def encode_field(value: str | None) -> bytes:
-    """A Python str (or None) as one field of COPY text format."""
-    if value is None:
-        return NULL
-    if _NEEDS_ESCAPE.search(value):
-        value = _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], value)
-    return value.encode("utf-8")
 
 
 @dataclass
@@ -72,7 +35,7 @@ class CopyUnit:
     target: str  # quoted, qualified staging name
     asset: str  # qualified top-level table (the Dagster asset)
     columns: list[str]
-    plan: TablePlan | None = None
+    plan: BatchPlan | None = None
     schema_only: bool = False
     estimated_bytes: int = 0
     estimated_rows: int = 0
@@ -95,6 +58,8 @@ class StreamTap:
     Used when there are no worker processes (copy.transform_processes: 0)."""
 
     def __init__(self, unit: CopyUnit, max_bytes: int):
+        from prodlike.validators.distributions import StreamProfile
+
         self.profile = StreamProfile(unit.stream_columns, unit.profile_specs)
         self.max_bytes = max_bytes
         self.pending: deque = deque()
@@ -136,6 +101,8 @@ class PoolTap(StreamTap):
     has its first batch profiled here, so its quantiles fix the bins every worker then uses."""
 
     def __init__(self, unit: CopyUnit, pool):
+        from prodlike.validators.distributions import HISTOGRAM
+
         self.profile_only = unit.plan is None
         super().__init__(unit, 0)
         self.executor.shutdown()
@@ -191,6 +158,8 @@ class LeakSink:
     _lock = threading.Lock()
 
     def __init__(self, target_dsn: str, columns: list[str], source_conn):
+        from prodlike.validators.leaks import hash_key
+
         with self._lock:
             self.slots = {name: next(self._slots) for name in columns}
         self.present = dict.fromkeys(columns, 0)
@@ -202,6 +171,8 @@ class LeakSink:
 
     def select(self, unit: CopyUnit) -> str:
         """The COPY query's extra fields: production's keyed hash of each identifier column, as staging's twin."""
+        from prodlike.validators.distributions import _as_copy_text
+
         specs = unit.profile_specs or {}
         texts = [_as_copy_text(qident(n), specs[n]).replace("%%", "%") if n in specs else f"{qident(n)}::text"
                  for n in unit.hashed]
@@ -343,6 +314,7 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
                     cout.write(batch[written:])
                 written = 0
                 tap.feed(batch)  # handed over: a new buffer is started, the tap reads this one
+                faults.point("copy.batch")
                 progress(unit.asset, rows, len(batch))
                 nbytes += len(batch)
                 batch, rows = bytearray(), 0
@@ -353,105 +325,6 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
             progress(unit.asset, rows, len(batch))
             nbytes += len(batch)
     stats.rows, stats.bytes, stats.mode = cin.rowcount, nbytes, "text (profiled)"
-
-
-def _read_batch(data: bytes, names: list[str], hashed: list[str]) -> pa.Table:
-    """Whole COPY text rows as one Arrow column per field, each field's bytes exactly as COPY wrote them (escapes
-    and \\N kept); production's keyed hashes as int64 with NULLs. COPY text escapes every tab, newline and
-    carriage return inside a value, so these bytes only ever delimit fields and rows."""
-    try:
-        return _parse(data, names, hashed)
-    except pa.ArrowInvalid:  # its message quotes the row: production values never reach an error
-        raise ValueError(f"COPY rows do not have {len(names)} fields each (rows withheld)") from None
-
-
-def _parse(data: bytes, names: list[str], hashed: list[str]) -> pa.Table:
-    """pyarrow's CSV reader set to COPY text: tab-delimited, no quoting, every field kept as its bytes."""
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=max(len(data) + 1, 1 << 20)),
-        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
-                                         ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(
-            null_values=[NULL.decode()], strings_can_be_null=False,
-            column_types={name: pa.int64() if name in hashed else pa.large_binary() for name in names}))
-
-
-def copy_text(raw: pa.Array) -> pa.Array:
-    """Fields as COPY wrote them (escapes kept) in an Arrow string array, \\N as NULL (what profiles read)."""
-    return pc.if_else(pc.equal(raw, NULL), pa.scalar(None, pa.string()), raw.cast(pa.string()))
-
-
-def _decode_column(raw: pa.Array) -> pa.Array:
-    """decode_field() of every field, as an Arrow string array with NULLs; one vectorized pass when no value has an
-    escape (the common case), value by value otherwise."""
-    if _data(raw).count(b"\\") == (pc.sum(pc.equal(raw, NULL)).as_py() or 0):  # escapes: NULLs only
-        return copy_text(raw)
-    return pa.array([decode_field(v) for v in raw.to_pylist()], pa.string())
-
-
-_ESCAPED = (b"\\", b"\n", b"\r", b"\t")  # what encode_field escapes
-
-
-def _data(arr: pa.Array) -> bytes:
-    """The bytes of a string or binary array's data buffer: every value's bytes (a sliced array's neighbours too,
-    so a search of them can only say "maybe"), searched at memchr speed instead of one compute pass a value."""
-    data = arr.buffers()[2]
-    return data.to_pybytes() if data is not None else b""
-
-
-def _encode_column(text: pa.Array) -> pa.Array:
-    """encode_field() of every value of an Arrow string array, as a binary array; vectorized unless a value needs
-    escaping."""
-    data = _data(text)
-    if not any(c in data for c in _ESCAPED):
-        return text.fill_null(NULL.decode()).cast(pa.large_binary())
-    return pa.array([encode_field(v) for v in text.to_pylist()], pa.large_binary())
-
-
-def identifier_columns(plan: TablePlan) -> list[str]:
-    """The columns whose transformer makes identifiers (leak check b compares them across all rows)."""
-    return [name for name, t in getattr(plan, "transformers", {}).items() if getattr(t, "identifier", False)]
-
-
-def transform_batch(data: bytes, plan: TablePlan, columns: list[str], same: dict[str, int] | None = None,
-                    hashed: dict | None = None, tap: Callable[[int, dict[str, pa.Array]], None] | None = None) -> bytes:
-    """Whole COPY text rows (each ending with a newline) through the table's transforms, as COPY text rows.
-    The batch is parsed into Arrow columns and joined back by Arrow: no Python step per row; the columns a transform
-    reads are decoded (COPY escapes) into Arrow string arrays, which transformers with an Arrow form never turn into
-    Python strings. `same` counts, per transformed column, the rows whose output
-    equals their own input (leak check a). With `hashed`, each row ends with production's keyed hash of every
-    identifier column (added by the COPY query); they leave the rows into `hashed` (column -> (its non-NULL
-    hashes, their count); leak check b, which counts distinct values itself). A `tap` receives the row count and
-    every copied column as parsed (production's values, before any transform), so a profile needs no parse of
-    its own."""
-    if not data:
-        return b""
-    extra = [HASH_FIELD + name for name in identifier_columns(plan)] if hashed is not None else []
-    table = _read_batch(data, columns + extra, extra)
-    for name in extra:
-        found = table.column(name).drop_null().to_numpy()
-        hashed[name[len(HASH_FIELD):]] = (found, len(found))
-    raw = {name: table.column(name).combine_chunks() for name in columns}
-    rows = table.num_rows
-    del table
-    if tap is not None:
-        tap(rows, raw)
-    decoded = {name: _decode_column(raw[name]) for name in plan.needs}
-    for name, text in plan.apply(decoded).items():
-        if same is not None:
-            same[name] = same.get(name, 0) + (pc.sum(pc.equal(decoded[name], text)).as_py() or 0)
-        raw[name] = _encode_column(text)
-    del decoded
-    tab, newline, nothing = (pa.scalar(c, pa.large_binary()) for c in (b"\t", b"\n", b""))
-    parts: list = []
-    for name in columns:
-        parts += [raw[name], tab]
-    parts[-1] = newline
-    lines = pc.binary_join_element_wise(*parts, nothing)
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
-    return lines.buffers()[2].slice(start, end - start).to_pybytes()
 
 
 def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
@@ -491,6 +364,7 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
             write(cout, result.data, result.transform_s, rows, nbytes)
 
     def flush(cout, data: bytearray | memoryview, count: int) -> None:
+        faults.point("copy.batch")
         nbytes = len(data)
         if pool is not None and count > 1:
             drain(cout, pool.depth - 1)

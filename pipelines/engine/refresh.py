@@ -15,7 +15,7 @@ import psycopg
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers.keys import check_key
 from prodlike.pipelines.config.model import Config
-from prodlike.pipelines.engine import control, release, statistics
+from prodlike.pipelines.engine import control, faults, release, runlock, statistics
 from prodlike.pipelines.engine.audit import actor
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check, select_tables
@@ -88,6 +88,28 @@ def config_rules(cfg: Config) -> dict:
             for q, p in cfg.anonymization.tables.items()}
 
 
+def unreviewed_keep_columns(cfg: Config, cat: Catalog, tables: list[str]) -> list[str]:
+    """Tables kept whole whose production columns differ from the columns their `keep` was reviewed with: a new
+    column may hold PII and refuses the refresh like any unclassified column (fail closed)."""
+    problems = []
+    for q in tables:
+        reviewed = cfg.anonymization.tables[q].reviewed
+        if reviewed is None:
+            continue
+        present = [c.name for c in cat.tables[q].copied_columns]
+        new = [c for c in present if c not in reviewed]
+        gone = [c for c in reviewed if c not in present]
+        if new:
+            problems.append(
+                f"{q}: new column(s) {', '.join(new)} since its table-level keep was reviewed; if they hold no PII "
+                f"add them to anonymization.tables.{q}.keep, else write the table as columns: with a transformer "
+                f"for each (`prodlike scan` suggests one)")
+        if gone:
+            problems.append(f"anonymization.tables.{q}.keep: no column(s) {', '.join(gone)} in production any more; "
+                            f"remove them from the list")
+    return problems
+
+
 def build_policy(cfg: Config, cat: Catalog, key: bytes | None, copied: list[str]) -> anon_policy.Policy:
     """Resolve the anonymization policy; a missing key is only an error when something is transformed."""
     rules = config_rules(cfg)
@@ -118,25 +140,25 @@ class Refresh:
 
     def _check(self, cat: Catalog, conn: psycopg.Connection) -> PreflightReport:
         sel = select_tables(self.cfg, cat)
-        extra = []
+        listed = [q for q in sel.copied if q in self.cfg.anonymization.tables]  # others: 'not in the config'
+        extra = unreviewed_keep_columns(self.cfg, cat, listed)
         try:
-            listed = [q for q in sel.copied if q in self.cfg.anonymization.tables]  # others: 'not in the config'
             self.policy = build_policy(self.cfg, cat, self.anon_key, listed)
         except anon_policy.PolicyError as err:
-            extra = err.problems
+            extra += err.problems
         except ValueError as err:
-            extra = [str(err)]
+            extra.append(str(err))
         return check(self.cfg, cat, conn, extra)
 
     # ---- copy ------------------------------------------------------------------------------
     def copy(self) -> Iterator[TableResult]:
         """Copy every selected table into the shadow schemas; yields each table as it completes."""
         started = time.perf_counter()
-        with connections.staging(self.target_dsn, autocommit=True) as stage:
-            control.migrate(stage)
-            with control.refresh_lock(stage):
+        with self._staging() as stage:
+            runlock.hold(self.target_dsn, self.run_id)  # from the first write to the run's conclusion (close())
+            try:
                 self._refuse_if_paused(stage)
-                release.drop_stale_shadows(stage, self.cfg.schemas)
+                release.drop_stale_shadows(stage, self.cfg.schemas, self.cfg.copy_.lock_timeout)
                 control.start_run(stage, self.run_id, self.cfg.schemas)
                 stage.execute("TRUNCATE prodlike.leak_hashes")  # a crashed run's hashes (their key is gone)
                 control.drop_samples(stage)  # and its distribution samples
@@ -148,7 +170,22 @@ class Refresh:
                     halted = isinstance(err, Refused)
                     control.update_run(stage, self.run_id, status="halted" if halted else "failed", error=_safe(err))
                     raise
+            except BaseException:
+                self.close()
+                raise
         self.outcome.seconds = time.perf_counter() - started
+
+    def _staging(self) -> psycopg.Connection:
+        """The run's staging session: every statement waits at most copy.lock_timeout on a lock staging users
+        hold (a lock timeout is transient: the run fails and the next one retries)."""
+        conn = connections.staging(self.target_dsn, autocommit=True)
+        conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                     (f"{int(self.cfg.copy_.lock_timeout.total_seconds() * 1000)}ms",))
+        return conn
+
+    def close(self) -> None:
+        """The run has concluded (released, halted or failed): free staging for the next run."""
+        runlock.let_go(self.target_dsn, self.run_id)
 
     def _refuse_if_paused(self, stage: psycopg.Connection) -> None:
         """A paused refresh starts only with force (recorded in the audit trail)."""
@@ -321,6 +358,7 @@ class Refresh:
             conn.execute("SET maintenance_work_mem = '256MB'")
             conn.execute(f"SET search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
             for stmt in ddl.table_post_data(cat, rename, table):
+                faults.point("copy.post_data")
                 conn.execute(stmt)
             conn.commit()
         return time.perf_counter() - t0
@@ -390,17 +428,23 @@ class Refresh:
                             {q: r.as_dict() for q, r in self.outcome.tables.items()}, self.statistics)
 
     # ---- release ---------------------------------------------------------------------------
-    def release(self) -> release.ReleaseResult:
-        """Swap the shadow schemas in (one transaction) and record the release."""
-        with connections.staging(self.target_dsn, autocommit=True) as stage:
-            control.migrate(stage)
-            with control.refresh_lock(stage, "release"):
+    def release(self, hold: bool = False) -> release.ReleaseResult:
+        """Swap the shadow schemas in (one transaction), record the release, drop the oldest release (or leave it
+        for a retry). Staging is freed afterwards, unless `hold`: then the caller concludes the run and calls
+        close() (Dagster's hooks do)."""
+        try:
+            with self._staging() as stage:
+                runlock.hold(self.target_dsn, self.run_id, "release")  # kept since the copy, or taken again
                 run = control.get_run(stage, self.run_id)
                 if run is None or run["status"] != "copied":
                     state = run["status"] if run else "unknown"
-                    raise release.ReleaseError(f"run {self.run_id} has no completed copy to release (status: {state})")
+                    raise release.ReleaseError(
+                        f"run {self.run_id} has no completed copy to release (status: {state})")
                 return release.swap(stage, self.cfg.schemas, self.run_id, run["snapshot_time"], run["tables"],
                                     keep_previous=self.cfg.keep_previous, lock_timeout=self.cfg.copy_.lock_timeout)
+        finally:
+            if not hold:
+                self.close()
 
 
 def _safe(err: BaseException) -> str:

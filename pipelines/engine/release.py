@@ -3,16 +3,23 @@ the old release is kept for rollback, and nothing live may depend on a prodlike 
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.sql import SQL, Identifier
 
+from prodlike.pipelines.engine import faults
 from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.postgres.catalog import QUALIFY_ALL, qident, qname
 from prodlike.pipelines.postgres.ddl import previous_name, shadow_name
+
+log = logging.getLogger("prodlike")
+DROP_STATEMENT_TIMEOUT = timedelta(minutes=5)  # a drop of an old release that runs longer is retried later
 
 
 class ReleaseError(ProdlikeError, RuntimeError):
@@ -24,14 +31,25 @@ class ReleaseResult:
     release_id: int
     schemas: list[str]
     dropped: list[str]
+    pending: list[str] = field(default_factory=list)  # old releases whose drop waited on staging users: retried
 
 
 def schema_exists(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (name,)).fetchone() is not None
 
 
-def _drop_name(schema: str) -> str:
-    return f"_prodlike_drop_{schema}"[:63]
+def _drop_name(schema: str, run_id: str) -> str:
+    """Where an old release waits for its drop: unique per release, so a drop still pending never blocks the next."""
+    return f"_prodlike_drop_{hashlib.md5(run_id.encode()).hexdigest()[:8]}_{schema}"[:63]
+
+
+def _bounded(conn: psycopg.Connection, lock_timeout: timedelta, statement_timeout: timedelta | None = None) -> None:
+    """This transaction waits at most lock_timeout for a lock staging users hold (and runs at most
+    statement_timeout)."""
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout.total_seconds() * 1000)}ms",))
+    if statement_timeout is not None:
+        conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                     (f"{int(statement_timeout.total_seconds() * 1000)}ms",))
 
 
 _OUTSIDE_VIEWS = """
@@ -119,9 +137,10 @@ def swap(
 ) -> ReleaseResult:
     """Make the shadow schemas live in ONE transaction; then drop the oldest release separately."""
     to_drop: list[str] = []
+    retry_pending_drops(conn, lock_timeout)
     with conn.transaction():
         conn.execute(QUALIFY_ALL)
-        conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout.total_seconds() * 1000)}")
+        _bounded(conn, lock_timeout)
         owners = dict(conn.execute("SELECT schema_name, run_id FROM prodlike.shadow").fetchall())
         for s in schemas:
             if not schema_exists(conn, shadow_name(s)):
@@ -136,12 +155,12 @@ def swap(
         for s in schemas:
             live, shadow, prev = s, shadow_name(s), previous_name(s)
             if schema_exists(conn, prev):
-                conn.execute(f"ALTER SCHEMA {qident(prev)} RENAME TO {qident(_drop_name(s))}")
-                to_drop.append(_drop_name(s))
+                conn.execute(f"ALTER SCHEMA {qident(prev)} RENAME TO {qident(_drop_name(s, run_id))}")
+                to_drop.append(_drop_name(s, run_id))
             grants: list[str] = []
             if schema_exists(conn, live):
                 grants = _grants(conn, live, shadow)
-                target = prev if keep_previous else _drop_name(s)
+                target = prev if keep_previous else _drop_name(s, run_id)
                 if not keep_previous:
                     to_drop.append(target)
                 conn.execute(f"ALTER SCHEMA {qident(live)} RENAME TO {qident(target)}")
@@ -162,10 +181,39 @@ def swap(
         ).fetchone()[0]
         conn.execute("UPDATE prodlike.runs SET status = 'released', finished_at = now() WHERE run_id = %s",
                      (run_id,))
-    for name in to_drop:
+        for name in to_drop:  # recorded with the swap: a run killed before its drop leaves it to the next one
+            conn.execute("INSERT INTO prodlike.pending_drops (schema_name, run_id) VALUES (%s, %s) "
+                         "ON CONFLICT (schema_name) DO NOTHING", (name, run_id))
+        faults.point("release.swap")
+    faults.point("release.drop")
+    dropped = [name for name in to_drop if drop_old(conn, name, lock_timeout)]
+    return ReleaseResult(release_id, schemas, dropped, [name for name in to_drop if name not in dropped])
+
+
+def drop_old(conn: psycopg.Connection, name: str, lock_timeout: timedelta) -> bool:
+    """Drop an old release, waiting at most lock_timeout on staging users; False (and recorded for a retry by the
+    next run or the settle sensor) when they still hold it. Never blocks a release: it has concluded already."""
+    try:
         with conn.transaction():
-            conn.execute(f"DROP SCHEMA IF EXISTS {qident(name)} CASCADE")
-    return ReleaseResult(release_id, schemas, to_drop)
+            _bounded(conn, lock_timeout, DROP_STATEMENT_TIMEOUT)
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(name)))
+            conn.execute("DELETE FROM prodlike.pending_drops WHERE schema_name = %s", (name,))
+        return True
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as err:
+        reason = "a staging session holds a lock on it" if isinstance(err, psycopg.errors.LockNotAvailable) \
+            else f"the drop ran longer than {DROP_STATEMENT_TIMEOUT}"
+        log.warning("old release %s not dropped yet: %s; retried by the next run", name, reason)
+        conn.execute("UPDATE prodlike.pending_drops SET attempts = attempts + 1, last_error = %s "
+                     "WHERE schema_name = %s", (reason, name))
+        return False
+
+
+def retry_pending_drops(conn: psycopg.Connection, lock_timeout: timedelta) -> list[str]:
+    """Drop the old releases an earlier drop left behind (bounded as in drop_old); the ones dropped now."""
+    if conn.execute("SELECT to_regclass('prodlike.pending_drops')").fetchone()[0] is None:
+        return []
+    names = [r[0] for r in conn.execute("SELECT schema_name FROM prodlike.pending_drops ORDER BY since").fetchall()]
+    return [name for name in names if drop_old(conn, name, lock_timeout)]
 
 
 def _repoint_outside(conn: psycopg.Connection, views: list, fks: list) -> None:
@@ -213,15 +261,18 @@ def rollback(conn: psycopg.Connection, schemas: list[str], lock_timeout: timedel
             ).fetchone()
 
 
-def drop_stale_shadows(conn: psycopg.Connection, schemas: list[str]) -> list[str]:
-    """Remove shadow schemas a failed run left behind (never touches live or previous)."""
-    dropped = []
+def drop_stale_shadows(conn: psycopg.Connection, schemas: list[str],
+                       lock_timeout: timedelta = timedelta(seconds=5)) -> list[str]:
+    """Remove shadow schemas a failed run left behind (never touches live or previous), and old releases whose
+    drop is pending (those only when no staging session holds them)."""
+    dropped = retry_pending_drops(conn, lock_timeout)
     for s in schemas:
-        for name in (shadow_name(s), _drop_name(s)):
-            if schema_exists(conn, name):
-                with conn.transaction():
-                    conn.execute(f"DROP SCHEMA {qident(name)} CASCADE")
-                dropped.append(name)
+        name = shadow_name(s)
+        if schema_exists(conn, name):
+            with conn.transaction():
+                _bounded(conn, lock_timeout)
+                conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(name)))
+            dropped.append(name)
     with conn.transaction():
         conn.execute("DELETE FROM prodlike.shadow WHERE schema_name = ANY(%s)", (schemas,))
     return dropped

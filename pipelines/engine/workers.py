@@ -4,22 +4,28 @@ Batches travel through pipes in memory; nothing is written to disk."""
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import multiprocessing
+import os
+import signal
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import forkserver
 
 from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import TablePlan
 from prodlike.anonymizers.registry import get
-from prodlike.validators.distributions import ColumnSpec, StreamProfile
+from prodlike.pipelines.engine.batch import transform_batch
+from prodlike.validators import copytext
 
 # Imported once by the forkserver every worker forks from, not by each worker (about a second each); pandas because
 # pyarrow imports it on its first array built from Python objects.
-PRELOAD = ["__main__", "prodlike.pipelines.engine.workers", "prodlike.pipelines.engine.copy_engine",
+PRELOAD = ["__main__", "prodlike.pipelines.engine.workers", "prodlike.pipelines.engine.batch",
            "prodlike.validators.distributions", "prodlike.anonymizers.transformers", "pandas"]
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
+PARENT_POLL_S = 0.5
 _PLANS: dict[str, tuple[TablePlan, list[str]]] = {}
 _PROFILES: dict[str, tuple[list[str], dict]] = {}  # leaf -> (columns, column -> ColumnSpec)
 
@@ -49,7 +55,39 @@ def profile_spec(specs: dict) -> list[tuple[str, str, str, str, list | None]]:
     return [(s.name, s.type_name, s.type_category, s.transformer, s.edges) for s in specs.values()]
 
 
-def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[str, tuple[list[str], list]]) -> None:
+def _process_start(pid: int) -> str | None:
+    """A process's start time (field 22 of /proc/PID/stat): tells a live parent from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _die_with(parent: int, started: str | None) -> None:
+    """End this worker when the refresh process ends, even by kill -9: the kernel kills it when the forkserver it
+    was forked from dies (PR_SET_PDEATHSIG), and a watcher thread exits once the refresh process is gone (the
+    forkserver itself may outlive it for a moment). A worker holds the anonymization key: no orphans."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the watcher alone
+        pass
+
+    def watch() -> None:
+        while _process_start(parent) == started:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="prodlike-parent-watch", daemon=True).start()
+
+
+def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[str, tuple[list[str], list]],
+          parent: int | None = None, started: str | None = None) -> None:
+    from prodlike.validators.distributions import ColumnSpec
+
+    if parent is not None:
+        _die_with(parent, started)
+
     for table, (spec, columns) in specs.items():
         transformers = {col: get(name)(params, key, ColumnInfo(**info)) for col, name, params, info in spec}
         _PLANS[table] = (TablePlan(table, transformers), columns)
@@ -61,6 +99,8 @@ def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[s
 def _profile(table: str, edges: dict[str, list[str]], result: BatchResult, add) -> None:
     """Production's statistics of one batch (`add(profile)` feeds it); a failure is reported by its error class
     only (never a value)."""
+    from prodlike.validators.distributions import StreamProfile
+
     t0 = time.process_time()
     columns, specs = _PROFILES[table]
     for name, bounds in edges.items():  # decided by the parent (production's pg_stats or its first batch)
@@ -77,8 +117,6 @@ def _profile(table: str, edges: dict[str, list[str]], result: BatchResult, add) 
 def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[str, list[str]],
           hashes: bool) -> BatchResult:
     """One batch: transformed and/or profiled; a transformed batch is profiled from the transform's own parse."""
-    from prodlike.pipelines.engine.copy_engine import copy_text, transform_batch
-
     result = BatchResult()
     if not transform:
         if profile:
@@ -86,7 +124,8 @@ def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[s
         return result
 
     def tap(rows: int, raw: dict) -> None:
-        _profile(table, edges, result, lambda p: p.add_columns(rows, {name: copy_text(raw[name]) for name in p.specs}))
+        texts = {name: copytext.as_text(raw[name]) for name in _PROFILES[table][1]}
+        _profile(table, edges, result, lambda p: p.add_columns(rows, texts))
 
     t0 = time.process_time()
     plan, columns = _PLANS[table]
@@ -99,6 +138,8 @@ def _work(table: str, data: bytes, transform: bool, profile: bool, edges: dict[s
 def start_server() -> None:
     """Start the forkserver the workers fork from, so its imports overlap the snapshot and catalog reads; a later
     call, or a TransformPool, finds it running."""
+    from multiprocessing import forkserver
+
     forkserver.set_forkserver_preload(PRELOAD)
     forkserver.ensure_running()
 
@@ -118,7 +159,8 @@ class TransformPool:
         self.depth = depth or processes  # one batch per worker in flight: every worker busy while the next is read
         start_server()
         self.executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"),
-                                            initializer=_init, initargs=(key, specs, shipped))
+                                            initializer=_init,
+                                            initargs=(key, specs, shipped, os.getpid(), _process_start(os.getpid())))
         for _ in range(processes):
             self.executor.submit(_warm)
 

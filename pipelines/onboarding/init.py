@@ -198,7 +198,9 @@ def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
         written = [c for c in b.columns if c.rule is not None]
         if b.columns and all(c.rule == "keep" for c in written) and not any(c.review for c in b.columns) \
                 and len(written) == len(b.columns):
-            lines.append(f"    {_key(b.name)}: keep   # no PII found: " + ", ".join(c.name for c in b.columns))
+            reviewed = ", ".join(_key(c.name) for c in b.columns)
+            lines += [f"    {_key(b.name)}:",
+                      f"      keep: [{reviewed}]   # no PII found; a column added later refuses the refresh"]
             continue
         lines += [f"    {_key(b.name)}:", "      columns:"]
         if not b.columns:

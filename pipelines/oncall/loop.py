@@ -14,7 +14,7 @@ import psycopg
 
 from prodlike.pipelines.checks import registry, tally
 from prodlike.pipelines.config.model import Config, format_duration, human_age
-from prodlike.pipelines.engine import control
+from prodlike.pipelines.engine import control, runlock
 from prodlike.pipelines.engine.audit import actor  # noqa: F401 (re-exported: oncall.actor)
 from prodlike.pipelines.engine.release import rollback as swap_back
 from prodlike.pipelines.errors import ProdlikeError, safe_message
@@ -92,19 +92,41 @@ def conclude(ctx: Context, run_id: str, failure: str | None = None) -> str | Non
         _unreachable(ctx, run_id, failure, err)
         return None
     with conn:
-        if failure is not None:  # a run that died mid-way has no final status of its own
-            conn.execute("UPDATE prodlike.runs SET status = 'failed', error = coalesce(error, %s), "
-                         "finished_at = coalesce(finished_at, now()) WHERE run_id = %s "
-                         "AND status IN ('running', 'copied')", (failure[:2000], run_id))
-        claimed = conn.execute(
-            "UPDATE prodlike.runs SET concluded_at = now() WHERE run_id = %s AND concluded_at IS NULL "
-            "AND status IN ('released', 'halted', 'failed') RETURNING status", (run_id,)).fetchone()
-        if claimed is None:
-            return None
-        run = control.get_run(conn, run_id)
-        report = _write_report(ctx, run_id)
-        {"released": _released, "halted": _halted, "failed": _failed}[run["status"]](ctx, conn, run, report)
-        return run["status"]
+        _conclude_settled(ctx, conn, but=run_id)
+        return _conclude_one(ctx, conn, run_id, failure)
+
+
+def settle(ctx: Context) -> list[str]:
+    """Runs whose process died (still `running`/`copied` while no run holds staging) concluded `failed`, with
+    their alert; `status`, `history`, the settle sensor and every run's conclusion call it. Their ids."""
+    with ctx.connect() as conn:
+        runlock.settle_if_free(conn)
+        return _conclude_settled(ctx, conn)
+
+
+def _conclude_settled(ctx: Context, conn: psycopg.Connection, but: str | None = None) -> list[str]:
+    """Conclude the runs settled as dead (by the next refresh or settle()) that nobody concluded yet."""
+    rows = conn.execute("SELECT run_id FROM prodlike.runs WHERE status = 'failed' AND concluded_at IS NULL "
+                        "AND error = %s AND run_id IS DISTINCT FROM %s ORDER BY started_at",
+                        (runlock.SETTLED, but)).fetchall()
+    return [r[0] for r in rows if _conclude_one(ctx, conn, r[0], None)]
+
+
+def _conclude_one(ctx: Context, conn: psycopg.Connection, run_id: str, failure: str | None) -> str | None:
+    """Claim the run's conclusion (once) and act on its final status."""
+    if failure is not None:  # a run that died mid-way has no final status of its own
+        conn.execute("UPDATE prodlike.runs SET status = 'failed', error = coalesce(error, %s), "
+                     "finished_at = coalesce(finished_at, now()) WHERE run_id = %s "
+                     "AND status IN ('running', 'copied')", (failure[:2000], run_id))
+    claimed = conn.execute(
+        "UPDATE prodlike.runs SET concluded_at = now() WHERE run_id = %s AND concluded_at IS NULL "
+        "AND status IN ('released', 'halted', 'failed') RETURNING status", (run_id,)).fetchone()
+    if claimed is None:
+        return None
+    run = control.get_run(conn, run_id)
+    report = _write_report(ctx, run_id)
+    {"released": _released, "halted": _halted, "failed": _failed}[run["status"]](ctx, conn, run, report)
+    return run["status"]
 
 
 def _write_report(ctx: Context, run_id: str) -> str | None:
@@ -242,6 +264,8 @@ def status(ctx: Context, now: datetime | None = None) -> dict:
     except psycopg.Error as err:
         return {"state": "UNKNOWN", "code": UNKNOWN, "reasons": [f"staging unreachable: {safe_message(err)}"]}
     with conn:
+        runlock.settle_if_free(conn)  # a run whose process died is told as failed, not as running
+        _conclude_settled(ctx, conn)
         rel, st, last = control.live_release(conn), control.state(conn), _last_run(conn)
         age = _age(conn, now)
         out: dict = {"release": None, "paused": None, "last_run": None, "freshness": None, "reasons": []}

@@ -154,7 +154,7 @@ def build_assets(cfg: Config) -> list:
     def release(context: dg.AssetExecutionContext, prodlike: ProdlikeResource) -> dg.MaterializeResult:
         refresh = prodlike.refresh(context.run.run_id)
         try:
-            result = refresh.release()
+            result = refresh.release(hold=True)  # staging stays held until the run's hook concludes it
         except Exception as err:
             raise dg.Failure(description=safe_message(err), metadata=_failure_metadata(err)) from None
         return dg.MaterializeResult(metadata={

@@ -7,23 +7,27 @@ import dagster as dg
 import psycopg
 
 from prodlike.pipelines.config.model import Config
-from prodlike.pipelines.engine import control
+from prodlike.pipelines.engine import control, release, runlock
 from prodlike.pipelines.errors import safe_message
 from prodlike.pipelines.oncall import loop as oncall
 from prodlike.pipelines.orchestration.assets import RELEASE_KEY, ProdlikeResource
 
 SCHEDULE, FRESHNESS_SENSOR = "refresh_schedule", "freshness_sensor"
 SUCCESS_SENSOR, FAILURE_SENSOR = "refresh_success_sensor", "refresh_failure_sensor"
+SETTLE_SENSOR = "refresh_settle_sensor"
 
 
 def _conclude(context, failure: str | None) -> None:
-    """Conclude from inside the run; an error here is logged and never hides the run's own outcome."""
+    """Conclude from inside the run, then free staging for the next run; an error here is logged and never hides
+    the run's own outcome."""
     try:
         status = oncall.conclude(context.resources.prodlike.oncall(), context.run_id, failure)
         if status:
             context.log.info(f"run concluded: {status}")
     except Exception as err:
         context.log.error(f"could not conclude the run (alerts may be missing): {safe_message(err)}")
+    finally:
+        runlock.let_go(context.resources.prodlike.target_dsn, context.run_id)
 
 
 @dg.success_hook(required_resource_keys={"prodlike"})
@@ -99,4 +103,32 @@ def build_sensors(cfg: Config, job) -> list:
         oncall.conclude(prodlike.oncall(), context.dagster_run.run_id,
                         f"DagsterRunFailure: {safe_message(Exception(message or 'run failed'))}")
 
-    return [freshness_sensor, success_sensor, failure_sensor]
+    @dg.sensor(name=SETTLE_SENSOR, minimum_interval_seconds=60, default_status=status,
+               description="Every minute: a refresh whose process died (its control row still running while no run "
+                           "holds staging) is concluded failed with its alert, and its Dagster run marked failed; "
+                           "old releases whose drop waited on staging users are dropped.")
+    def settle_sensor(context: dg.SensorEvaluationContext, prodlike: ProdlikeResource):
+        ctx = prodlike.oncall()
+        settled = oncall.settle(ctx)
+        failed = mark_dead_runs_failed(context.instance, prodlike.target_dsn)
+        with psycopg.connect(prodlike.target_dsn, autocommit=True, connect_timeout=10) as conn:
+            dropped = release.retry_pending_drops(conn, ctx.cfg.copy_.lock_timeout)
+        return dg.SkipReason(f"settled: {', '.join(settled) or 'none'}; Dagster runs marked failed: "
+                             f"{', '.join(failed) or 'none'}; old releases dropped: {', '.join(dropped) or 'none'}")
+
+    return [freshness_sensor, success_sensor, failure_sensor, settle_sensor]
+
+
+def mark_dead_runs_failed(instance: dg.DagsterInstance, target_dsn: str) -> list[str]:
+    """Dagster runs still in progress whose refresh was settled as dead (their process is gone): marked failed,
+    so the run queue (one run at a time) launches the next one."""
+    with psycopg.connect(target_dsn, autocommit=True, connect_timeout=10) as conn:
+        dead = [r[0] for r in conn.execute("SELECT run_id FROM prodlike.runs WHERE status = 'failed' AND error = %s "
+                                           "AND finished_at > now() - interval '7 days'", (runlock.SETTLED,))]
+    marked = []
+    for run_id in dead:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, f"prodlike settled this run: {runlock.SETTLED}")
+            marked.append(run_id)
+    return marked

@@ -14,7 +14,7 @@ import psycopg
 
 from prodlike.pipelines.checks import tally
 from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions
-from prodlike.pipelines.engine import control, progress
+from prodlike.pipelines.engine import control, progress, runlock
 from prodlike.pipelines.orchestration.assets import FORCE_TAG
 
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
@@ -61,9 +61,11 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False,
     progress.use(progress.for_terminal())
     job = load_definitions(config_file).resolve_job_def(REFRESH_JOB)
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False,
-                                      run_config=DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG,
-                                      tags={FORCE_TAG: "true"} if force else None)
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config=DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG,
+                                        tags={FORCE_TAG: "true"} if force else None)
+    runlock.let_go_run(result.run_id)  # the run is over: staging is free even if no hook concluded it
+    return result
 
 
 def outcome(result: dg.ExecuteInProcessResult, target_dsn: str) -> Outcome:

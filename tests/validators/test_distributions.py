@@ -302,3 +302,28 @@ def test_great_expectations_read_the_sample_of_a_large_table(dbs, monkeypatch):
     shifted = {(r.column, r.statistic) for r in expectations(cfg, dbs.target, [tr])["public.visits"]
                if r.verdict == Verdict.ERROR}
     assert shifted == {("amount", "kl_divergence"), ("amount", "mean")}
+
+
+ESCAPED_SQL = r"""
+CREATE TABLE notes (id integer PRIMARY KEY, body text, tag text);
+INSERT INTO notes
+SELECT g, CASE g % 4 WHEN 0 THEN repeat(E'\t', g % 40) WHEN 1 THEN repeat(E'line\n', g % 30)
+                     WHEN 2 THEN repeat(E'C:\\dir\\', g % 20) ELSE 'plain ' || g END,
+       (ARRAY[E'a\tb', E'c\nd', E'e\\f', 'g'])[1 + g % 4]
+FROM generate_series(1, 2000) g;
+ANALYZE notes;
+"""
+
+
+@pytest.mark.parametrize("processes", [0, 2], ids=["copy thread", "workers"])
+def test_keep_text_with_tabs_newlines_and_backslashes_passes(dbs, monkeypatch, processes):
+    """Issue 21 point 6: production's lengths were measured on COPY-escaped text, staging's with length(): an
+    identical copy of text full of tabs, newlines and backslashes halted on false length errors."""
+    with dbs.src() as src:
+        src.execute(ESCAPED_SQL)
+    cfg = make_config(dbs, monkeypatch, {"public.notes": "keep"}, copy={"transform_processes": processes})
+    tr = refresh(cfg, release=False).outcome.tables["public.notes"]
+    found = {r.column: r for r in distribution(cfg, dbs.target, tr)}
+    assert {c: r.verdict for c, r in found.items()} == {"id": Verdict.PASS, "body": Verdict.PASS, "tag": Verdict.PASS}
+    body = found["body"].details[0]
+    assert body["production"] == body["staging"]  # the very same length histogram on both sides

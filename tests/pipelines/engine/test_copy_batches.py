@@ -7,7 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from prodlike.pipelines.engine.copy_engine import HASH_FIELD, decode_field, encode_field, transform_batch
+from prodlike.pipelines.engine.batch import HASH_FIELD, transform_batch
+from prodlike.validators.copytext import decode_field, encode_field
 
 AWKWARD = ["plain", "", None, "tab\there", "new\nline", "cr\rret", "back\\slash", "\\N", "ünïcödé 😀", "x" * 70_000,
            "trailing\\", "\x01\x7f"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from prodlike.pipelines.checks.distribution import distribution
-from prodlike.pipelines.checks.runner import table_profile
-from prodlike.validators.distributions import unescape_copy_text
+from prodlike.pipelines.checks import runner as checks
+from prodlike.validators.copytext import unescape_text as unescape_copy_text
 from prodlike.validators.results import Verdict
 from tests.conftest import make_config, refresh
 
@@ -27,7 +26,7 @@ POLICY = {"public.events": {"columns": {"kind": "keep", "score": "keep", "at": "
 def _profile(dbs, monkeypatch, processes: int):
     cfg = make_config(dbs, monkeypatch, POLICY, copy={"transform_processes": processes, "batch_bytes": 256 * 1024})
     tr = refresh(cfg, release=False).outcome.tables["public.events"]
-    return cfg, tr, table_profile(tr)
+    return cfg, tr, checks.table_profile(tr)
 
 
 @pytest.mark.parametrize("processes", [0, 2], ids=["copy thread", "worker processes"])
@@ -39,7 +38,7 @@ def test_escaped_categories_and_edges_from_the_first_batch(dbs, monkeypatch, pro
     assert prof.profiles["kind"].labels == {"tab\there": 12000, "back\\slash": 12000, "new\nline": 12000,
                                             "plain": 12000, "cr\rreturn": 12000}
     assert sum(prof.profiles["score"].counts) == 60000 - 60000 // 11
-    results = {r.column: r for r in distribution(cfg, dbs.target, tr)}
+    results = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
     assert {c: r.verdict for c, r in results.items() if r.verdict != Verdict.PASS} == {}, \
         [r.explanation for r in results.values()]
 
@@ -113,7 +112,7 @@ def test_a_partitioned_tables_profile_is_merged_once_when_two_checks_ask_at_once
             self.rows += other.rows
 
     tr = types.SimpleNamespace(leaves=[types.SimpleNamespace(profile=Part()) for _ in range(20)])
-    askers = [threading.Thread(target=table_profile, args=(tr,)) for _ in range(2)]
+    askers = [threading.Thread(target=checks.table_profile, args=(tr,)) for _ in range(2)]
     for t in askers:
         t.start()
     for t in askers:

@@ -66,3 +66,43 @@ def test_init_names_a_missing_variable(tmp_path):
                           "-o", str(tmp_path / "p.yaml")], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "environment variable NOT_SET_DSN is not set" in out.stdout
+
+
+def test_a_new_column_in_a_reviewed_keep_table_refuses_the_refresh(dbs, monkeypatch, tmp_path):
+    """Issue 21 point 4: `init` writes a table with no PII as keep with the columns it was reviewed with; a column
+    added in production later (here: e-mails) refuses the refresh instead of being copied raw."""
+    from prodlike.pipelines.engine.preflight import PreflightError
+    from prodlike.pipelines.onboarding.init import init
+    from tests.conftest import refresh
+
+    with dbs.src() as src:
+        src.execute("CREATE TABLE prices (id integer PRIMARY KEY, amount numeric(8,2) NOT NULL, valid_from date);"
+                    "INSERT INTO prices SELECT g, g * 1.5, date '2024-01-01' + g FROM generate_series(1, 50) g;"
+                    "ANALYZE prices")
+    for name, value in (("MY_PROD_DSN", dbs.source), ("MY_STAGING_DSN", dbs.target),
+                        ("PRODLIKE_ANON_KEY", TEST_KEY.decode())):
+        monkeypatch.setenv(name, value)
+    path, _, _ = init(tmp_path / "prodlike.yaml", "MY_PROD_DSN", "MY_STAGING_DSN", "PRODLIKE_ANON_KEY")
+    cfg = config_mod.load(path)
+    assert cfg.anonymization.tables["public.prices"].keep == ["id", "amount", "valid_from"]
+    refresh(cfg)  # reviewed as is: released
+    with dbs.src() as src:
+        src.execute("ALTER TABLE prices ADD COLUMN contact text; UPDATE prices SET contact = 'a' || id || '@x.org'")
+    with pytest.raises(PreflightError, match=r"public.prices: new column\(s\) contact since its table-level keep "
+                                             r"was reviewed; if they hold no PII add them to "
+                                             r"anonymization.tables.public.prices.keep"):
+        refresh(cfg)
+    with dbs.dst() as dst:
+        assert [r[0] for r in dst.execute("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_schema = 'public' AND table_name = 'prices'")] == \
+            ["id", "amount", "valid_from"]
+        assert dst.execute("SELECT status FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0] == \
+            "halted"
+
+
+def test_a_reviewed_keep_list_is_validated():
+    with pytest.raises(ValueError, match=r"keep: \[\] reviews no column"):
+        config_mod.TablePolicy.model_validate({"keep": []})
+    with pytest.raises(ValueError, match="keep lists id more than once"):
+        config_mod.TablePolicy.model_validate({"keep": ["id", "id"]})
+    assert config_mod.TablePolicy.model_validate({"keep": True}).reviewed is None
