@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers.keys import check_key
@@ -17,7 +18,7 @@ from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine import control, release
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check
-from prodlike.pipelines.postgres import connections, ddl
+from prodlike.pipelines.postgres import connections, ddl, dump
 from prodlike.pipelines.postgres.catalog import Catalog, qident, read_catalog
 
 log = logging.getLogger("prodlike")
@@ -70,11 +71,18 @@ def shapes(cat: Catalog, tables: list[str]) -> dict[str, anon_policy.TableShape]
             name=q,
             columns=[anon_policy.ColumnShape(c.name, c.type_name, c.type_category, c.type_sql, c.not_null)
                      for c in t.copied_columns],
-            unique=[c.columns for c in cons if c.kind in "pu"],
+            unique=[c.columns for c in cons if c.kind in "pux"] + unique_indexes(cat, q),
             foreign_keys=[(c.columns, c.ref_table, c.ref_columns) for c in cons if c.kind == "f"],
             checked=checked,
         )
     return out
+
+
+def unique_indexes(cat: Catalog, qualified: str) -> list[list[str]]:
+    """Columns of each unique index of a table that backs no constraint (expression and partial ones too:
+    their columns are held to injective transforms like any unique column)."""
+    schema, name = qualified.split(".", 1)
+    return [i.columns for i in cat.indexes if i.unique and (i.schema, i.table) == (schema, name) and i.columns]
 
 
 def config_rules(cfg: Config) -> dict:
@@ -101,6 +109,7 @@ class Refresh:
         self.on_start, self.force = on_start, force
         self._stats, self.statistics = None, {"restored": False}
         self._pool = None
+        self._ddl = ddl.ShadowDDL()
 
     # ---- preflight -------------------------------------------------------------------------
     def preflight(self) -> PreflightReport:
@@ -172,7 +181,7 @@ class Refresh:
             log.info("production snapshot %s taken at %s; %d tables, %.1f MB (staging needs about %.1f MB)",
                      snapshot.id, snapshot.taken_at, len(report.selection.copied), report.production_bytes / 1e6,
                      report.staging_bytes_needed / 1e6)
-            rename = self._prepare_shadow(stage, cat, report)
+            rename = self._prepare_shadow(stage, cat, report, snapshot)
             units = self._units(cat, report, rename)
             self._profile_specs(snapshot.conn, cat, units)
             self._read_statistics(stage, snapshot.conn, units)
@@ -208,15 +217,23 @@ class Refresh:
                     keep.setdefault(name, set()).update(set(u.columns) - transformed)
         self._stats = statistics.read(prod, keep)
 
-    def _prepare_shadow(self, stage: psycopg.Connection, cat: Catalog, report: PreflightReport) -> ddl.Renamer:
+    def _prepare_shadow(self, stage: psycopg.Connection, cat: Catalog, report: PreflightReport,
+                        snapshot: Snapshot) -> ddl.Renamer:
+        """Read production's DDL (pg_dump, inside the run's snapshot), create the shadow schemas and run its
+        pre-data there; keys, indexes and the rest of post-data wait for the rows."""
         ext_schemas = self._ensure_extensions(stage, cat)
         rename = ddl.Renamer({s: ddl.shadow_name(s) for s in cat.schemas}, cat.extension_members, ext_schemas)
-        created = all_created(cat, report.selection)
+        entries = dump.read(self.source_dsn, cat.schemas, report.selection.excluded, snapshot.id,
+                            self.cfg.copy_.lock_timeout)
+        owners = {tuple(t.qualified.split(".", 1)): q for q in report.selection.created
+                  for t in cat.partition_tree(q)}
+        self._ddl = ddl.plan(entries, rename, owners)
         with stage.transaction():
             stage.execute("SET LOCAL check_function_bodies = off")
-            stage.execute(f"SET LOCAL search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
-            for stmt in ddl.pre_data(cat, rename, created):
-                stage.execute(stmt)
+            stage.execute("SET LOCAL search_path = ''")
+            for s in cat.schemas:
+                stage.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(ddl.shadow_name(s))))
+            ddl.run(stage, self._ddl.pre_data)
             for s in cat.schemas:
                 stage.execute("INSERT INTO prodlike.shadow (schema_name, run_id) VALUES (%s, %s) "
                               "ON CONFLICT (schema_name) DO UPDATE SET run_id = excluded.run_id, created_at = now()",
@@ -323,12 +340,12 @@ class Refresh:
                 time.sleep(delay)
 
     def _post_table(self, cat: Catalog, rename: ddl.Renamer, table: str) -> float:
+        """Keys, unique and exclusion constraints and indexes of one table (and its partitions), after its rows."""
         t0 = time.perf_counter()
         with connections.staging(self.target_dsn) as conn:
             conn.execute("SET maintenance_work_mem = '256MB'")
-            conn.execute(f"SET search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
-            for stmt in ddl.table_post_data(cat, rename, table):
-                conn.execute(stmt)
+            conn.execute("SET search_path = ''")
+            ddl.run(conn, self._ddl.table_post_data.get(table, []))
             conn.commit()
         return time.perf_counter() - t0
 
@@ -378,11 +395,10 @@ class Refresh:
     def _finish(self, stage: psycopg.Connection, cat: Catalog, rename: ddl.Renamer, report: PreflightReport) -> None:
         created = all_created(cat, report.selection)
         with stage.transaction():
-            stage.execute(f"SET LOCAL search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
-            for stmt in ddl.final_post_data(cat, rename, created):
-                stage.execute(stmt)
-            for stmt in ddl.sequence_sync_sql(cat, rename, created):
-                stage.execute(stmt)
+            stage.execute("SET LOCAL search_path = ''")
+            ddl.run(stage, self._ddl.post_data)
+            ddl.run(stage, ddl.refresh_matviews(cat, rename, self._ddl.matviews))
+            ddl.run(stage, ddl.sequence_sync(cat, rename, created))
         for stmt in self.cfg.post_load_sql:
             with stage.transaction():
                 shadows = ", ".join(qident(ddl.shadow_name(s)) for s in self.cfg.schemas)

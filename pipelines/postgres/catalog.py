@@ -79,6 +79,10 @@ class Index:
     name: str
     definition: str
     parent: str | None = None  # "schema.index" of the partitioned index this one is attached to
+    unique: bool = False
+    columns: list[str] = field(default_factory=list)  # key columns and columns its expressions or predicate use
+    expression: bool = False
+    partial: bool = False
 
 
 @dataclass
@@ -98,6 +102,7 @@ class View:
     definition: str
     materialized: bool
     options: list[str] = field(default_factory=list)
+    populated: bool = True
 
 
 @dataclass
@@ -212,7 +217,16 @@ ORDER BY CASE k.contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'x' THEN 2 WHEN 'c'
 _INDEXES = """
 SELECT n.nspname, t.relname, ic.relname, pg_get_indexdef(i.indexrelid),
        (SELECT pn.nspname || '.' || p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
-        JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.indexrelid)
+        JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.indexrelid),
+       i.indisunique,
+       ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND (
+                 a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1])
+                 OR (a.attnum <> ALL(i.indkey::int2[]) AND EXISTS (
+                     SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                     AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid
+                     AND d.refobjsubid = a.attnum)))
+             ORDER BY a.attnum),
+       i.indexprs IS NOT NULL, i.indpred IS NOT NULL
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = ANY(%s) AND t.relkind IN ('r', 'p', 'm')
@@ -235,7 +249,8 @@ ORDER BY c.oid
 """
 
 _VIEWS = """
-SELECT n.nspname, c.relname, pg_get_viewdef(c.oid), c.relkind = 'm', coalesce(c.reloptions, '{}')
+SELECT n.nspname, c.relname, pg_get_viewdef(c.oid), c.relkind = 'm', coalesce(c.reloptions, '{}'),
+       c.relispopulated
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY(%s) AND c.relkind IN ('v', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
@@ -279,13 +294,23 @@ WHERE e.extname <> 'plpgsql'
 """
 
 _EXTENSION_MEMBERS = """
-SELECT n.nspname, coalesce(t.typname, p.proname, o.oprname)
+SELECT n.nspname, m.name
 FROM pg_depend d
-LEFT JOIN pg_type t ON d.classid = 'pg_type'::regclass AND t.oid = d.objid
-LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
-LEFT JOIN pg_operator o ON d.classid = 'pg_operator'::regclass AND o.oid = d.objid
-JOIN pg_namespace n ON n.oid = coalesce(t.typnamespace, p.pronamespace, o.oprnamespace)
-WHERE d.deptype = 'e' AND n.nspname = ANY(%s)
+JOIN LATERAL (
+    SELECT typnamespace, typname FROM pg_type WHERE d.classid = 'pg_type'::regclass AND oid = d.objid
+    UNION ALL SELECT pronamespace, proname FROM pg_proc WHERE d.classid = 'pg_proc'::regclass AND oid = d.objid
+    UNION ALL SELECT oprnamespace, oprname FROM pg_operator WHERE d.classid = 'pg_operator'::regclass AND oid = d.objid
+    UNION ALL SELECT opcnamespace, opcname FROM pg_opclass WHERE d.classid = 'pg_opclass'::regclass AND oid = d.objid
+    UNION ALL SELECT opfnamespace, opfname FROM pg_opfamily WHERE d.classid = 'pg_opfamily'::regclass AND oid = d.objid
+    UNION ALL SELECT collnamespace, collname FROM pg_collation
+              WHERE d.classid = 'pg_collation'::regclass AND oid = d.objid
+    UNION ALL SELECT cfgnamespace, cfgname FROM pg_ts_config
+              WHERE d.classid = 'pg_ts_config'::regclass AND oid = d.objid
+    UNION ALL SELECT dictnamespace, dictname FROM pg_ts_dict WHERE d.classid = 'pg_ts_dict'::regclass AND oid = d.objid
+    UNION ALL SELECT relnamespace, relname FROM pg_class WHERE d.classid = 'pg_class'::regclass AND oid = d.objid
+) m(nsp, name) ON true
+JOIN pg_namespace n ON n.oid = m.nsp
+WHERE d.deptype = 'e'
 """
 
 
@@ -325,12 +350,12 @@ def read_catalog(conn: psycopg.Connection, schemas: list[str]) -> Catalog:
         by_oid[relid].columns.append(Column(name, typ, notnull, default, ident, gen, coll, tname, tcat))
     for schema, table, name, kind, definition, cols, ref, refcols in conn.execute(_CONSTRAINTS, (schemas,)):
         cat.constraints.append(Constraint(schema, table, name, kind, definition, list(cols), ref, list(refcols)))
-    cat.indexes = [Index(*r) for r in conn.execute(_INDEXES, (schemas,))]
+    cat.indexes = [Index(*r[:5], r[5], list(r[6]), r[7], r[8]) for r in conn.execute(_INDEXES, (schemas,))]
     cat.sequences = [_sequence_def(r) for r in conn.execute(_SEQUENCES, (schemas,))]
-    cat.views = [View(s, n, d, m, list(o)) for s, n, d, m, o in conn.execute(_VIEWS, (schemas,))]
+    cat.views = [View(s, n, d, m, list(o), p) for s, n, d, m, o, p in conn.execute(_VIEWS, (schemas,))]
     cat.routines = [Routine(*r) for r in conn.execute(_ROUTINES, (schemas,))]
     cat.triggers = [Trigger(*r) for r in conn.execute(_TRIGGERS, (schemas,))]
     cat.types = [_type_def(r) for r in conn.execute(_TYPES, (schemas,))]
     cat.extensions = dict(conn.execute(_EXTENSIONS).fetchall())
-    cat.extension_members = {(s, n) for s, n in conn.execute(_EXTENSION_MEMBERS, (schemas,))}
+    cat.extension_members = {(s, n) for s, n in conn.execute(_EXTENSION_MEMBERS)}
     return cat
