@@ -89,6 +89,8 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False) -> 
 
 
 def _summary(result, stage_dsn: str | None = None) -> Table:
+    from prodlike.pipelines.orchestration.assets import table_of  # imports dagster: only where a run happened
+
     table = Table(title="refresh summary")
     for col in ("table", "rows (production)", "rows (staging)", "MB", "seconds", "rows/s"):
         table.add_column(col, justify="left" if col == "table" else "right")
@@ -99,7 +101,7 @@ def _summary(result, stage_dsn: str | None = None) -> Table:
         if len(key) != 3:
             continue
         md = m.metadata
-        q = f"{key[1]}.{key[2]}"
+        q = table_of(m.asset_key)
         table.add_row(q, f"{md['rows'].value:,}", f"{staged.get(q, 0):,}" if staged else "-",
                       f"{md['bytes'].value / 1e6:.1f}", f"{md['copy_seconds'].value:.2f}",
                       f"{md['rows_per_second'].value:,.0f}")
@@ -108,6 +110,8 @@ def _summary(result, stage_dsn: str | None = None) -> Table:
 
 def _checks_table(result) -> Table | str:
     """The run's checks: a count of those that passed, and every warning and error with its explanation."""
+    from prodlike.pipelines.orchestration.assets import table_of  # imports dagster: only where a run happened
+
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
     errors = sum(e.severity.value == "ERROR" for e in failed)
@@ -119,7 +123,7 @@ def _checks_table(result) -> Table | str:
         table.add_column(col)
     for e in sorted(failed, key=lambda e: (e.severity.value != "ERROR", e.asset_key.path)):
         verdict = "[red]ERROR[/]" if e.severity.value == "ERROR" else "[yellow]warn[/]"
-        table.add_row("/".join(e.asset_key.path[1:]), e.check_name, verdict, (e.description or "")[:300])
+        table.add_row(table_of(e.asset_key), e.check_name, verdict, (e.description or "")[:300])
     return table
 
 

@@ -116,9 +116,15 @@ class Refresh:
         """Compare config and production catalog without moving data (also runs inside copy)."""
         with connections.production(self.source_dsn, self.cfg.copy_.lock_timeout) as conn:
             cat = read_catalog(conn, self.cfg.schemas)
-            return self._check(cat, conn)
+            try:  # staging answers whether it already has what an unrefreshed schema would have to provide
+                stage = connections.staging(self.target_dsn, autocommit=True)
+            except psycopg.OperationalError:
+                return self._check(cat, conn)
+            with stage:
+                return self._check(cat, conn, stage)
 
-    def _check(self, cat: Catalog, conn: psycopg.Connection) -> PreflightReport:
+    def _check(self, cat: Catalog, conn: psycopg.Connection,
+               stage: psycopg.Connection | None = None) -> PreflightReport:
         from prodlike.pipelines.engine.preflight import select_tables
 
         sel = select_tables(self.cfg, cat)
@@ -130,7 +136,7 @@ class Refresh:
             extra = err.problems
         except ValueError as err:
             extra = [str(err)]
-        return check(self.cfg, cat, conn, extra)
+        return check(self.cfg, cat, conn, extra, stage)
 
     # ---- copy ------------------------------------------------------------------------------
     def copy(self) -> Iterator[TableResult]:
@@ -176,7 +182,7 @@ class Refresh:
             start_server()
         snapshot, cat = export_snapshot(self.source_dsn, cfg.schemas, cfg.copy_.lock_timeout, read_catalog)
         try:
-            report = self._check(cat, snapshot.conn)
+            report = self._check(cat, snapshot.conn, stage)
             self.outcome = CopyOutcome(self.run_id, snapshot.taken_at, preflight=report)
             log.info("production snapshot %s taken at %s; %d tables, %.1f MB (staging needs about %.1f MB)",
                      snapshot.id, snapshot.taken_at, len(report.selection.copied), report.production_bytes / 1e6,

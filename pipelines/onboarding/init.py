@@ -17,7 +17,7 @@ from prodlike.pipelines.config.model import Config, Thresholds
 from prodlike.pipelines.config.secrets import resolve
 from prodlike.pipelines.engine.refresh import shapes
 from prodlike.pipelines.onboarding.scan import scan
-from prodlike.pipelines.postgres import connections
+from prodlike.pipelines.postgres import connections, dependencies
 from prodlike.pipelines.postgres.catalog import qident, read_catalog
 from prodlike.validators import plans
 
@@ -200,7 +200,7 @@ def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
             lines.append(f"    {_key(b.name)}: keep   # no PII found: " + ", ".join(c.name for c in b.columns))
             continue
         lines += [f"    {_key(b.name)}:", "      columns:"]
-        if not b.columns:
+        if not written:  # only comments below (or nothing): YAML would read `columns:` as null
             lines[-1] = "      columns: {}"
         width = max((len(_key(c.name)) + len(c.rule or "") for c in b.columns), default=0) + 4
         for c in b.columns:
@@ -291,6 +291,7 @@ def init(output: Path, source_env: str = SOURCE_ENV, target_env: str = TARGET_EN
     source_dsn = resolve(f"${{{source_env}}}", "--source-dsn-env")
     with connections.production(source_dsn) as conn:
         schemas = production_schemas(conn)
+        schemas = dependencies.needed_schemas(conn, schemas) if schemas else schemas
     if not schemas:
         raise InitError("production has no tables outside the system schemas: nothing to configure")
     draft = Config.model_validate({"source": {"dsn": f"${{{source_env}}}"}, "target": {"dsn": f"${{{target_env}}}"},
