@@ -228,7 +228,8 @@ class Refresh:
         """Read production's DDL (pg_dump, inside the run's snapshot), create the shadow schemas and run its
         pre-data there; keys, indexes and the rest of post-data wait for the rows."""
         ext_schemas = self._ensure_extensions(stage, cat)
-        rename = ddl.Renamer({s: ddl.shadow_name(s) for s in cat.schemas}, cat.extension_members, ext_schemas)
+        rename = ddl.Renamer({s: ddl.shadow_name(s) for s in cat.schemas}, cat.extension_members, ext_schemas,
+                             cat.objects)
         entries = dump.read(self.source_dsn, cat.schemas, report.selection.excluded, snapshot.id,
                             self.cfg.copy_.lock_timeout)
         owners = {tuple(t.qualified.split(".", 1)): q for q in report.selection.created

@@ -49,15 +49,23 @@ class TableBlock:
     columns: list[ColumnLine] = field(default_factory=list)
 
 
+_USER_OBJECTS = """
+SELECT DISTINCT n.nspname FROM pg_namespace n JOIN (
+    SELECT relnamespace, 'pg_class'::regclass, oid FROM pg_class WHERE relkind IN ('r', 'p', 'v', 'm', 'S')
+    UNION ALL SELECT pronamespace, 'pg_proc'::regclass, oid FROM pg_proc
+    UNION ALL SELECT typnamespace, 'pg_type'::regclass, oid FROM pg_type WHERE typtype IN ('e', 'd', 'r')
+) o(nsp, classid, objid) ON o.nsp = n.oid
+WHERE NOT n.nspname = ANY(%s) AND n.nspname NOT LIKE 'pg\\_temp%%' AND n.nspname NOT LIKE 'pg\\_toast%%'
+  AND n.nspname NOT LIKE '\\_prodlike%%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype = 'e')
+ORDER BY 1
+"""
+
+
 def production_schemas(conn: psycopg.Connection) -> list[str]:
-    """Schemas that hold ordinary or partitioned tables (system and prodlike's own excluded)."""
-    rows = conn.execute(
-        "SELECT DISTINCT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND NOT n.nspname = ANY(%s) AND n.nspname NOT LIKE 'pg\\_temp%%' "
-        "AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE '\\_prodlike%%' "
-        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') ORDER BY 1",
-        (list(SYSTEM_SCHEMAS),)).fetchall()
-    return [r[0] for r in rows]
+    """Schemas holding user objects: tables, views, sequences, functions, enums, domains, ranges (system schemas,
+    prodlike's own and extension members left out); pg_dump would copy each of them."""
+    return [r[0] for r in conn.execute(_USER_OBJECTS, (list(SYSTEM_SCHEMAS),)).fetchall()]
 
 
 def _fits(rule: str, table: str, shape: anon_policy.TableShape, col: anon_policy.ColumnShape) -> bool:
@@ -101,6 +109,10 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
     if rule is None and col.name in shape.checked and not _has_evidence(finding):
         return ColumnLine(col.name, "keep", f"review: {col.type_sql}; under a CHECK constraint, which no "
                                             f"transformer may touch; {finding.evidence}", review=True)
+    if rule is None and not _has_evidence(finding):  # e.g. a boolean `email_sent`: only its name looks like PII
+        return ColumnLine(col.name, "keep", f"review: {col.type_sql}; suggested {finding.suggestion} by its name "
+                                            f"but no transformer fits the type and no value looks like PII; "
+                                            f"{finding.evidence}", review=True)
     if rule is None:
         return ColumnLine(col.name, None, f"{col.type_sql}; suggested {finding.suggestion} but no transformer "
                                           f"fits (CHECK constraint or type), values look like PII: classify it by hand",

@@ -143,6 +143,7 @@ class Catalog:
     types: list[TypeDef] = field(default_factory=list)
     extensions: dict[str, str] = field(default_factory=dict)  # name -> schema
     extension_members: set[tuple[str, str]] = field(default_factory=set)  # (schema, name)
+    objects: set[tuple[str, str]] = field(default_factory=set)  # (schema, name) of every object of the schemas
     server_version: int = 0
 
     def leaves(self, qualified: str) -> list[Table]:
@@ -314,6 +315,26 @@ WHERE d.deptype = 'e'
 """
 
 
+_SCHEMA_OBJECTS = """
+SELECT n.nspname, o.name FROM pg_namespace n JOIN (
+    SELECT relnamespace, relname FROM pg_class
+    UNION ALL SELECT typnamespace, typname FROM pg_type
+    UNION ALL SELECT pronamespace, proname FROM pg_proc
+    UNION ALL SELECT oprnamespace, oprname FROM pg_operator
+    UNION ALL SELECT opcnamespace, opcname FROM pg_opclass
+    UNION ALL SELECT opfnamespace, opfname FROM pg_opfamily
+    UNION ALL SELECT collnamespace, collname FROM pg_collation
+    UNION ALL SELECT connamespace, conname FROM pg_conversion
+    UNION ALL SELECT stxnamespace, stxname FROM pg_statistic_ext
+    UNION ALL SELECT cfgnamespace, cfgname FROM pg_ts_config
+    UNION ALL SELECT dictnamespace, dictname FROM pg_ts_dict
+    UNION ALL SELECT prsnamespace, prsname FROM pg_ts_parser
+    UNION ALL SELECT tmplnamespace, tmplname FROM pg_ts_template
+) o(nsp, name) ON o.nsp = n.oid
+WHERE n.nspname = ANY(%s)
+"""
+
+
 def _type_def(row: tuple) -> TypeDef:
     schema, name, kind, labels, base, notnull, default, checks, attrs = row
     q = qname(schema, name)
@@ -358,4 +379,5 @@ def read_catalog(conn: psycopg.Connection, schemas: list[str]) -> Catalog:
     cat.types = [_type_def(r) for r in conn.execute(_TYPES, (schemas,))]
     cat.extensions = dict(conn.execute(_EXTENSIONS).fetchall())
     cat.extension_members = {(s, n) for s, n in conn.execute(_EXTENSION_MEMBERS)}
+    cat.objects = {(s, n) for s, n in conn.execute(_SCHEMA_OBJECTS, (schemas,))}
     return cat

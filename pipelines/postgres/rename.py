@@ -23,17 +23,24 @@ OBJECT_NAME_TYPES = {"regclass", "regproc", "regprocedure", "regtype", "regoper"
 @dataclass
 class Renamer:
     """schemas: production schema -> staging schema; extension_members: (schema, name) of every object an
-    extension owns; extension_schemas: production extension schema -> staging extension schema."""
+    extension owns; extension_schemas: production extension schema -> staging extension schema; objects:
+    (schema, name) of every object of the refreshed schemas, or None to rewrite every `schema.` qualifier.
+
+    `a.b` is a schema-qualified name or a column qualified by its table (`person.id` in a view reading table
+    person.person of schema person): only names of objects that exist in that schema are rewritten."""
 
     schemas: dict[str, str]
     extension_members: set[tuple[str, str]]
     extension_schemas: dict[str, str]
+    objects: set[tuple[str, str]] | None = None
 
     def schema_for(self, schema: str, member: str | None) -> str | None:
         """The staging schema replacing qualifier `schema` in front of `member`, or None (unchanged)."""
         if member is not None and (schema, member) in self.extension_members and schema in self.extension_schemas:
             return self.extension_schemas[schema]
-        return self.schemas.get(schema)
+        if schema in self.schemas and (self.objects is None or (schema, member) in self.objects):
+            return self.schemas[schema]
+        return None
 
     def __call__(self, text: str) -> str:
         return "".join(t.text for t in self.tokens(tokenize(text)))

@@ -22,7 +22,8 @@ CREATE INDEX audit_id ON audit (id);
 
 CHANGES = [
     # inheritance lost: the child became a plain table
-    ("ALTER TABLE dog NO INHERIT animal", "table:dog", "'a plain logged table' on staging, 'inherits animal' on production"),
+    ("ALTER TABLE dog NO INHERIT animal", "table:dog",
+     "'a plain logged table' on staging, 'inherits animal' on production"),
     # UNLOGGED became logged
     ("ALTER TABLE scratch SET LOGGED", "table:scratch", "'a plain logged table' on staging, 'unlogged' on production"),
     # row-level security switched off

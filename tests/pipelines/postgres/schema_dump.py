@@ -25,3 +25,10 @@ def schema_lines(dsn: str, schemas: list[str], ext_schemas: dict[str, str] | Non
             line = line.replace(f"{staged}.", f"{prod}.")
         lines.append(line)
     return lines
+
+
+def dump_diff(production: list[str], staging: list[str]) -> list[str]:
+    """unified diff lines of two schema dumps (empty: equal)."""
+    import difflib
+
+    return list(difflib.unified_diff(production, staging, "production", "staging", lineterm="", n=1))

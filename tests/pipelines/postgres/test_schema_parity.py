@@ -6,16 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import keep_all, make_config, refresh
-from tests.pipelines.postgres.schema_dump import schema_lines
+from tests.pipelines.postgres.schema_dump import dump_diff, schema_lines
 
 TORTURE = Path(__file__).with_name("torture.sql")
 SCHEMAS = ["app", "public"]
-
-
-def _diff(a: list[str], b: list[str]) -> list[str]:
-    import difflib
-
-    return list(difflib.unified_diff(a, b, "production", "staging", lineterm="", n=1))
 
 
 def test_torture_schema_dumps_equal(dbs, monkeypatch):
@@ -27,7 +21,7 @@ def test_torture_schema_dumps_equal(dbs, monkeypatch):
     refresh(cfg)  # the second release replaces a live release bound to its own objects
     prod = schema_lines(dbs.source, SCHEMAS)
     stage = schema_lines(dbs.target, SCHEMAS, {"prodlike_ext": "public"})
-    assert _diff(prod, stage) == []
+    assert dump_diff(prod, stage) == []
     with dbs.src() as src, dbs.dst() as dst:
         for table in ("app.dog", "app.animal", "app.events", "app.customer", "app.scratch"):
             count = f"SELECT count(*) FROM {table}"
@@ -44,5 +38,5 @@ def test_torture_schema_dumps_equal(dbs, monkeypatch):
 def test_demo_dumps_equal(demo_dbs, demo_config):
     refresh(demo_config)
     schemas = list(demo_config.schemas)
-    assert schema_lines(demo_dbs.target, schemas, {"prodlike_ext": "public"}) == \
-        schema_lines(demo_dbs.source, schemas)
+    assert dump_diff(schema_lines(demo_dbs.source, schemas),
+                     schema_lines(demo_dbs.target, schemas, {"prodlike_ext": "public"})) == []
