@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import yaml
 
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers.keys import KEY_ENV
@@ -203,6 +204,11 @@ def _key(name: str) -> str:
     return name if _PLAIN.match(name.replace(".", "_")) else json.dumps(name)
 
 
+def _rule(name: str) -> str:
+    """A transformer name as a YAML scalar: quoted where YAML would read another type (`null`, `true`, `on`)."""
+    return name if yaml.safe_load(name) == name else json.dumps(name)
+
+
 def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
     lines = []
     for b in blocks:
@@ -219,7 +225,7 @@ def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
             if c.rule is None:
                 lines.append(f"        # {_key(c.name)}: {'REVIEW ' if c.review else ''}{c.comment}")
             else:
-                entry = f"{_key(c.name)}: {c.rule}"
+                entry = f"{_key(c.name)}: {_rule(c.rule)}"
                 lines.append(f"        {entry:<{width}}# {c.comment}")
     return lines
 

@@ -84,6 +84,8 @@ CREATE VIEW app.happy_names AS SELECT name, app.total(id) AS ids FROM app.happy 
 CREATE VIEW public.order_totals AS
     SELECT c.id, app.total(o.amount::integer) AS total FROM app.customer c JOIN app.orders o ON o.customer_id = c.id
     WHERE c.name OPERATOR(app.=~=) 'ann' GROUP BY c.id;
+CREATE VIEW app.similar_names AS SELECT id, public.similarity(name, 'name 1') AS score FROM app.customer
+    WHERE name OPERATOR(public.%) 'name 1';
 CREATE MATERIALIZED VIEW app.mood_counts AS SELECT mood, count(*) AS n FROM app.customer GROUP BY mood;
 CREATE UNIQUE INDEX mood_counts_mood ON app.mood_counts (mood);
 
