@@ -404,7 +404,11 @@ class Refresh:
         with stage.transaction():
             stage.execute("SET LOCAL search_path = ''")
             ddl.run(stage, self._ddl.post_data)
+            # functions a materialized view calls may name tables unqualified: resolve them in the shadow
+            shadows = sql.SQL(", ").join(sql.Identifier(ddl.shadow_name(s)) for s in cat.schemas)
+            stage.execute(sql.SQL("SET LOCAL search_path = {}, {}").format(shadows, sql.Identifier(EXTENSION_SCHEMA)))
             ddl.run(stage, ddl.refresh_matviews(cat, rename, self._ddl.matviews))
+            stage.execute("SET LOCAL search_path = ''")
             ddl.run(stage, ddl.sequence_sync(cat, rename, created))
         for stmt in self.cfg.post_load_sql:
             with stage.transaction():

@@ -1,5 +1,6 @@
-"""Reads a database catalog (tables, columns, types, constraints, indexes, sequences, views, functions,
-triggers, extensions) into plain dataclasses; every definition is schema-qualified."""
+"""Reads a database catalog (tables, columns, types, constraints, indexes, sequences, views, extensions and the
+names of every object of the schemas) into plain dataclasses; every definition is schema-qualified. The DDL
+itself comes from pg_dump (postgres/dump.py)."""
 
 from __future__ import annotations
 
@@ -106,22 +107,6 @@ class View:
 
 
 @dataclass
-class Routine:
-    schema: str
-    name: str
-    definition: str
-
-
-@dataclass
-class Trigger:
-    schema: str
-    table: str
-    name: str
-    definition: str
-    enabled: str
-
-
-@dataclass
 class TypeDef:
     schema: str
     name: str
@@ -138,8 +123,6 @@ class Catalog:
     indexes: list[Index] = field(default_factory=list)
     sequences: list[Sequence] = field(default_factory=list)
     views: list[View] = field(default_factory=list)
-    routines: list[Routine] = field(default_factory=list)
-    triggers: list[Trigger] = field(default_factory=list)
     types: list[TypeDef] = field(default_factory=list)
     extensions: dict[str, str] = field(default_factory=dict)  # name -> schema
     extension_members: set[tuple[str, str]] = field(default_factory=set)  # (schema, name)
@@ -258,21 +241,6 @@ WHERE n.nspname = ANY(%s) AND c.relkind IN ('v', 'm')
 ORDER BY c.oid
 """
 
-_ROUTINES = """
-SELECT n.nspname, p.proname, pg_get_functiondef(p.oid)
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = ANY(%s) AND p.prokind IN ('f', 'p')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-ORDER BY p.oid
-"""
-
-_TRIGGERS = """
-SELECT n.nspname, c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
-FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY(%s) AND NOT t.tgisinternal AND t.tgparentid = 0
-ORDER BY t.oid
-"""
-
 _TYPES = """
 SELECT n.nspname, t.typname, t.typtype,
        ARRAY(SELECT quote_literal(enumlabel) FROM pg_enum WHERE enumtypid = t.oid ORDER BY enumsortorder),
@@ -374,8 +342,6 @@ def read_catalog(conn: psycopg.Connection, schemas: list[str]) -> Catalog:
     cat.indexes = [Index(*r[:5], r[5], list(r[6]), r[7], r[8]) for r in conn.execute(_INDEXES, (schemas,))]
     cat.sequences = [_sequence_def(r) for r in conn.execute(_SEQUENCES, (schemas,))]
     cat.views = [View(s, n, d, m, list(o), p) for s, n, d, m, o, p in conn.execute(_VIEWS, (schemas,))]
-    cat.routines = [Routine(*r) for r in conn.execute(_ROUTINES, (schemas,))]
-    cat.triggers = [Trigger(*r) for r in conn.execute(_TRIGGERS, (schemas,))]
     cat.types = [_type_def(r) for r in conn.execute(_TYPES, (schemas,))]
     cat.extensions = dict(conn.execute(_EXTENSIONS).fetchall())
     cat.extension_members = {(s, n) for s, n in conn.execute(_EXTENSION_MEMBERS)}

@@ -17,8 +17,8 @@ def test_torture_schema_dumps_equal(dbs, monkeypatch):
         src.execute(TORTURE.read_text())
         tables = {**keep_all(src, "app"), **keep_all(src, "public")}
     cfg = make_config(dbs, monkeypatch, tables, schemas=SCHEMAS)
-    refresh(cfg)
-    refresh(cfg)  # the second release replaces a live release bound to its own objects
+    for _ in range(3):  # the second and third releases replace live releases bound to their own objects, and
+        refresh(cfg)    # drop the oldest one: nothing may cascade into the live schema
     prod = schema_lines(dbs.source, SCHEMAS)
     stage = schema_lines(dbs.target, SCHEMAS, {"prodlike_ext": "public"})
     assert dump_diff(prod, stage) == []
