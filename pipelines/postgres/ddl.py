@@ -77,42 +77,11 @@ def target_table(entry: Entry) -> tuple[str, str] | None:
     return None
 
 
-def _owned_by(entry: Entry) -> tuple[str, str] | None:
-    """The table of a SEQUENCE OWNED BY entry (`ALTER SEQUENCE s OWNED BY schema.table.column`)."""
-    sig = significant(tokenize(entry.sql))
-    words = [t.upper for t in sig]
-    for i in range(len(words) - 1):
-        if words[i:i + 2] == ["OWNED", "BY"]:
-            return _qualified_after(sig, i + 2)
-    return None
-
-
-def serial_order(entries: list[Entry]) -> list[Entry]:
-    """entries with each owned sequence's CREATE SEQUENCE moved just before its table's CREATE TABLE, where a
-    serial column creates it in production: pg_dump's order of the two then comes out the same in staging (it
-    depends on which of them is older). CREATE SEQUENCE needs only its schema, so the move is always valid."""
-    owner = {(e.schema, e.name): _owned_by(e) for e in entries if e.kind == "SEQUENCE OWNED BY"}
-    moved = {id(e): owner[(e.schema, e.name)] for e in entries
-             if e.kind == "SEQUENCE" and owner.get((e.schema, e.name)) and e.sql.upper().startswith("CREATE SEQUENCE")}
-    before: dict[tuple[str, str], list[Entry]] = {}
-    for e in entries:
-        if id(e) in moved:
-            before.setdefault(moved[id(e)], []).append(e)
-    out: list[Entry] = []
-    for e in entries:
-        if id(e) in moved:
-            continue
-        if e.kind == "TABLE" and e.schema is not None:
-            out += before.pop((e.schema, e.name), [])
-        out.append(e)
-    return out + [e for rest in before.values() for e in rest]
-
-
 def plan(entries: list[Entry], rename: Renamer, owners: dict[tuple[str, str], str]) -> ShadowDDL:
     """Split the dump: pre-data; per table (owners maps each created relation, partitions included, to its
     top-level table) the keys and indexes; everything else of post-data after all tables have loaded."""
     out = ShadowDDL()
-    for e in serial_order(entries):
+    for e in entries:
         if e.kind in _SKIPPED_KINDS:
             continue
         stmt = Statement(e.label, rename(e.sql))
