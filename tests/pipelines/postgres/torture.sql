@@ -2,6 +2,8 @@
 CREATE EXTENSION citext SCHEMA public;
 CREATE EXTENSION pg_trgm SCHEMA public;
 CREATE EXTENSION btree_gist SCHEMA public;
+CREATE EXTENSION vector SCHEMA public;
+CREATE EXTENSION bloom SCHEMA public;
 CREATE SCHEMA app;
 COMMENT ON SCHEMA app IS 'application objects';
 
@@ -31,7 +33,8 @@ CREATE TABLE app.customer (
     doc tsvector,
     referrer integer REFERENCES app.customer (id) ON DELETE SET NULL,
     total_x2 integer GENERATED ALWAYS AS (score * 2) STORED,
-    id_plus integer GENERATED ALWAYS AS (id + 1) VIRTUAL
+    id_plus integer GENERATED ALWAYS AS (id + 1) VIRTUAL,
+    embedding public.vector(3)
 ) WITH (fillfactor = 90);
 ALTER TABLE app.customer ALTER COLUMN name SET STORAGE EXTERNAL;
 ALTER TABLE app.customer ALTER COLUMN name SET STATISTICS 500;
@@ -76,6 +79,8 @@ CREATE INDEX customer_lower ON app.customer (lower(name::text) text_pattern_ops)
 CREATE INDEX customer_inc ON app.customer (country) INCLUDE (score);
 CREATE INDEX customer_trgm ON app.customer USING gin (name public.gin_trgm_ops);
 CREATE INDEX customer_doc ON app.customer USING gin (doc);
+CREATE INDEX customer_embedding ON app.customer USING hnsw (embedding public.vector_cosine_ops);
+CREATE INDEX customer_bloom ON app.customer USING bloom (score, country) WITH (length = 64);
 CREATE UNIQUE INDEX customer_lower_email ON app.customer (lower(email::text)) WHERE referrer IS NULL;
 CREATE STATISTICS app.customer_stats (dependencies, ndistinct) ON mood, country FROM app.customer;
 
@@ -107,9 +112,10 @@ CREATE TABLE public.tags (id serial PRIMARY KEY, label public.citext, customer_i
 CREATE INDEX tags_label ON public.tags (label);
 
 ALTER TABLE app.customer DISABLE TRIGGER customer_stamp;
-INSERT INTO app.customer (email, name, mood, score, country, note, doc)
+INSERT INTO app.customer (email, name, mood, score, country, note, doc, embedding)
 SELECT 'user' || i || '@example.com', 'name ' || (i % 7), (ARRAY['sad','ok','happy'])[1 + i % 3]::app.mood, i,
-       (ARRAY['FR','DE','US'])[1 + i % 3], 'n' || i, to_tsvector('simple', 'word ' || i)
+       (ARRAY['FR','DE','US'])[1 + i % 3], 'n' || i, to_tsvector('simple', 'word ' || i),
+       ('[' || i || ',1,' || (i % 5) || ']')::public.vector
 FROM generate_series(1, 30) i;
 ALTER TABLE app.customer ENABLE TRIGGER customer_stamp;
 UPDATE app.customer SET referrer = id - 1 WHERE id > 1;
