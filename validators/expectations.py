@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import re
 import threading
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
+from psycopg import sql
 
 from .distributions import HISTOGRAM, NUMBER_TYPES, StreamProfile, effective_mode, fractions, to_numbers
 from .results import CheckResult, Threshold, Verdict
@@ -141,10 +143,23 @@ def _run(source, table: str, schema: str, name: str, items: list) -> list[CheckR
     suite = gx.ExpectationSuite(name=table)
     for expectation, *_ in items:
         suite.add_expectation(expectation)
-    asset = source.add_table_asset(name=table, table_name=name, schema_name=schema)
+    asset = _asset(source, table, schema, name)
     batch = asset.add_batch_definition_whole_table("whole").get_batch()
     outcome = batch.validate(suite, result_format="SUMMARY")
     return [_result(table.removesuffix(" (sample)"), item, r) for item, r in zip(items, outcome.results)]
+
+
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _asset(source, asset_name: str, schema: str, name: str):
+    """A GX asset reading schema.name: a table asset for plain lower-case names; for any other name (quotes,
+    spaces, upper case, non-ASCII, `;`) a query asset whose SELECT quotes both with psycopg's sql module, as GX
+    folds unquoted schema names to lower case and keeps a quoted schema name's quotes as part of the name."""
+    if _PLAIN.match(schema) and _PLAIN.match(name):
+        return source.add_table_asset(name=asset_name, table_name=name, schema_name=schema)
+    query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, name)).as_string(None)
+    return source.add_query_asset(name=asset_name, query=query)
 
 
 def _result(table: str, item: tuple, r) -> CheckResult:

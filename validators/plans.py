@@ -61,8 +61,8 @@ def load_workload(text: str) -> list[Query]:
     for raw in _statements(text):
         try:
             tree = sqlglot.parse_one(raw, dialect="postgres")
-        except sqlglot.errors.ParseError as err:
-            out.append(Query(raw, error=f"does not parse: {str(err).splitlines()[0]}"))
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
+            out.append(Query(raw, error=f"does not parse: {(str(err) or type(err).__name__).splitlines()[0]}"))
             continue
         if isinstance(tree, exp.Command) or not isinstance(tree, (exp.Query, exp.DML)):
             out.append(Query(raw, error="does not parse: not a query sqlglot understands"))
@@ -75,8 +75,23 @@ def load_workload(text: str) -> list[Query]:
 
 
 def _statements(text: str) -> list[str]:
-    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """The statements of a SQL file, cut at semicolons outside quotes, identifiers and comments (sqlglot's
+    tokenizer); a file it cannot tokenize is cut at every semicolon, and the bad statement reports its error."""
+    from sqlglot.dialects.postgres import Postgres
+
+    try:
+        cuts = [t.start for t in Postgres().tokenize(text) if t.token_type == sqlglot.TokenType.SEMICOLON]
+    except sqlglot.errors.TokenError:
+        cuts = [i for i, c in enumerate(text) if c == ";"]
+    pieces, start = [], 0
+    for cut in [*cuts, len(text)]:
+        pieces.append(text[start:cut])
+        start = cut + 1
+    return [p for p in (_without_line_comments(p).strip() for p in pieces) if p]
+
+
+def _without_line_comments(statement: str) -> str:
+    return "\n".join(ln for ln in statement.splitlines() if not ln.strip().startswith("--"))
 
 
 def explain(conn: psycopg.Connection, query: Query) -> dict:

@@ -267,7 +267,7 @@ def _open_source(dsn: str, snapshot: Snapshot, lock_timeout: timedelta) -> psyco
 def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
                  progress: Progress) -> None:
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT (FORMAT binary)"
-    in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FORMAT binary, FREEZE)"
+    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN (FORMAT binary, FREEZE)"
     reported = rows = nbytes = 0
     pending = bytearray()
     cin = CopyOut(src.connection, out_sql)
@@ -298,7 +298,7 @@ def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, 
                       progress: Progress, batch_bytes: int, tap: StreamTap) -> None:
     """COPY text out and in unchanged (an all-keep table), each batch of whole rows also fed to the tap."""
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
-    in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
+    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN (FREEZE)"
     batch = bytearray()  # copied into, not a list of chunks: a chunk can pin a much larger receive buffer
     rows = nbytes = written = 0
     cin = CopyOut(src.connection, out_sql)
@@ -333,7 +333,7 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     """COPY text out, batches cut by bytes through the transforms (in worker processes when a pool is
     given, in this thread otherwise), COPY text in, in order."""
     out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
-    in_sql = f"COPY {unit.target} ({cols}) FROM STDIN (FREEZE)"
+    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN (FREEZE)"
     # Rows are copied into one buffer, not kept as a list of chunks: a chunk kept alive per row makes Python's cyclic
     # GC run every 700 rows, and its full passes walk the whole heap (with Dagster imported: a third of the copy).
     batch, rows = bytearray(), 0
@@ -410,6 +410,11 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     stats.mode = "text+transform" + (" (processes)" if pool is not None else "")
 
 
+def _column_list(cols: str) -> str:
+    """The COPY column list; none for a table without columns (`COPY t ()` is a syntax error)."""
+    return f" ({cols})" if cols else ""
+
+
 def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: str, *,
               lock_timeout: timedelta, batch_bytes: int, progress: Progress, pool=None) -> CopyStats:
     """Copy one leaf table inside its own snapshot-importing transaction; commit right after."""
@@ -418,7 +423,7 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
     src_conn = _open_source(source_dsn, snapshot, lock_timeout)
     try:
         with connections.staging(target_dsn) as dst_conn, src_conn.cursor() as src, dst_conn.cursor() as dst:
-            dst.execute(f"TRUNCATE {unit.target}")
+            dst.execute(f"TRUNCATE ONLY {unit.target}")  # ONLY: an inheritance parent keeps its children's rows
             if not unit.schema_only:
                 cols = ", ".join(qident(c) for c in unit.columns)
                 tap = sink = None

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
 
 from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.errors import Refused
+from prodlike.pipelines.postgres import dependencies
 from prodlike.pipelines.postgres.catalog import Catalog
 
 LARGE_OBJECT_TYPES = {"oid", "lo"}
@@ -117,7 +119,8 @@ def _privilege_problems(conn: psycopg.Connection, cat: Catalog, sel: Selection) 
         t = cat.tables[q]
         if t.kind == "p":
             continue
-        if not conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (f'"{t.schema}"."{t.name}"',)).fetchone()[0]:
+        relation = sql.Identifier(t.schema, t.name).as_string(conn)  # the text argument is parsed as a name
+        if not conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (relation,)).fetchone()[0]:
             problems.append(f"the production role cannot SELECT {q}: GRANT pg_read_all_data TO <role>")
         if t.rls and not (bypass and bypass[0]):
             problems.append(
@@ -127,16 +130,53 @@ def _privilege_problems(conn: psycopg.Connection, cat: Catalog, sel: Selection) 
     return problems
 
 
-def check(cfg: Config, cat: Catalog, conn: psycopg.Connection, extra: list[str] | None = None) -> PreflightReport:
-    """Raise PreflightError listing every problem, or return what will be copied and the space it needs."""
-    missing = [s for s in cfg.schemas if not any(t.schema == s for t in cat.tables.values())]
+_VIEWS_ON_EXCLUDED = """
+SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, vn.nspname || '.' || v.relname,
+       tn.nspname || '.' || t.relname
+FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+JOIN pg_namespace vn ON vn.oid = v.relnamespace JOIN pg_class t ON t.oid = d.refobjid
+JOIN pg_namespace tn ON tn.oid = t.relnamespace
+WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND v.oid <> t.oid
+  AND v.relkind IN ('v', 'm') AND vn.nspname = ANY(%(schemas)s) AND tn.nspname || '.' || t.relname = ANY(%(excluded)s)
+ORDER BY 2, 3
+"""
+
+
+def _dependency_problems(conn: psycopg.Connection, cat: Catalog, sel: Selection,
+                         stage: psycopg.Connection | None) -> list[str]:
+    """Objects the shadow DDL could not create: they need an object of a schema that is not refreshed (and that
+    staging lacks or defines differently), or a view reads an excluded table."""
+    problems = []
+    for dep in dependencies.outside(conn, cat.schemas):
+        if stage is not None and dependencies.staging_has(conn, stage, dep):
+            continue
+        problems.append(
+            f"{dep.kind} {dep.what} depends on {dep.needs_kind} {dep.needs} of schema {dep.schema!r}, which is "
+            f"not refreshed: add {dep.schema} to schemas: (prodlike then copies it too), or create {dep.needs} "
+            f"in staging with the same definition")
+    if sel.excluded:
+        for kind, view, table in conn.execute(_VIEWS_ON_EXCLUDED, {"schemas": cat.schemas,
+                                                                   "excluded": sel.excluded}):
+            problems.append(f"{kind} {view} reads {table}, which is excluded: staging cannot create the view "
+                            f"without it; copy {table}, or list it under schema_only: to create it empty")
+    return problems
+
+
+def check(cfg: Config, cat: Catalog, conn: psycopg.Connection, extra: list[str] | None = None,
+          stage: psycopg.Connection | None = None) -> PreflightReport:
+    """Raise PreflightError listing every problem, or return what will be copied and the space it needs.
+    With a staging connection, a dependency on an unrefreshed schema is accepted where staging has the same
+    object with the same definition."""
+    present = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)",
+                                          (list(cfg.schemas),))}
     sel = select_tables(cfg, cat)
-    problems = [f"schemas: production has no tables in schema {s!r}; check the name or the DSN's database"
-                for s in missing]
+    problems = [f"schemas: production has no schema {s!r}; check the name or the DSN's database"
+                for s in cfg.schemas if s not in present]
     problems += _config_problems(cfg, cat, sel)
     problems += _fk_problems(cat, sel)
     problems += _column_problems(cfg, cat, sel)
     problems += _privilege_problems(conn, cat, sel)
+    problems += _dependency_problems(conn, cat, sel, stage)
     problems += extra or []
     if problems:
         raise PreflightError(problems)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers.keys import check_key
@@ -21,7 +22,7 @@ from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot,
 from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check, select_tables
 from prodlike.pipelines.engine.workers import TransformPool, start_server
 from prodlike.pipelines.errors import Refused, Transient, safe_message
-from prodlike.pipelines.postgres import connections, ddl
+from prodlike.pipelines.postgres import connections, ddl, dump
 from prodlike.pipelines.postgres.catalog import Catalog, qident, read_catalog
 from prodlike.validators.distributions import ColumnSpec, read_edges
 from prodlike.validators.expectations import preload
@@ -76,11 +77,18 @@ def shapes(cat: Catalog, tables: list[str]) -> dict[str, anon_policy.TableShape]
             name=q,
             columns=[anon_policy.ColumnShape(c.name, c.type_name, c.type_category, c.type_sql, c.not_null)
                      for c in t.copied_columns],
-            unique=[c.columns for c in cons if c.kind in "pu"],
+            unique=[c.columns for c in cons if c.kind in "pux"] + unique_indexes(cat, q),
             foreign_keys=[(c.columns, c.ref_table, c.ref_columns) for c in cons if c.kind == "f"],
             checked=checked,
         )
     return out
+
+
+def unique_indexes(cat: Catalog, qualified: str) -> list[list[str]]:
+    """Columns of each unique index of a table that backs no constraint (expression and partial ones too:
+    their columns are held to injective transforms like any unique column)."""
+    schema, name = qualified.split(".", 1)
+    return [i.columns for i in cat.indexes if i.unique and (i.schema, i.table) == (schema, name) and i.columns]
 
 
 def config_rules(cfg: Config) -> dict:
@@ -130,15 +138,22 @@ class Refresh:
         self.on_start, self.force = on_start, force
         self._stats, self.statistics = None, {"restored": False}
         self._pool = None
+        self._ddl = ddl.ShadowDDL()
 
     # ---- preflight -------------------------------------------------------------------------
     def preflight(self) -> PreflightReport:
         """Compare config and production catalog without moving data (also runs inside copy)."""
         with connections.production(self.source_dsn, self.cfg.copy_.lock_timeout) as conn:
             cat = read_catalog(conn, self.cfg.schemas)
-            return self._check(cat, conn)
+            try:  # staging answers whether it already has what an unrefreshed schema would have to provide
+                stage = connections.staging(self.target_dsn, autocommit=True)
+            except psycopg.OperationalError:
+                return self._check(cat, conn)
+            with stage:
+                return self._check(cat, conn, stage)
 
-    def _check(self, cat: Catalog, conn: psycopg.Connection) -> PreflightReport:
+    def _check(self, cat: Catalog, conn: psycopg.Connection,
+               stage: psycopg.Connection | None = None) -> PreflightReport:
         sel = select_tables(self.cfg, cat)
         listed = [q for q in sel.copied if q in self.cfg.anonymization.tables]  # others: 'not in the config'
         extra = unreviewed_keep_columns(self.cfg, cat, listed)
@@ -148,7 +163,7 @@ class Refresh:
             extra += err.problems
         except ValueError as err:
             extra.append(str(err))
-        return check(self.cfg, cat, conn, extra)
+        return check(self.cfg, cat, conn, extra, stage)
 
     # ---- copy ------------------------------------------------------------------------------
     def copy(self) -> Iterator[TableResult]:
@@ -205,12 +220,12 @@ class Refresh:
             start_server()
         snapshot, cat = export_snapshot(self.source_dsn, cfg.schemas, cfg.copy_.lock_timeout, read_catalog)
         try:
-            report = self._check(cat, snapshot.conn)
+            report = self._check(cat, snapshot.conn, stage)
             self.outcome = CopyOutcome(self.run_id, snapshot.taken_at, preflight=report)
             log.info("production snapshot %s taken at %s; %d tables, %.1f MB (staging needs about %.1f MB)",
                      snapshot.id, snapshot.taken_at, len(report.selection.copied), report.production_bytes / 1e6,
                      report.staging_bytes_needed / 1e6)
-            rename = self._prepare_shadow(stage, cat, report)
+            rename = self._prepare_shadow(stage, cat, report, snapshot)
             units = self._units(cat, report, rename)
             self._profile_specs(snapshot.conn, cat, units)
             self._read_statistics(stage, snapshot.conn, units)
@@ -244,15 +259,24 @@ class Refresh:
                     keep.setdefault(name, set()).update(set(u.columns) - transformed)
         self._stats = statistics.read(prod, keep)
 
-    def _prepare_shadow(self, stage: psycopg.Connection, cat: Catalog, report: PreflightReport) -> ddl.Renamer:
+    def _prepare_shadow(self, stage: psycopg.Connection, cat: Catalog, report: PreflightReport,
+                        snapshot: Snapshot) -> ddl.Renamer:
+        """Read production's DDL (pg_dump, inside the run's snapshot), create the shadow schemas and run its
+        pre-data there; keys, indexes and the rest of post-data wait for the rows."""
         ext_schemas = self._ensure_extensions(stage, cat)
-        rename = ddl.Renamer({s: ddl.shadow_name(s) for s in cat.schemas}, cat.extension_members, ext_schemas)
-        created = all_created(cat, report.selection)
+        rename = ddl.Renamer({s: ddl.shadow_name(s) for s in cat.schemas}, cat.extension_members, ext_schemas,
+                             cat.objects)
+        entries = dump.read(self.source_dsn, cat.schemas, report.selection.excluded, snapshot.id,
+                            self.cfg.copy_.lock_timeout)
+        owners = {tuple(t.qualified.split(".", 1)): q for q in report.selection.created
+                  for t in cat.partition_tree(q)}
+        self._ddl = ddl.plan(entries, rename, owners)
         with stage.transaction():
             stage.execute("SET LOCAL check_function_bodies = off")
-            stage.execute(f"SET LOCAL search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
-            for stmt in ddl.pre_data(cat, rename, created):
-                stage.execute(stmt)
+            stage.execute("SET LOCAL search_path = ''")
+            for s in cat.schemas:
+                stage.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(ddl.shadow_name(s))))
+            ddl.run(stage, self._ddl.pre_data)
             for s in cat.schemas:
                 stage.execute("INSERT INTO prodlike.shadow (schema_name, run_id) VALUES (%s, %s) "
                               "ON CONFLICT (schema_name) DO UPDATE SET run_id = excluded.run_id, created_at = now()",
@@ -353,13 +377,13 @@ class Refresh:
                 time.sleep(delay)
 
     def _post_table(self, cat: Catalog, rename: ddl.Renamer, table: str) -> float:
+        """Keys, unique and exclusion constraints and indexes of one table (and its partitions), after its rows."""
         t0 = time.perf_counter()
         with connections.staging(self.target_dsn) as conn:
             conn.execute("SET maintenance_work_mem = '256MB'")
-            conn.execute(f"SET search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
-            for stmt in ddl.table_post_data(cat, rename, table):
-                faults.point("copy.post_data")
-                conn.execute(stmt)
+            conn.execute("SET search_path = ''")
+            faults.point("copy.post_data")
+            ddl.run(conn, self._ddl.table_post_data.get(table, []))
             conn.commit()
         return time.perf_counter() - t0
 
@@ -407,11 +431,14 @@ class Refresh:
     def _finish(self, stage: psycopg.Connection, cat: Catalog, rename: ddl.Renamer, report: PreflightReport) -> None:
         created = all_created(cat, report.selection)
         with stage.transaction():
-            stage.execute(f"SET LOCAL search_path = {qident(EXTENSION_SCHEMA)}, pg_catalog")
-            for stmt in ddl.final_post_data(cat, rename, created):
-                stage.execute(stmt)
-            for stmt in ddl.sequence_sync_sql(cat, rename, created):
-                stage.execute(stmt)
+            stage.execute("SET LOCAL search_path = ''")
+            ddl.run(stage, self._ddl.post_data)
+            # functions a materialized view calls may name tables unqualified: resolve them in the shadow
+            shadows = sql.SQL(", ").join(sql.Identifier(ddl.shadow_name(s)) for s in cat.schemas)
+            stage.execute(sql.SQL("SET LOCAL search_path = {}, {}").format(shadows, sql.Identifier(EXTENSION_SCHEMA)))
+            ddl.run(stage, ddl.refresh_matviews(cat, rename, self._ddl.matviews))
+            stage.execute("SET LOCAL search_path = ''")
+            ddl.run(stage, ddl.sequence_sync(cat, rename, created))
         for stmt in self.cfg.post_load_sql:
             with stage.transaction():
                 shadows = ", ".join(qident(ddl.shadow_name(s)) for s in self.cfg.schemas)

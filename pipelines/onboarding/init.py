@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import yaml
 
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers.keys import KEY_ENV
@@ -18,7 +19,7 @@ from prodlike.pipelines.config.secrets import resolve
 from prodlike.pipelines.engine.refresh import shapes
 from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.onboarding.scan import scan
-from prodlike.pipelines.postgres import connections
+from prodlike.pipelines.postgres import connections, dependencies
 from prodlike.pipelines.postgres.catalog import qident, read_catalog
 from prodlike.validators import plans
 
@@ -50,15 +51,23 @@ class TableBlock:
     columns: list[ColumnLine] = field(default_factory=list)
 
 
+_USER_OBJECTS = """
+SELECT DISTINCT n.nspname FROM pg_namespace n JOIN (
+    SELECT relnamespace, 'pg_class'::regclass, oid FROM pg_class WHERE relkind IN ('r', 'p', 'v', 'm', 'S')
+    UNION ALL SELECT pronamespace, 'pg_proc'::regclass, oid FROM pg_proc
+    UNION ALL SELECT typnamespace, 'pg_type'::regclass, oid FROM pg_type WHERE typtype IN ('e', 'd', 'r')
+) o(nsp, classid, objid) ON o.nsp = n.oid
+WHERE NOT n.nspname = ANY(%s) AND n.nspname NOT LIKE 'pg\\_temp%%' AND n.nspname NOT LIKE 'pg\\_toast%%'
+  AND n.nspname NOT LIKE '\\_prodlike%%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype = 'e')
+ORDER BY 1
+"""
+
+
 def production_schemas(conn: psycopg.Connection) -> list[str]:
-    """Schemas that hold ordinary or partitioned tables (system and prodlike's own excluded)."""
-    rows = conn.execute(
-        "SELECT DISTINCT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND NOT n.nspname = ANY(%s) AND n.nspname NOT LIKE 'pg\\_temp%%' "
-        "AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE '\\_prodlike%%' "
-        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') ORDER BY 1",
-        (list(SYSTEM_SCHEMAS),)).fetchall()
-    return [r[0] for r in rows]
+    """Schemas holding user objects: tables, views, sequences, functions, enums, domains, ranges (system schemas,
+    prodlike's own and extension members left out); pg_dump would copy each of them."""
+    return [r[0] for r in conn.execute(_USER_OBJECTS, (list(SYSTEM_SCHEMAS),)).fetchall()]
 
 
 def _fits(rule: str, table: str, shape: anon_policy.TableShape, col: anon_policy.ColumnShape) -> bool:
@@ -102,6 +111,10 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
     if rule is None and col.name in shape.checked and not _has_evidence(finding):
         return ColumnLine(col.name, "keep", f"review: {col.type_sql}; under a CHECK constraint, which no "
                                             f"transformer may touch; {finding.evidence}", review=True)
+    if rule is None and not _has_evidence(finding):  # e.g. a boolean `email_sent`: only its name looks like PII
+        return ColumnLine(col.name, "keep", f"review: {col.type_sql}; suggested {finding.suggestion} by its name "
+                                            f"but no transformer fits the type and no value looks like PII; "
+                                            f"{finding.evidence}", review=True)
     if rule is None:
         return ColumnLine(col.name, None, f"{col.type_sql}; suggested {finding.suggestion} but no transformer "
                                           f"fits (CHECK constraint or type), values look like PII: classify it by hand",
@@ -192,6 +205,11 @@ def _key(name: str) -> str:
     return name if _PLAIN.match(name.replace(".", "_")) else json.dumps(name)
 
 
+def _rule(name: str) -> str:
+    """A transformer name as a YAML scalar: quoted where YAML would read another type (`null`, `true`, `on`)."""
+    return name if yaml.safe_load(name) == name else json.dumps(name)
+
+
 def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
     lines = []
     for b in blocks:
@@ -203,14 +221,14 @@ def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
                       f"      keep: [{reviewed}]   # no PII found; a column added later refuses the refresh"]
             continue
         lines += [f"    {_key(b.name)}:", "      columns:"]
-        if not b.columns:
+        if not written:  # only comments below (or nothing): YAML would read `columns:` as null
             lines[-1] = "      columns: {}"
         width = max((len(_key(c.name)) + len(c.rule or "") for c in b.columns), default=0) + 4
         for c in b.columns:
             if c.rule is None:
                 lines.append(f"        # {_key(c.name)}: {'REVIEW ' if c.review else ''}{c.comment}")
             else:
-                entry = f"{_key(c.name)}: {c.rule}"
+                entry = f"{_key(c.name)}: {_rule(c.rule)}"
                 lines.append(f"        {entry:<{width}}# {c.comment}")
     return lines
 
@@ -294,6 +312,7 @@ def init(output: Path, source_env: str = SOURCE_ENV, target_env: str = TARGET_EN
     source_dsn = resolve(f"${{{source_env}}}", "--source-dsn-env")
     with connections.production(source_dsn) as conn:
         schemas = production_schemas(conn)
+        schemas = dependencies.needed_schemas(conn, schemas) if schemas else schemas
     if not schemas:
         raise InitError("production has no tables outside the system schemas: nothing to configure")
     draft = Config.model_validate({"source": {"dsn": f"${{{source_env}}}"}, "target": {"dsn": f"${{{target_env}}}"},

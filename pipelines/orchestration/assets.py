@@ -16,6 +16,7 @@ from prodlike.pipelines.engine.refresh import Refresh
 from prodlike.pipelines.errors import safe_message
 from prodlike.pipelines.oncall.loop import Context
 from prodlike.pipelines.orchestration import checks
+from prodlike.pipelines.orchestration.names import asset_name, table_of_path
 from prodlike.pipelines.report.page import reports_dir, safe_file_name
 from prodlike.validators.results import Verdict
 
@@ -68,7 +69,12 @@ class ProdlikeResource(dg.ConfigurableResource):
 
 def table_key(qualified: str) -> dg.AssetKey:
     schema, table = qualified.split(".", 1)
-    return dg.AssetKey(["staging", schema, table])
+    return dg.AssetKey(["staging", asset_name(schema), asset_name(table)])
+
+
+def table_of(key: dg.AssetKey) -> str:
+    """The qualified production table of a table asset key (other keys: their path after `staging`)."""
+    return table_of_path(key.path)
 
 
 def configured_tables(cfg: Config) -> list[str]:

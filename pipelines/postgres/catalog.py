@@ -1,5 +1,6 @@
-"""Reads a database catalog (tables, columns, types, constraints, indexes, sequences, views, functions,
-triggers, extensions) into plain dataclasses; every definition is schema-qualified."""
+"""Reads a database catalog (tables, columns, types, constraints, indexes, sequences, views, extensions and the
+names of every object of the schemas) into plain dataclasses; every definition is schema-qualified. The DDL
+itself comes from pg_dump (postgres/dump.py)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,10 @@ class Index:
     name: str
     definition: str
     parent: str | None = None  # "schema.index" of the partitioned index this one is attached to
+    unique: bool = False
+    columns: list[str] = field(default_factory=list)  # key columns and columns its expressions or predicate use
+    expression: bool = False
+    partial: bool = False
 
 
 @dataclass
@@ -99,22 +104,7 @@ class View:
     definition: str
     materialized: bool
     options: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Routine:
-    schema: str
-    name: str
-    definition: str
-
-
-@dataclass
-class Trigger:
-    schema: str
-    table: str
-    name: str
-    definition: str
-    enabled: str
+    populated: bool = True
 
 
 @dataclass
@@ -134,11 +124,10 @@ class Catalog:
     indexes: list[Index] = field(default_factory=list)
     sequences: list[Sequence] = field(default_factory=list)
     views: list[View] = field(default_factory=list)
-    routines: list[Routine] = field(default_factory=list)
-    triggers: list[Trigger] = field(default_factory=list)
     types: list[TypeDef] = field(default_factory=list)
     extensions: dict[str, str] = field(default_factory=dict)  # name -> schema
     extension_members: set[tuple[str, str]] = field(default_factory=set)  # (schema, name)
+    objects: set[tuple[str, str]] = field(default_factory=set)  # (schema, name) of every object of the schemas
     server_version: int = 0
 
     def leaves(self, qualified: str) -> list[Table]:
@@ -213,7 +202,16 @@ ORDER BY CASE k.contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'x' THEN 2 WHEN 'c'
 _INDEXES = """
 SELECT n.nspname, t.relname, ic.relname, pg_get_indexdef(i.indexrelid),
        (SELECT pn.nspname || '.' || p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
-        JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.indexrelid)
+        JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.indexrelid),
+       i.indisunique,
+       ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND (
+                 a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1])
+                 OR (a.attnum <> ALL(i.indkey::int2[]) AND EXISTS (
+                     SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                     AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid
+                     AND d.refobjsubid = a.attnum)))
+             ORDER BY a.attnum),
+       i.indexprs IS NOT NULL, i.indpred IS NOT NULL
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = ANY(%s) AND t.relkind IN ('r', 'p', 'm')
@@ -236,26 +234,12 @@ ORDER BY c.oid
 """
 
 _VIEWS = """
-SELECT n.nspname, c.relname, pg_get_viewdef(c.oid), c.relkind = 'm', coalesce(c.reloptions, '{}')
+SELECT n.nspname, c.relname, pg_get_viewdef(c.oid), c.relkind = 'm', coalesce(c.reloptions, '{}'),
+       c.relispopulated
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY(%s) AND c.relkind IN ('v', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
 ORDER BY c.oid
-"""
-
-_ROUTINES = """
-SELECT n.nspname, p.proname, pg_get_functiondef(p.oid)
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = ANY(%s) AND p.prokind IN ('f', 'p')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-ORDER BY p.oid
-"""
-
-_TRIGGERS = """
-SELECT n.nspname, c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
-FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY(%s) AND NOT t.tgisinternal AND t.tgparentid = 0
-ORDER BY t.oid
 """
 
 _TYPES = """
@@ -280,13 +264,43 @@ WHERE e.extname <> 'plpgsql'
 """
 
 _EXTENSION_MEMBERS = """
-SELECT n.nspname, coalesce(t.typname, p.proname, o.oprname)
+SELECT n.nspname, m.name
 FROM pg_depend d
-LEFT JOIN pg_type t ON d.classid = 'pg_type'::regclass AND t.oid = d.objid
-LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
-LEFT JOIN pg_operator o ON d.classid = 'pg_operator'::regclass AND o.oid = d.objid
-JOIN pg_namespace n ON n.oid = coalesce(t.typnamespace, p.pronamespace, o.oprnamespace)
-WHERE d.deptype = 'e' AND n.nspname = ANY(%s)
+JOIN LATERAL (
+    SELECT typnamespace, typname FROM pg_type WHERE d.classid = 'pg_type'::regclass AND oid = d.objid
+    UNION ALL SELECT pronamespace, proname FROM pg_proc WHERE d.classid = 'pg_proc'::regclass AND oid = d.objid
+    UNION ALL SELECT oprnamespace, oprname FROM pg_operator WHERE d.classid = 'pg_operator'::regclass AND oid = d.objid
+    UNION ALL SELECT opcnamespace, opcname FROM pg_opclass WHERE d.classid = 'pg_opclass'::regclass AND oid = d.objid
+    UNION ALL SELECT opfnamespace, opfname FROM pg_opfamily WHERE d.classid = 'pg_opfamily'::regclass AND oid = d.objid
+    UNION ALL SELECT collnamespace, collname FROM pg_collation
+              WHERE d.classid = 'pg_collation'::regclass AND oid = d.objid
+    UNION ALL SELECT cfgnamespace, cfgname FROM pg_ts_config
+              WHERE d.classid = 'pg_ts_config'::regclass AND oid = d.objid
+    UNION ALL SELECT dictnamespace, dictname FROM pg_ts_dict WHERE d.classid = 'pg_ts_dict'::regclass AND oid = d.objid
+    UNION ALL SELECT relnamespace, relname FROM pg_class WHERE d.classid = 'pg_class'::regclass AND oid = d.objid
+) m(nsp, name) ON true
+JOIN pg_namespace n ON n.oid = m.nsp
+WHERE d.deptype = 'e'
+"""
+
+
+_SCHEMA_OBJECTS = """
+SELECT n.nspname, o.name FROM pg_namespace n JOIN (
+    SELECT relnamespace, relname FROM pg_class
+    UNION ALL SELECT typnamespace, typname FROM pg_type
+    UNION ALL SELECT pronamespace, proname FROM pg_proc
+    UNION ALL SELECT oprnamespace, oprname FROM pg_operator
+    UNION ALL SELECT opcnamespace, opcname FROM pg_opclass
+    UNION ALL SELECT opfnamespace, opfname FROM pg_opfamily
+    UNION ALL SELECT collnamespace, collname FROM pg_collation
+    UNION ALL SELECT connamespace, conname FROM pg_conversion
+    UNION ALL SELECT stxnamespace, stxname FROM pg_statistic_ext
+    UNION ALL SELECT cfgnamespace, cfgname FROM pg_ts_config
+    UNION ALL SELECT dictnamespace, dictname FROM pg_ts_dict
+    UNION ALL SELECT prsnamespace, prsname FROM pg_ts_parser
+    UNION ALL SELECT tmplnamespace, tmplname FROM pg_ts_template
+) o(nsp, name) ON o.nsp = n.oid
+WHERE n.nspname = ANY(%s)
 """
 
 
@@ -326,12 +340,11 @@ def read_catalog(conn: psycopg.Connection, schemas: list[str]) -> Catalog:
         by_oid[relid].columns.append(Column(name, typ, notnull, default, ident, gen, coll, tname, tcat))
     for schema, table, name, kind, definition, cols, ref, refcols in conn.execute(_CONSTRAINTS, (schemas,)):
         cat.constraints.append(Constraint(schema, table, name, kind, definition, list(cols), ref, list(refcols)))
-    cat.indexes = [Index(*r) for r in conn.execute(_INDEXES, (schemas,))]
+    cat.indexes = [Index(*r[:5], r[5], list(r[6]), r[7], r[8]) for r in conn.execute(_INDEXES, (schemas,))]
     cat.sequences = [_sequence_def(r) for r in conn.execute(_SEQUENCES, (schemas,))]
-    cat.views = [View(s, n, d, m, list(o)) for s, n, d, m, o in conn.execute(_VIEWS, (schemas,))]
-    cat.routines = [Routine(*r) for r in conn.execute(_ROUTINES, (schemas,))]
-    cat.triggers = [Trigger(*r) for r in conn.execute(_TRIGGERS, (schemas,))]
+    cat.views = [View(s, n, d, m, list(o), p) for s, n, d, m, o, p in conn.execute(_VIEWS, (schemas,))]
     cat.types = [_type_def(r) for r in conn.execute(_TYPES, (schemas,))]
     cat.extensions = dict(conn.execute(_EXTENSIONS).fetchall())
-    cat.extension_members = {(s, n) for s, n in conn.execute(_EXTENSION_MEMBERS, (schemas,))}
+    cat.extension_members = {(s, n) for s, n in conn.execute(_EXTENSION_MEMBERS)}
+    cat.objects = {(s, n) for s, n in conn.execute(_SCHEMA_OBJECTS, (schemas,))}
     return cat

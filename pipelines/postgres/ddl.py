@@ -1,19 +1,25 @@
-"""DDL that recreates a production catalog inside staging's shadow schemas (pre-data, post-data)."""
+"""Production's pg_dump entries turned into the shadow schemas' DDL: pre-data before the rows, each table's keys
+and indexes after its rows, the rest of post-data after every table; run statement by statement, naming the
+object on failure."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from prodlike.pipelines.postgres.catalog import Catalog, Column, Table, qident, qname
+import psycopg
+from psycopg import sql
 
-_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
-_QUALIFIED = re.compile(rf'(?<![\w$".])({_IDENT})\.({_IDENT})')
-_FUNCTION_BODY = re.compile(r"^AS \$", re.MULTILINE)
+from prodlike.pipelines.postgres.catalog import Catalog
+from prodlike.pipelines.postgres.dump import Entry
+from prodlike.pipelines.postgres.rename import Renamer
+from prodlike.pipelines.postgres.sqltokens import Token, significant, tokenize
 
+__all__ = ["DDLError", "Renamer", "ShadowDDL", "Statement", "plan", "previous_name", "run", "shadow_name"]
 
-def _unquote(ident: str) -> str:
-    return ident[1:-1].replace('""', '"') if ident.startswith('"') else ident.lower()
+# entries built per table right after its rows load (pg_dump's post-data: keys, unique/exclusion, indexes)
+_PER_TABLE_KINDS = {"CONSTRAINT", "INDEX"}
+# entries prodlike makes itself: the shadow schemas are created before the dump's DDL runs
+_SKIPPED_KINDS = {"SCHEMA"}
 
 
 def shadow_name(schema: str) -> str:
@@ -26,140 +32,111 @@ def previous_name(schema: str) -> str:
     return f"_prodlike_prev_{schema}"[:63]
 
 
+class DDLError(RuntimeError):
+    """A DDL statement failed in staging; says which object (kind and qualified name), never row values."""
+
+    def __init__(self, label: str, err: psycopg.Error):
+        from prodlike.pipelines.errors import safe_message
+
+        self.label, self.sqlstate = label, getattr(err, "sqlstate", None)
+        super().__init__(f"creating {label} in staging failed: {safe_message(err)}")
+
+
 @dataclass
-class Renamer:
-    """Rewrites schema-qualified names: refreshed schemas to their shadow, extension members to
-    the schema where staging keeps that extension."""
-
-    schemas: dict[str, str]  # production schema -> staging schema
-    extension_members: set[tuple[str, str]]
-    extension_schemas: dict[str, str]  # production extension schema -> staging extension schema
-
-    def _sub(self, m: re.Match) -> str:
-        schema, name = _unquote(m.group(1)), _unquote(m.group(2))
-        if (schema, name) in self.extension_members and schema in self.extension_schemas:
-            return f"{qident(self.extension_schemas[schema])}.{m.group(2)}"
-        if schema in self.schemas:
-            return f"{qident(self.schemas[schema])}.{m.group(2)}"
-        return m.group(0)
-
-    def __call__(self, sql: str) -> str:
-        return _QUALIFIED.sub(self._sub, sql)
-
-    def routine(self, definition: str) -> str:
-        """Rewrite a function's signature but never its body (bodies bind by name at run time)."""
-        m = _FUNCTION_BODY.search(definition)
-        if not m:
-            return self(definition)
-        return self(definition[: m.start()]) + definition[m.start():]
-
-    def table(self, qualified: str) -> str:
-        schema, name = qualified.split(".", 1)
-        return qname(self.schemas.get(schema, schema), name)
+class Statement:
+    label: str  # kind and qualified name of the object, as errors show it
+    sql: str
 
 
-def _column_sql(col: Column, rename: Renamer) -> str:
-    parts = [qident(col.name), rename(col.type_sql)]
-    if col.collation:
-        parts.append(f"COLLATE {col.collation}")
-    if col.identity:
-        parts.append(f"GENERATED {'ALWAYS' if col.identity == 'a' else 'BY DEFAULT'} AS IDENTITY")
-    elif col.generated:
-        kind = "VIRTUAL" if col.generated == "v" else "STORED"
-        parts.append(f"GENERATED ALWAYS AS ({rename(col.default or '')}) {kind}")
-    elif col.default is not None:
-        parts.append(f"DEFAULT {rename(col.default)}")
-    if col.not_null:
-        parts.append("NOT NULL")
-    return " ".join(parts)
+@dataclass
+class ShadowDDL:
+    """The shadow schemas' DDL in pg_dump's dependency order, cut where the rows load."""
+
+    pre_data: list[Statement] = field(default_factory=list)
+    table_post_data: dict[str, list[Statement]] = field(default_factory=dict)  # top-level table -> statements
+    post_data: list[Statement] = field(default_factory=list)
+    matviews: list[tuple[str, str]] = field(default_factory=list)  # (schema, name) in creation order
 
 
-def create_table_sql(table: Table, rename: Renamer) -> str:
-    target = rename.table(table.qualified)
-    opts = f" WITH ({', '.join(table.options)})" if table.options else ""
-    if table.parent:
-        sql = f"CREATE TABLE {target} PARTITION OF {rename.table(table.parent)} {table.partition_bound}"
-    else:
-        cols = ",\n    ".join(_column_sql(c, rename) for c in table.columns)
-        sql = f"CREATE TABLE {target} (\n    {cols}\n)"
-    if table.kind == "p":
-        sql += f" PARTITION BY {table.partition_key}"
-    return sql + opts
+def _qualified_after(sig: list[Token], start: int) -> tuple[str, str] | None:
+    """The schema-qualified name at sig[start:] (after an optional ONLY)."""
+    i = start + (1 if start < len(sig) and sig[start].upper == "ONLY" else 0)
+    if i + 2 < len(sig) and sig[i + 1].text == "." and sig[i].name and sig[i + 2].name:
+        return sig[i].name, sig[i + 2].name
+    return None
 
 
-def pre_data(cat: Catalog, rename: Renamer, tables: list[str]) -> list[str]:
-    """Schemas, types, sequences, functions and empty tables, in dependency order."""
-    out = [f"CREATE SCHEMA {qident(rename.schemas[s])}" for s in cat.schemas]
-    out += [rename(t.definition) for t in cat.types]
-    out += [rename(s.definition) for s in cat.sequences if not s.identity]
-    out += [rename.routine(r.definition) for r in cat.routines]
-    wanted = set(tables)
-    def depth(t) -> int:
-        return 0 if t.parent is None else 1 + depth(cat.tables[t.parent])
-
-    ordered = sorted((t for t in cat.tables.values() if t.qualified in wanted), key=depth)
-    out += [create_table_sql(t, rename) for t in ordered]
-    for s in cat.sequences:
-        if s.owned_by and not s.identity and f"{s.schema}.{s.owned_by[0]}" in wanted:
-            out.append(f"ALTER SEQUENCE {rename.table(f'{s.schema}.{s.name}')} OWNED BY "
-                       f"{rename.table(f'{s.schema}.{s.owned_by[0]}')}.{qident(s.owned_by[1])}")
-    return out
+def target_table(entry: Entry) -> tuple[str, str] | None:
+    """The table an INDEX or CONSTRAINT entry builds on, read from its tokens."""
+    sig = significant(tokenize(entry.sql))
+    words = [t.upper for t in sig]
+    if entry.kind == "INDEX" and "ON" in words:
+        return _qualified_after(sig, words.index("ON") + 1)
+    if entry.kind == "CONSTRAINT" and words[:2] == ["ALTER", "TABLE"]:
+        return _qualified_after(sig, 2)
+    return None
 
 
-def table_post_data(cat: Catalog, rename: Renamer, qualified: str) -> list[str]:
-    """Keys, unique and check constraints and indexes of one table and its partitions (built after the
-    rows load). Partitioned indexes are created ON ONLY the parent, each partition's index on the
-    partition under its production name, then attached deepest first, as pg_dump does."""
-    schema, name = qualified.split(".", 1)
-    target = rename.table(qualified)
-    out = [f"ALTER TABLE {target} ADD CONSTRAINT {qident(c.name)} {rename(c.definition)}"
-           for c in cat.constraints if (c.schema, c.table) == (schema, name) and c.kind in "pucx"]
-    tree = cat.partition_tree(qualified)
-    order = {t.qualified: d for d, t in enumerate(tree)}  # parents before children
-    indexes = [i for i in cat.indexes if f"{i.schema}.{i.table}" in order]
-    out += [rename(i.definition) for i in indexes]
-    attached = sorted((i for i in indexes if i.parent), key=lambda i: -order[f"{i.schema}.{i.table}"])
-    out += [f"ALTER INDEX {rename.table(i.parent)} ATTACH PARTITION {rename.table(f'{i.schema}.{i.name}')}"
-            for i in attached]
-    return out
-
-
-def final_post_data(cat: Catalog, rename: Renamer, tables: list[str]) -> list[str]:
-    """Foreign keys, triggers, views and materialized views (after every table has loaded)."""
-    wanted = set(tables)
-    out = [f"ALTER TABLE {rename.table(f'{c.schema}.{c.table}')} ADD CONSTRAINT {qident(c.name)} "
-           f"{rename(c.definition)}"
-           for c in cat.foreign_keys() if f"{c.schema}.{c.table}" in wanted]
-    for t in cat.triggers:
-        if f"{t.schema}.{t.table}" in wanted:
-            out.append(rename(t.definition))
-            if t.enabled == "D":
-                out.append(f"ALTER TABLE {rename.table(f'{t.schema}.{t.table}')} DISABLE TRIGGER {qident(t.name)}")
-    for v in cat.views:
-        target = rename.table(f"{v.schema}.{v.name}")
-        opts = f" WITH ({', '.join(v.options)})" if v.options else ""
-        if v.materialized:
-            out.append(f"CREATE MATERIALIZED VIEW {target}{opts} AS {rename(v.definition.rstrip(';'))} WITH NO DATA")
+def plan(entries: list[Entry], rename: Renamer, owners: dict[tuple[str, str], str]) -> ShadowDDL:
+    """Split the dump: pre-data; per table (owners maps each created relation, partitions included, to its
+    top-level table) the keys and indexes; everything else of post-data after all tables have loaded."""
+    out = ShadowDDL()
+    for e in entries:
+        if e.kind in _SKIPPED_KINDS:
+            continue
+        stmt = Statement(e.label, rename(e.sql))
+        if e.section == "pre-data":
+            out.pre_data.append(stmt)
+            if e.kind == "MATERIALIZED VIEW" and e.schema is not None:
+                out.matviews.append((e.schema, e.name))
+            continue
+        owner = owners.get(target_table(e) or ("", "")) if e.kind in _PER_TABLE_KINDS else None
+        if owner is not None:
+            out.table_post_data.setdefault(owner, []).append(stmt)
         else:
-            out.append(f"CREATE VIEW {target}{opts} AS {rename(v.definition)}")
-    matviews = {(v.schema, v.name) for v in cat.views if v.materialized}
-    out += [rename(i.definition) for i in cat.indexes if (i.schema, i.table) in matviews]
-    out += [f"REFRESH MATERIALIZED VIEW {rename.table(f'{s}.{n}')}" for s, n in sorted(matviews)]
+            out.post_data.append(stmt)
     return out
 
 
-def sequence_sync_sql(cat: Catalog, rename: Renamer, tables: list[str]) -> list[str]:
-    """setval for every sequence: past the copied max of its column and production's last value."""
+def run(conn: psycopg.Connection, statements: list[Statement]) -> None:
+    """Execute each statement; a failure raises DDLError naming the object (the server's DETAIL, which can hold
+    row values, is dropped and the original error is not chained)."""
+    for s in statements:
+        try:
+            conn.execute(s.sql)
+        except psycopg.Error as err:
+            raise DDLError(s.label, err) from None
+
+
+def refresh_matviews(cat: Catalog, rename: Renamer, matviews: list[tuple[str, str]]) -> list[Statement]:
+    """REFRESH of every materialized view production has populated (computed in staging from the copied rows)."""
+    populated = {(v.schema, v.name) for v in cat.views if v.materialized and v.populated}
+    return [Statement(f"materialized view data {s}.{n}",
+                      sql.SQL("REFRESH MATERIALIZED VIEW {}").format(rename.identifier(s, n)).as_string(None))
+            for s, n in matviews if (s, n) in populated]
+
+
+def sequence_sync(cat: Catalog, rename: Renamer, tables: list[str]) -> list[Statement]:
+    """setval for every copied sequence: past the copied max of its column and production's last value."""
     wanted = set(tables)
     out = []
     for s in cat.sequences:
-        seq = rename.table(f"{s.schema}.{s.name}")
-        last = s.last_value
-        if s.owned_by and f"{s.schema}.{s.owned_by[0]}" in wanted:
-            tbl, col = rename.table(f"{s.schema}.{s.owned_by[0]}"), qident(s.owned_by[1])
-            floor = f"coalesce((SELECT max({col}) FROM {tbl}), 0)"
-            value = f"greatest({floor}, {last if last is not None else 0})"
-            out.append(f"SELECT setval('{seq}', greatest({value}, 1), {value} > 0 OR {last is not None})")
-        elif last is not None:
-            out.append(f"SELECT setval('{seq}', {last}, true)")
+        owner = f"{s.schema}.{s.owned_by[0]}" if s.owned_by else None
+        if owner is not None and owner not in wanted:
+            continue  # the sequence of an excluded table is not created
+        seq = rename.identifier(s.schema, s.name)
+        label = f"sequence value {s.schema}.{s.name}"
+        last = sql.Literal(s.last_value if s.last_value is not None else 0)
+        called = sql.Literal(s.last_value is not None)
+        if owner is not None:
+            floor = sql.SQL("coalesce((SELECT max({}) FROM {}), 0)").format(
+                sql.Identifier(s.owned_by[1]), rename.identifier(s.schema, s.owned_by[0]))
+            value = sql.SQL("greatest({}, {})").format(floor, last)
+            query = sql.SQL("SELECT setval({}::regclass, greatest({}, 1), {} > 0 OR {})").format(
+                sql.Literal(seq.as_string(None)), value, value, called)
+        elif s.last_value is not None:
+            query = sql.SQL("SELECT setval({}::regclass, {}, true)").format(sql.Literal(seq.as_string(None)), last)
+        else:
+            continue
+        out.append(Statement(label, query.as_string(None)))
     return out

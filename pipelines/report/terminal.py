@@ -9,6 +9,7 @@ from rich.table import Table
 
 from prodlike.pipelines.checks import tally
 from prodlike.pipelines.engine.control import live_release
+from prodlike.pipelines.orchestration.names import table_of_path
 
 
 def checks_table(results: list[dict]) -> Table | str:
@@ -44,7 +45,7 @@ def summary_table(result, stage_dsn: str | None = None) -> Table:
         if len(key) != 3:
             continue
         md = m.metadata
-        q = f"{key[1]}.{key[2]}"
+        q = table_of_path(key)
         table.add_row(q, f"{md['rows'].value:,}", f"{staged.get(q, 0):,}" if staged else "-",
                       f"{md['bytes'].value / 1e6:.1f}", f"{md['copy_seconds'].value:.2f}",
                       f"{md['rows_per_second'].value:,.0f}")

@@ -106,3 +106,42 @@ def test_a_reviewed_keep_list_is_validated():
     with pytest.raises(ValueError, match="keep lists id more than once"):
         config_mod.TablePolicy.model_validate({"keep": ["id", "id"]})
     assert config_mod.TablePolicy.model_validate({"keep": True}).reviewed is None
+
+
+SCHEMA_EDGES = """
+CREATE SCHEMA coll;
+CREATE COLLATION coll.bytes (provider = libc, locale = 'C');
+CREATE SCHEMA app;
+CREATE TABLE app.parent (id integer PRIMARY KEY, label text COLLATE coll.bytes);
+CREATE TABLE app.users (id integer PRIMARY KEY, username varchar(40), email_sent boolean);
+CREATE UNIQUE INDEX users_username ON app.users (username);
+CREATE TABLE app.link (username varchar(40) REFERENCES app.users (username));
+INSERT INTO app.parent VALUES (1, 'a'), (2, 'b');
+INSERT INTO app.users SELECT g, 'user' || g, g % 2 = 0 FROM generate_series(1, 30) g;
+INSERT INTO app.link VALUES ('user1'), ('user2');
+"""
+
+
+def test_init_lists_dependency_schemas_and_writes_a_config_refresh_accepts(dbs, tmp_path, monkeypatch):
+    """A schema holding only a collation a column uses is listed; a table whose every column is a foreign key
+    gets `columns: {}`; a column under a unique index gets an injective transformer; a rule named like a YAML
+    keyword (`null`) is quoted."""
+    from prodlike.pipelines.onboarding.init import init
+    from tests.conftest import refresh
+
+    with dbs.src() as src:
+        src.execute(SCHEMA_EDGES)
+    monkeypatch.setenv("PRODLIKE_SOURCE_DSN", dbs.source)
+    monkeypatch.setenv("PRODLIKE_TARGET_DSN", dbs.target)
+    monkeypatch.setenv("PRODLIKE_ANON_KEY", TEST_KEY.decode())
+    path = tmp_path / "prodlike.yaml"
+    init(path)
+    text = path.read_text()
+    cfg = config_mod.load(path)
+    assert cfg.schemas == ["app", "coll"]
+    assert "columns: {}" in text and cfg.anonymization.tables["app.link"].columns == {}
+    username = cfg.anonymization.tables["app.users"].columns["username"]
+    assert username.transformer in ("hash", "tokenize", "email")
+    assert cfg.anonymization.tables["app.users"].columns["email_sent"].transformer == "null"
+    r = refresh(cfg)
+    assert r.result.schemas == ["app", "coll"]
