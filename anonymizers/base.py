@@ -67,6 +67,13 @@ class Transformer:
     identifier: ClassVar[bool] = False  # outputs must never contain a production value (leak check b)
     chance_rate: ClassVar[float] = 0.0  # documented chance that an output equals its own input
     max_output_length: ClassVar[int | None] = None  # longest output, when bounded
+    # Capabilities the policy, init and the checks read (never a list of names elsewhere):
+    format_keeping: ClassVar[bool] = False  # outputs keep the input's format (the distribution check holds them to it)
+    partial: ClassVar[bool] = False  # rewrites only what it finds inside a value (not judged by the chance rate)
+    opaque: ClassVar[bool] = False  # identifier outputs drawn from 2^64+ values: any production value in staging leaks
+    min_width: ClassVar[int | None] = None  # narrowest varchar(n)/char(n) it fits (None: never longer than input)
+    keyed_output: ClassVar[bool] = True  # outputs depend on the anonymization key (rotating it changes them)
+    fallback: ClassVar[int | None] = None  # rank among content-agnostic rules init falls back on (None: not one)
     reads: ClassVar[tuple[str, ...]] = ()  # other columns of the row the transform needs
 
     def __init__(self, params: dict[str, Any] | None, key: bytes, column: ColumnInfo | None = None):

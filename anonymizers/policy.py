@@ -151,9 +151,8 @@ def _column_problems(t: Transformer, shape: TableShape, col: ColumnShape, unique
     limit = _max_length(col.type_sql)
     if limit is not None and t.max_output_length is not None and t.max_output_length > limit:
         out.append(f"{where} is {col.type_sql} but {t.name!r} writes up to {t.max_output_length} characters")
-    if limit is not None and t.name in ("email", "full_name", "address", "street", "city", "first_name",
-                                        "last_name", "regex_redact", "json", "date_shift"):
-        if limit < 64:
+    if limit is not None and t.min_width is not None:
+        if limit < t.min_width:
             out.append(f"{where} is {col.type_sql}: {t.name!r} may write longer values; widen the column, "
                        f"or use mask/tokenize (length-preserving)")
     return out

@@ -37,8 +37,6 @@ def unchanged_check(table: str, column: str, transformer: str, chance: float, un
 
 
 # Leak check (b): production values found anywhere in the staging column, by anti-join of keyed hashes.
-OPAQUE = frozenset({"email", "hash"})  # outputs drawn from 2^64 or more values: any overlap is a leak
-FORMAT_PRESERVING = frozenset({"phone", "ip", "tokenize"})  # outputs share the input's own format space
 OVERLAP = "overlap"
 
 
@@ -86,12 +84,12 @@ def hash_key(production=None, staging=None) -> HashKey:
     return HashKey(key.key, key.seed, fast=False)
 
 
-def overlap_check(table: str, column: str, transformer: str, overlap: int, staged: int) -> CheckResult:
+def overlap_check(table: str, column: str, transformer: str, overlap: int, staged: int,
+                  opaque: bool) -> CheckResult:
     """Staging values (distinct) equal to some production value of the same column. For opaque identifiers
     (email, hash) any is a leak; format-preserving ones (phone, ip, tokenize) permute within the input's own
     format space, where chance overlaps are expected, so they are reported and held to check (a)."""
     share = overlap / staged if staged else 0.0
-    opaque = transformer in OPAQUE
     verdict = Verdict.ERROR if opaque and overlap else Verdict.PASS
     if opaque:
         explanation = (f"{table}.{column} ({transformer}): {overlap:,} of {staged:,} distinct staging values are "

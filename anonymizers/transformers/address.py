@@ -18,6 +18,7 @@ class Address(DigestTransformer):
     name = "address"
     description = "'<number> <street>, <postcode> <city>' from the street and city pools."
     chance_rate = 0.0001
+    min_width = 64  # may write longer values than a narrower column holds
 
     def setup(self):
         self.streets, self.cities = pools.streets(), pools.cities()

@@ -17,6 +17,7 @@ class Constant(Transformer):
     description = "Replace every non-NULL value by `value` (given as PostgreSQL text)."
     Params = Params
     accepts = ANY
+    keyed_output = False
 
     def one(self, value):
         return self.params.value

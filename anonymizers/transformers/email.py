@@ -21,6 +21,9 @@ class Email(DigestTransformer):
     Params = Params
     injective = True
     identifier = True
+    opaque = True
+    format_keeping = True
+    min_width = 64  # may write longer values than a narrower column holds
     max_output_length = None
 
     def setup(self):

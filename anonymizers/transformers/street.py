@@ -12,6 +12,7 @@ class Street(DigestTransformer):
     name = "street"
     description = "'<number> <street name>' from a pool of about 1,900 street names."
     chance_rate = 0.001
+    min_width = 64  # may write longer values than a narrower column holds
 
     def setup(self):
         self.pool = pools.streets()

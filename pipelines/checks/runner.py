@@ -170,8 +170,8 @@ def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
             unchanged[name] = unchanged.get(name, 0) + count
     found = []
     for name, spec in (prof.specs.items() if prof is not None else []):
-        partial = spec.transformer in ("regex_redact", "json")
-        chance = get(spec.transformer).chance_rate if spec.anonymized and not partial else 1.0
+        cls = get(spec.transformer)
+        chance = cls.chance_rate if spec.anonymized and not cls.partial else 1.0
         if chance < 1.0:
             col = prof.profiles[name]
             found.append(unchanged_check(tr.table, name, spec.transformer, chance, unchanged.get(name, 0),
@@ -185,6 +185,7 @@ def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
 def _overlaps(tr, target_dsn: str, prof) -> list[CheckResult]:
     """Leak check (b) and the distinct ratio of identifier columns: every leaf's columns in one anti-join, summed
     over partitions."""
+    from prodlike.anonymizers.registry import REGISTRY
     from prodlike.validators.distributions import _as_copy_text
     from prodlike.validators.leaks import Scan, anti_join, distinct_check, overlap_check
 
@@ -209,7 +210,8 @@ def _overlaps(tr, target_dsn: str, prof) -> list[CheckResult]:
     found = []
     for col, t in totals.items():
         transformer = prof.specs[col].transformer if prof is not None and col in prof.specs else "identifier"
-        found.append(overlap_check(tr.table, col, transformer, t["overlap"], t["distinct"]))
+        opaque = transformer in REGISTRY and REGISTRY[transformer].opaque
+        found.append(overlap_check(tr.table, col, transformer, t["overlap"], t["distinct"], opaque))
         found.append(distinct_check(tr.table, col, transformer, (t["production_distinct"], t["production_present"]),
                                     (t["distinct"], t["present"])))
     return found

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 
 from prodlike.anonymizers import policy as anon_policy
+from prodlike.anonymizers import registry
 from prodlike.anonymizers.keys import KEY_ENV
 from prodlike.anonymizers.scan import Finding
 from prodlike.pipelines.config.model import Config, Thresholds
@@ -24,8 +25,6 @@ from prodlike.validators import plans
 SOURCE_ENV, TARGET_ENV = "PRODLIKE_SOURCE_DSN", "PRODLIKE_TARGET_DSN"
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "prodlike", "prodlike_ext")
 MAX_WORKLOAD = 15
-# tried in order when the scanner's suggestion does not fit a column (unique, too narrow, wrong type)
-FALLBACKS = {"unique": ["hash", "tokenize"], "narrow": ["mask", "tokenize", "hash"], "any": ["hash", "null"]}
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -71,11 +70,19 @@ def _fits(rule: str, table: str, shape: anon_policy.TableShape, col: anon_policy
     return True
 
 
+def fallbacks(unique: bool) -> list[str]:
+    """The content-agnostic rules tried, in order, when the scanner's suggestion does not fit a column (unique,
+    too narrow, wrong type): by each transformer's `fallback` rank; a unique column only injective ones, opaque
+    identifiers first."""
+    found = [cls for cls in map(registry.get, registry.names()) if cls.fallback is not None
+             and (cls.injective or not unique)]
+    return [cls.name for cls in sorted(found, key=lambda cls: (unique and not cls.opaque, cls.fallback))]
+
+
 def _fitting_rule(finding: Finding, table: str, shape: anon_policy.TableShape,
                   col: anon_policy.ColumnShape) -> str | None:
     unique = any(col.name in cols for cols in shape.unique)
-    extra = FALLBACKS["unique"] if unique else FALLBACKS["narrow"] + FALLBACKS["any"]
-    for rule in dict.fromkeys([finding.suggestion, *extra]):
+    for rule in dict.fromkeys([finding.suggestion, *fallbacks(unique)]):
         if _fits(rule, table, shape, col):
             return rule
     return None
