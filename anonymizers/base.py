@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import vector
 from .keys import Keyed
+from .patterns import kept_pii
 
 # PostgreSQL type categories (pg_type.typcategory) a transformer may accept.
 STRING, NUMERIC, DATETIME, NETWORK, USER, ARRAY, BOOLEAN, BIT, GEOMETRIC, TIMESPAN, ENUM, PSEUDO, COMPOSITE = (
@@ -73,6 +74,7 @@ class Transformer:
     opaque: ClassVar[bool] = False  # identifier outputs drawn from 2^64+ values: any production value in staging leaks
     min_width: ClassVar[int | None] = None  # narrowest varchar(n)/char(n) it fits (None: never longer than input)
     keyed_output: ClassVar[bool] = True  # outputs depend on the anonymization key (rotating it changes them)
+    person_name: ClassVar[bool] = False  # its values name a person (free text in the row replaces them alike)
     fallback: ClassVar[int | None] = None  # rank among content-agnostic rules init falls back on (None: not one)
     reads: ClassVar[tuple[str, ...]] = ()  # other columns of the row the transform needs
 
@@ -90,6 +92,16 @@ class Transformer:
 
     def setup(self) -> None:
         """Validate parameters against the column and build lookup tables (once per policy load)."""
+
+    def bind(self, siblings: dict[str, Transformer]) -> None:
+        """Called once by the policy with the table's transformers by column (a transformer that reads other
+        columns of the row sets `reads` here)."""
+
+    def leaked(self, inputs: list[str | None], outputs: list[str | None], batch: Batch | None = None) -> int:
+        """Rows of a partial transformer whose output still holds production data of the row (leak check a):
+        here an e-mail or phone number of the input; transformers that know more (names) say more."""
+        return sum(1 for raw, out in zip(inputs, outputs) if raw is not None and out is not None
+                   and kept_pii(raw, out))
 
     @property
     def fingerprint(self) -> tuple:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .base import STRING, Batch, ColumnInfo, ParameterError, Transformer
 from .registry import UnknownTransformerError, get
@@ -58,29 +59,46 @@ class TablePlan:
 
     table: str
     transformers: dict[str, Transformer]
+    watched: dict[str, Transformer] = field(default_factory=dict)  # kept text columns judged as free text
     needs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        wanted = list(self.transformers)
-        for t in self.transformers.values():
+        wanted = list(self.transformers) + list(self.watched)
+        for t in [*self.transformers.values(), *self.watched.values()]:
             wanted += [c for c in t.reads if c]
         self.needs = list(dict.fromkeys(wanted))
 
-    def apply(self, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    def apply(self, columns: dict[str, pa.Array], kept: dict[str, int] | None = None) -> dict[str, pa.Array]:
         """The transformed columns of one batch (Arrow string arrays in and out); a transformer that reads other
-        columns of the row gets them as Python lists."""
+        columns of the row gets them as Python lists. `kept` counts, per column, the rows that keep production data
+        (leak check a): outputs equal to their input or, for partial transformers (free text), outputs still
+        holding a production name, e-mail or phone of the row."""
         batch = None
         out = {}
         for name, t in self.transformers.items():
-            if t.reads and batch is None:
+            if (t.reads or (t.partial and kept is not None)) and batch is None:
                 batch = Batch({c: columns[c].to_pylist() for c in self.needs})
             try:
                 out[name] = t.transform_arrow(columns[name], batch)
+                if kept is not None:
+                    kept[name] = kept.get(name, 0) + _kept(t, columns[name], out[name], batch)
             except Exception as err:  # the value must never reach the message
                 raise TransformFailed(
                     f"transformer {t.name!r} failed on {self.table}.{name} ({type(err).__name__}; value withheld)"
                 ) from None
+        if kept is not None:
+            for name, watch in self.watched.items():
+                if batch is None:
+                    batch = Batch({c: columns[c].to_pylist() for c in self.needs})
+                values = batch.columns[name]
+                kept[name] = kept.get(name, 0) + watch.leaked(values, values, batch, kept_as_is=True)
         return out
+
+
+def _kept(t: Transformer, inputs: pa.Array, outputs: pa.Array, batch: Batch | None) -> int:
+    if t.partial:
+        return t.leaked(inputs.to_pylist(), outputs.to_pylist(), batch)
+    return pc.sum(pc.equal(inputs, outputs)).as_py() or 0
 
 
 @dataclass
@@ -214,10 +232,29 @@ def build(
                 continue
             problems += _column_problems(t, shape, col, (q, col.name) in unique_any)
             transformers[col.name] = t
-        plans[q] = TablePlan(q, transformers) if transformers else None
+        for t in transformers.values():
+            t.bind(transformers)
+        watched = _watched(key, shape, rules[q], transformers)
+        plans[q] = TablePlan(q, transformers, watched) if transformers else None
     if problems:
         raise PolicyError(problems)
     return Policy(rules, plans)
+
+
+def _watched(key: bytes, shape: TableShape, rules: dict[str, tuple], transformers: dict[str, Transformer]
+             ) -> dict[str, Transformer]:
+    """Kept text columns of a table with person-name columns: the leak check judges them as free text (a note
+    holding the row's own names, e-mail or phone must not pass as keep)."""
+    if not any(t.person_name for t in transformers.values()):
+        return {}
+    out = {}
+    for col in shape.columns:
+        rule = rules.get(col.name)
+        if rule is not None and rule[0] == KEEP and col.type_category == STRING and col.type_name != "bpchar":
+            watch = get("regex_redact")({}, key, ColumnInfo(shape.name, col.name, col.type_name, col.type_category))
+            watch.bind(transformers)
+            out[col.name] = watch
+    return out
 
 
 def _propagate_foreign_keys(shapes, tables, rules, problems) -> None:

@@ -8,16 +8,20 @@ import re
 from dataclasses import dataclass
 
 from . import pools
+from .patterns import CARD, EMAIL, IPV4, IPV6, SCAN_CHARS, is_whole_phone, phones
 from .policy import KEEP, ColumnShape, suggest
-from .transformers.regex_redact import CARD, EMAIL, IPV4, IPV6, PHONE
 
+_IP = re.compile(rf"(?:{IPV4.pattern}|{IPV6.pattern})(?:/\d{{1,3}})?")
+_CARD = re.compile(r"(?:\d[ -]?){12,18}\d")
+# Whole values (stripped) that are one e-mail, IP, phone or card number; fullmatch on a stripped value keeps them
+# linear (no unbounded \s* around them).
 _FULL = {
-    "email": re.compile(rf"^\s*{EMAIL.pattern}\s*$"),
-    "ip": re.compile(rf"^\s*(?:{IPV4.pattern}|{IPV6.pattern})(?:/\d+)?\s*$"),
-    "phone": re.compile(rf"^\s*{PHONE.pattern}\s*$"),
-    "card": re.compile(r"^\s*(?:\d[ -]?){12,18}\d\s*$"),
+    "email": EMAIL.fullmatch,
+    "ip": _IP.fullmatch,
+    "phone": is_whole_phone,
+    "card": _CARD.fullmatch,
 }
-_INSIDE = {"email": EMAIL, "phone": PHONE, "card": CARD, "ip": IPV4}
+_INSIDE = {"email": EMAIL.search, "phone": lambda v: next(phones(v), None), "card": CARD.search, "ip": IPV4.search}
 MIN_SHARE = 0.3  # share of sampled values matching a pattern that counts as evidence
 
 
@@ -64,9 +68,10 @@ def classify(table: str, col: ColumnShape, sample: list[str]) -> Finding:
     if n == 0:
         return Finding(table, col.name, col.type_sql, by_name, "no values sampled; suggestion from name and type")
     is_json = col.type_name in ("json", "jsonb")
-    texts = [s for v in sample for s in (_strings_in(v) if is_json else [v])]
-    whole = {k: sum(1 for v in texts if p.match(v) and (k != "card" or luhn(v))) for k, p in _FULL.items()}
-    inside = {k: sum(1 for v in sample if p.search(v)) for k, p in _INSIDE.items()}
+    sample = [v[:SCAN_CHARS] for v in sample]  # a documented cap: huge values are judged by their start
+    texts = [s.strip() for v in sample for s in (_strings_in(v) if is_json else [v])]
+    whole = {k: sum(1 for v in texts if match(v) and (k != "card" or luhn(v))) for k, match in _FULL.items()}
+    inside = {k: sum(1 for v in sample if find(v)) for k, find in _INSIDE.items()}
     names = set(pools.first_names()) | set(pools.last_names())
     name_hits = sum(1 for v in texts if v.strip() and all(part in names for part in v.split()[:2]))
     if is_json:

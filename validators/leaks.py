@@ -36,6 +36,18 @@ def unchanged_check(table: str, column: str, transformer: str, chance: float, un
                        Threshold(error=limit), verdict, explanation)
 
 
+def free_text_check(table: str, column: str, transformer: str, leaked: int, present: int,
+                    allowed: float = 0.0) -> CheckResult:
+    """Rows (non-NULL) of a free-text column whose staging text still holds a production name of the same row's
+    name columns, or an e-mail or phone number of its production text; above `allowed` (default: any) an error."""
+    share = leaked / present if present else 0.0
+    verdict = Verdict.ERROR if leaked and share > allowed else Verdict.PASS
+    explanation = (f"{table}.{column} ({transformer}): {leaked:,} of {present:,} texts still hold a production "
+                   f"name, e-mail or phone of their row ({share:.4%}; error above {allowed:.4%})")
+    return CheckResult(CHECK, table, column, "free_text_leaked_share", 0.0, share, share, Threshold(error=allowed),
+                       verdict, explanation)
+
+
 # Leak check (b): production values found anywhere in the staging column, by anti-join of keyed hashes.
 OVERLAP = "overlap"
 

@@ -22,6 +22,7 @@ class Email(DigestTransformer):
     injective = True
     identifier = True
     opaque = True
+    person_name = True  # its local part
     format_keeping = True
     min_width = 64  # may write longer values than a narrower column holds
     max_output_length = None

@@ -10,6 +10,7 @@ class FullName(DigestTransformer):
     name = "full_name"
     description = "'First Last' from the first- and last-name pools."
     chance_rate = 0.001
+    person_name = True
     min_width = 64  # may write longer values than a narrower column holds
 
     def setup(self):

@@ -10,4 +10,5 @@ class LastName(PoolTransformer):
     description = "A last name from a pool of about 1,900 (several locales)."
     pool_name = "last_names"
     chance_rate = 0.01
+    person_name = True
     min_width = 64  # may write longer values than a narrower column holds

@@ -156,12 +156,13 @@ def expectations(cfg: Config, target_dsn: str, copied: list) -> dict[str, list[C
 
 def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
     """(a) Per anonymized column: rows whose output equals their own input (counted in the transform path)
-    against the transformer's documented chance rate. Transformers that may keep a value (keep, mask), and those
-    that rewrite only what they find inside a text (regex_redact, json), are not judged.
+    against the transformer's documented chance rate; transformers that may keep a value (keep, mask) are not
+    judged so. Free text (partial transformers: regex_redact, json; and kept text in a table with person-name
+    columns) is judged by the rows still holding a production name, e-mail or phone of their row (any is an error).
     (b) Per identifier column (email, hash, phone, ip, tokenize): staged values equal to any production value of
     the column, by anti-join of keyed hashes taken from the copy stream, and the distinct count they keep."""
     from prodlike.anonymizers.registry import get
-    from prodlike.validators.leaks import unchanged_check
+    from prodlike.validators.leaks import free_text_check, unchanged_check
 
     prof = table_profile(tr)
     unchanged: dict[str, int] = {}
@@ -171,7 +172,12 @@ def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
     found = []
     for name, spec in (prof.specs.items() if prof is not None else []):
         cls = get(spec.transformer)
-        chance = cls.chance_rate if spec.anonymized and not cls.partial else 1.0
+        if (spec.anonymized and cls.partial) or (not spec.anonymized and name in unchanged):  # free text
+            col = prof.profiles[name]
+            found.append(free_text_check(tr.table, name, spec.transformer, unchanged.get(name, 0),
+                                         col.rows - col.nulls))
+            continue
+        chance = cls.chance_rate if spec.anonymized else 1.0
         if chance < 1.0:
             col = prof.profiles[name]
             found.append(unchanged_check(tr.table, name, spec.transformer, chance, unchanged.get(name, 0),

@@ -453,9 +453,7 @@ def transform_batch(data: bytes, plan: TablePlan, columns: list[str], same: dict
     if tap is not None:
         tap(rows, raw)
     decoded = {name: _decode_column(raw[name]) for name in plan.needs}
-    for name, text in plan.apply(decoded).items():
-        if same is not None:
-            same[name] = same.get(name, 0) + (pc.sum(pc.equal(decoded[name], text)).as_py() or 0)
+    for name, text in plan.apply(decoded, same).items():
         raw[name] = _encode_column(text)
     del decoded
     tab, newline, nothing = (pa.scalar(c, pa.large_binary()) for c in (b"\t", b"\n", b""))

@@ -1,0 +1,78 @@
+"""Person names inside free text: words matched against the row's own name columns and the name dictionaries,
+replaced by the anonymized names those columns get (keyed, deterministic); linear in the text's length."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+
+from . import pools
+
+WORD = re.compile(r"[^\W\d_]{2,64}")  # letters only; bounded (a longer run is cut into words of 64: still linear)
+# Capitalised words that the name dictionaries hold but that are mostly ordinary words or places in free text.
+COMMON = frozenset("""Job Joy Jet Guy Will May June August April Long White Black Brown Green Young King Rose Hope
+Grace Faith Page Bay Hill Ray Fox Bell Lane Park North West South East Mark Bill Art Case Bond Star Day Law Love
+Best Hall Ward Wood Stone Cook Baker Miller Small Strong Major Price Sale Monday Friday Sunday Dear Hello Thanks
+Paris London Berlin Sky Summer Winter Rich Sharp Hunt Street Road Avenue""".split())
+
+
+@cache
+def dictionary() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names) of the pools, lower-cased, at least 3 letters, common words left out."""
+    common = {w.lower() for w in COMMON}
+
+    def words(pool: tuple[str, ...]) -> frozenset[str]:
+        return frozenset(w.lower() for n in pool for w in WORD.findall(n) if len(w) >= 3 and w.lower() not in common)
+
+    return words(pools.first_names()), words(pools.last_names())
+
+
+def like(original: str, replacement: str) -> str:
+    """The replacement in the original's case: upper, lower or as it is (title case)."""
+    if original.isupper() and len(original) > 1:
+        return replacement.upper()
+    if original.islower():
+        return replacement.lower()
+    return replacement
+
+
+def row_words(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
+    """Lower-cased words of a row's production names -> their anonymized counterparts: word by word where both
+    names have the same number of words, else every production word to the anonymized name's last word."""
+    out: dict[str, str] = {}
+    for raw, anon in pairs:
+        if not raw or not anon:
+            continue
+        theirs, ours = WORD.findall(raw), WORD.findall(anon)
+        if not ours:
+            continue
+        for i, word in enumerate(theirs):
+            low = word.lower()
+            if low not in out:
+                out[low] = ours[i] if len(theirs) == len(ours) else ours[-1]
+    return out
+
+
+def replace_names(text: str, row: dict[str, str], pick: Callable[[str, bool], str] | None) -> str:
+    """The text with every word of `row` (any case) replaced by its counterpart and, when `pick` is given, every
+    capitalised dictionary name by pick(word, is_first_name)."""
+    first, last = dictionary() if pick is not None else (frozenset(), frozenset())
+
+    def swap(m: re.Match) -> str:
+        word = m.group(0)
+        low = word.lower()
+        new = row.get(low)
+        if new is None:
+            if not word[0].isupper() or not (low in first or low in last):
+                return word
+            new = pick(word, low in first)
+        return like(word, new)
+
+    return WORD.sub(swap, text)
+
+
+def leaks(text: str, row_names: set[str], words: int = 1) -> bool:
+    """Whether a text still holds `words` (distinct) of the row's production name words (any case, whole words)."""
+    found = {w.lower() for w in WORD.findall(text)} & row_names
+    return len(found) >= min(words, len(row_names))
