@@ -9,7 +9,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from . import vector
+from . import pools, vector
+from .fit import FittedPool
 from .keys import Keyed
 from .patterns import kept_pii
 
@@ -193,15 +194,19 @@ class DigestTransformer(Transformer):
 
 
 class PoolTransformer(DigestTransformer):
-    """A transformer that picks one value of a seeded pool by the keyed hash of the input."""
+    """A transformer that picks one value of a seeded pool by the keyed hash of the input; under a length limit,
+    a pick that does not fit is replaced by one among the entries that do (again by the keyed hash)."""
 
     pool_name: ClassVar[str]
 
     def setup(self) -> None:
-        from . import pools
-
         self.pool = getattr(pools, self.pool_name)()
-        self._pool = vector.pool_array(self.pool)
+        self.fitted = FittedPool(self.pool)
+        self.min_width = self.fitted.min_width()
 
     def from_digests(self, block: bytes) -> pa.Array:
-        return vector.pick(self._pool, vector.words(block, 0, 8) % len(self.pool))
+        picks = vector.words(block, 0, 8) % np.uint64(len(self.pool))
+        limit = self.column.max_length
+        if limit is not None and limit < self.fitted.longest:
+            picks = self.fitted.within(picks.astype(np.int64), vector.words(block, 8, 8), limit)
+        return self.fitted.take(picks)

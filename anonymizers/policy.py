@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .base import STRING, Batch, ColumnInfo, ParameterError, Transformer
+from .fit import pad
 from .registry import UnknownTransformerError, get
 
 KEEP = "keep"
@@ -80,6 +81,8 @@ class TablePlan:
                 batch = Batch({c: columns[c].to_pylist() for c in self.needs})
             try:
                 out[name] = t.transform_arrow(columns[name], batch)
+                if t.column.type_name == "bpchar" and t.column.max_length:  # char(n): padded as PostgreSQL pads
+                    out[name] = pad(out[name], t.column.max_length)
                 if kept is not None:
                     kept[name] = kept.get(name, 0) + _kept(t, columns[name], out[name], batch)
             except Exception as err:  # the value must never reach the message
@@ -169,10 +172,10 @@ def _column_problems(t: Transformer, shape: TableShape, col: ColumnShape, unique
     limit = _max_length(col.type_sql)
     if limit is not None and t.max_output_length is not None and t.max_output_length > limit:
         out.append(f"{where} is {col.type_sql} but {t.name!r} writes up to {t.max_output_length} characters")
-    if limit is not None and t.min_width is not None:
-        if limit < t.min_width:
-            out.append(f"{where} is {col.type_sql}: {t.name!r} may write longer values; widen the column, "
-                       f"or use mask/tokenize (length-preserving)")
+    if limit is not None and t.min_width is not None and limit < t.min_width:
+        out.append(f"{where} is {col.type_sql}: {t.name!r} needs at least {t.min_width} characters (its shortest "
+                   f"realistic value); widen the column to varchar({t.min_width}) or more, or use mask/tokenize "
+                   f"(length-preserving)")
     return out
 
 

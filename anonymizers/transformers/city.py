@@ -10,4 +10,3 @@ class City(PoolTransformer):
     description = "A city name from a pool of about 1,400 (several locales)."
     pool_name = "cities"
     chance_rate = 0.05
-    min_width = 64  # may write longer values than a narrower column holds

@@ -19,5 +19,8 @@ class Constant(Transformer):
     accepts = ANY
     keyed_output = False
 
+    def setup(self):
+        self.max_output_length = len(self.params.value)
+
     def one(self, value):
         return self.params.value

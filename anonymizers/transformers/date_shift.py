@@ -39,7 +39,6 @@ class DateShift(Transformer):
     Params = Params
     accepts = frozenset(DATETIME + STRING)
     chance_rate = 0.0
-    min_width = 64  # may write longer values than a narrower column holds
 
     def setup(self):
         self.reads = (self.params.entity,) if self.params.entity else ()

@@ -11,4 +11,3 @@ class FirstName(PoolTransformer):
     pool_name = "first_names"
     chance_rate = 0.01
     person_name = True
-    min_width = 64  # may write longer values than a narrower column holds
