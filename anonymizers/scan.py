@@ -23,6 +23,8 @@ _FULL = {
 }
 _INSIDE = {"email": EMAIL.search, "phone": lambda v: next(phones(v), None), "card": CARD.search, "ip": IPV4.search}
 MIN_SHARE = 0.3  # share of sampled values matching a pattern that counts as evidence
+CATEGORICAL = "categorical"  # evidence of a keep that init marks for review
+MIN_CATEGORICAL, MAX_CATEGORIES, CATEGORY_REPEATS, CATEGORY_CHARS = 20, 60, 4, 40
 
 
 @dataclass
@@ -61,6 +63,16 @@ def _strings_in(value: str) -> list[str]:
     return out
 
 
+def _categorical(sample: list[str]) -> int | None:
+    """The number of distinct values when a sample looks categorical (country, status, gender-like codes, enum-like
+    text): at least MIN_CATEGORICAL values, short, each repeated CATEGORY_REPEATS times on average, at most
+    MAX_CATEGORIES of them; else None."""
+    if len(sample) < MIN_CATEGORICAL or any(len(v) > CATEGORY_CHARS for v in sample):
+        return None
+    distinct = len(set(sample))
+    return distinct if distinct <= MAX_CATEGORIES and distinct * CATEGORY_REPEATS <= len(sample) else None
+
+
 def classify(table: str, col: ColumnShape, sample: list[str]) -> Finding:
     """Suggest a transformer for one column from its sampled (non-NULL) values and its name."""
     by_name = suggest(col, table)
@@ -85,12 +97,16 @@ def classify(table: str, col: ColumnShape, sample: list[str]) -> Finding:
     if whole[best] >= MIN_SHARE * n:
         kind = {"card": "hash"}.get(best, best)
         return Finding(table, col.name, col.type_sql, kind, f"{whole[best]}/{n} values match {best}")
-    if name_hits >= MIN_SHARE * n and by_name in ("keep", "regex_redact"):
+    if name_hits >= MIN_SHARE * n and by_name in (KEEP, "regex_redact"):
         return Finding(table, col.name, col.type_sql, "full_name", f"{name_hits}/{n} values look like person names")
     embedded_hits = {k: c for k, c in inside.items() if c}
     if embedded_hits and col.type_category == "S":
         kinds = ", ".join(f"{c}/{n} values contain {k}" for k, c in embedded_hits.items())
         return Finding(table, col.name, col.type_sql, "regex_redact", kinds)
+    categories = _categorical(sample)
+    if categories is not None and by_name in (KEEP, "regex_redact"):
+        return Finding(table, col.name, col.type_sql, KEEP, f"{CATEGORICAL}: {categories} distinct values in {n} "
+                       f"sampled, none matches a PII pattern")
     if by_name != KEEP:
         return Finding(table, col.name, col.type_sql, by_name, f"name and type suggest {by_name}; "
                        f"0/{n} values match a PII pattern")

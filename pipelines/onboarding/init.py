@@ -13,7 +13,7 @@ import psycopg
 from prodlike.anonymizers import policy as anon_policy
 from prodlike.anonymizers import registry
 from prodlike.anonymizers.keys import KEY_ENV
-from prodlike.anonymizers.scan import Finding
+from prodlike.anonymizers.scan import CATEGORICAL, Finding
 from prodlike.pipelines.config.model import Config, Thresholds
 from prodlike.pipelines.config.secrets import resolve
 from prodlike.pipelines.engine.refresh import shapes
@@ -59,15 +59,15 @@ def production_schemas(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _fits(rule: str, table: str, shape: anon_policy.TableShape, col: anon_policy.ColumnShape) -> bool:
-    """Whether the policy accepts `rule` on this one column (type, uniqueness, length, CHECK, NOT NULL)."""
+def _refusal(rule: str, table: str, shape: anon_policy.TableShape, col: anon_policy.ColumnShape) -> str | None:
+    """Why the policy refuses `rule` on this one column (type, uniqueness, length, CHECK, NOT NULL); None: it fits."""
     unique = [[c for c in cols if c == col.name] for cols in shape.unique if col.name in cols]
     alone = anon_policy.TableShape(table, [col], unique, [], shape.checked & {col.name})
     try:
         anon_policy.build({table: {col.name: (rule, {})}}, {table: alone}, b"k" * 32, [table])
-    except anon_policy.PolicyError:
-        return False
-    return True
+    except anon_policy.PolicyError as err:
+        return "; ".join(p.split(": ", 1)[-1] for p in err.problems)
+    return None
 
 
 def fallbacks(unique: bool) -> list[str]:
@@ -80,12 +80,18 @@ def fallbacks(unique: bool) -> list[str]:
 
 
 def _fitting_rule(finding: Finding, table: str, shape: anon_policy.TableShape,
-                  col: anon_policy.ColumnShape) -> str | None:
+                  col: anon_policy.ColumnShape) -> tuple[str | None, str | None]:
+    """The first rule that fits the column (the scanner's suggestion, then the fallbacks), and why the suggestion
+    did not fit (None when it did)."""
     unique = any(col.name in cols for cols in shape.unique)
+    why = None
     for rule in dict.fromkeys([finding.suggestion, *fallbacks(unique)]):
-        if _fits(rule, table, shape, col):
-            return rule
-    return None
+        refused = _refusal(rule, table, shape, col)
+        if refused is None:
+            return rule, why
+        if rule == finding.suggestion:
+            why = refused
+    return None, why
 
 
 def _has_evidence(finding: Finding) -> bool:
@@ -103,8 +109,10 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
         return ColumnLine(col.name, None, f"{col.type_sql}; foreign key: gets exactly the transform of "
                                           f"{fk[0]}.{fk[1]} (do not set one here)")
     if finding.suggestion == "keep":
-        return ColumnLine(col.name, "keep", f"{col.type_sql}; {finding.evidence}")
-    rule = _fitting_rule(finding, table, shape, col)
+        review = finding.evidence.startswith(CATEGORICAL)  # kept for its real categories: a person confirms it
+        return ColumnLine(col.name, "keep", f"{'review: ' if review else ''}{col.type_sql}; {finding.evidence}",
+                          review=review)
+    rule, refused = _fitting_rule(finding, table, shape, col)
     if rule is None and col.name in shape.checked and not _has_evidence(finding):
         return ColumnLine(col.name, "keep", f"review: {col.type_sql}; under a CHECK constraint, which no "
                                             f"transformer may touch; {finding.evidence}", review=True)
@@ -113,7 +121,7 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
                                           f"fits (CHECK constraint or type), values look like PII: classify it by hand",
                           review=True)
     why = finding.evidence if rule == finding.suggestion else \
-        f"{finding.suggestion} does not fit this column, {rule} instead; {finding.evidence}"
+        f"{finding.suggestion} does not fit this column ({refused}), {rule} instead; {finding.evidence}"
     return ColumnLine(col.name, rule, f"review: {col.type_sql}; {why}", review=True)
 
 
