@@ -39,7 +39,8 @@ def like(original: str, replacement: str) -> str:
 
 def row_words(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
     """Lower-cased words of a row's production names -> their anonymized counterparts: word by word where both
-    names have the same number of words, else every production word to the anonymized name's last word."""
+    names have the same number of words; a one-word name to the whole anonymized name; else the i-th word to the
+    anonymized name's i-th word (its last one beyond)."""
     out: dict[str, str] = {}
     for raw, anon in pairs:
         if not raw or not anon:
@@ -50,7 +51,7 @@ def row_words(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
         for i, word in enumerate(theirs):
             low = word.lower()
             if low not in out:
-                out[low] = ours[i] if len(theirs) == len(ours) else ours[-1]
+                out[low] = anon.strip() if len(theirs) == 1 else ours[min(i, len(ours) - 1)]
     return out
 
 

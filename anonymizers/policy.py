@@ -3,6 +3,7 @@ given exactly their key's transform, unique columns held to injective transforms
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,21 @@ class TablePlan:
         for t in [*self.transformers.values(), *self.watched.values()]:
             wanted += [c for c in t.reads if c]
         self.needs = list(dict.fromkeys(wanted))
+
+    def spec(self) -> list[tuple[str, str, dict, dict, bool]]:
+        """What another process needs to rebuild this plan: (column, transformer, params, column info, watched)."""
+        return [(col, t.name, t.params.model_dump(), dataclasses.asdict(t.column), col in self.watched)
+                for col, t in [*self.transformers.items(), *self.watched.items()]]
+
+    @classmethod
+    def rebuild(cls, table: str, spec: list[tuple[str, str, dict, dict, bool]], key: bytes) -> TablePlan:
+        """The plan spec() describes, its transformers bound to each other as the policy binds them."""
+        made = [(col, get(name)(params, key, ColumnInfo(**info)), watched) for col, name, params, info, watched in spec]
+        transformers = {col: t for col, t, watched in made if not watched}
+        watched = {col: t for col, t, is_watched in made if is_watched}
+        for t in [*transformers.values(), *watched.values()]:
+            t.bind(transformers)
+        return cls(table, transformers, watched)
 
     def apply(self, columns: dict[str, pa.Array], kept: dict[str, int] | None = None) -> dict[str, pa.Array]:
         """The transformed columns of one batch (Arrow string arrays in and out); a transformer that reads other
