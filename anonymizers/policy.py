@@ -143,7 +143,12 @@ NAME_RULES: list[tuple[re.Pattern, str]] = [(re.compile(p), t) for p, t in [
     (r"city|town", "city"),
     (r"zip|post_?code|postal", "postcode"),
     (r"card|iban|ssn|passport|tax_?id|national_?id|account_?n", "hash"),
+    (r"passw|secret|token|salt|api_?key|otp|twofa", "hash"),
+    (r"user_?name|login", "tokenize"),
 ]]
+# A bare `name` column is a person's only in a table about people (else free text: dictionary names replaced).
+PEOPLE = re.compile(r"user|customer|person|people|member|employee|owner|contact|client|patient|student|author|"
+                    r"subscriber|vet|passenger|staff|profile|account|lead|guest|actor|director|artist|player")
 
 
 def suggest(column: ColumnShape, table: str = "") -> str:
@@ -154,7 +159,7 @@ def suggest(column: ColumnShape, table: str = "") -> str:
     if column.type_name in ("json", "jsonb"):
         return "json"
     for pattern, transformer in NAME_RULES:
-        if pattern.search(n) and (transformer != "full_name" or "product" not in table) and (
+        if pattern.search(n) and (transformer != "full_name" or n != "name" or PEOPLE.search(table.lower())) and (
                 transformer != "address" or column.type_category == STRING):
             return transformer
     if column.type_category == STRING and column.type_name != "bpchar" and not n.endswith(("_id", "code")):

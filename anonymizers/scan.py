@@ -102,8 +102,8 @@ def classify(table: str, col: ColumnShape, sample: list[str]) -> Finding:
     embedded_hits = {k: c for k, c in inside.items() if c}
     if embedded_hits and col.type_category == "S":
         kinds = ", ".join(f"{c}/{n} values contain {k}" for k, c in embedded_hits.items())
-        return Finding(table, col.name, col.type_sql, "regex_redact", kinds)
-    categories = _categorical(sample)
+        return Finding(table, col.name, col.type_sql, by_name if by_name != KEEP else "regex_redact", kinds)
+    categories = _categorical(sample) if col.type_category == "S" else None
     if categories is not None and by_name in (KEEP, "regex_redact"):
         return Finding(table, col.name, col.type_sql, KEEP, f"{CATEGORICAL}: {categories} distinct values in {n} "
                        f"sampled, none matches a PII pattern")
