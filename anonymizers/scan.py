@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from . import pools
-from .patterns import CARD, EMAIL, IPV4, IPV6, SCAN_CHARS, is_whole_phone, phones
+from .patterns import CARD, EMAIL, IPV4, IPV6, SCAN_CHARS, emails, is_whole_phone, phones
 from .policy import KEEP, ColumnShape, suggest
 
 _IP = re.compile(rf"(?:{IPV4.pattern}|{IPV6.pattern})(?:/\d{{1,3}})?")
@@ -21,7 +21,8 @@ _FULL = {
     "phone": is_whole_phone,
     "card": _CARD.fullmatch,
 }
-_INSIDE = {"email": EMAIL.search, "phone": lambda v: next(phones(v), None), "card": CARD.search, "ip": IPV4.search}
+_INSIDE = {"email": lambda v: next(emails(v), None), "phone": lambda v: next(phones(v), None), "card": CARD.search,
+           "ip": IPV4.search}
 MIN_SHARE = 0.3  # share of sampled values matching a pattern that counts as evidence
 CATEGORICAL = "categorical"  # evidence of a keep that init marks for review
 MIN_CATEGORICAL, MAX_CATEGORIES, CATEGORY_REPEATS, CATEGORY_CHARS = 20, 60, 4, 40

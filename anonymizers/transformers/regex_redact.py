@@ -9,7 +9,7 @@ from .. import names as free_names
 from ..base import Batch, Transformer
 from ..fpe import permute
 from ..keys import Keyed
-from ..patterns import CARD, EMAIL, IPV4, IPV6, kept_pii, phones
+from ..patterns import CARD, IPV4, IPV6, emails, kept_pii, phones
 from ..registry import register
 from .email import Email
 from .first_name import FirstName
@@ -18,7 +18,7 @@ from .last_name import LastName
 from .phone import Phone
 
 # (kind, finder of its matches in a text, a character every match holds: a text without it is skipped)
-PATTERNS = [("email", EMAIL.finditer, "@"), ("card", CARD.finditer, None), ("ipv6", IPV6.finditer, ":"),
+PATTERNS = [("email", emails, "@"), ("card", CARD.finditer, None), ("ipv6", IPV6.finditer, ":"),
             ("ipv4", IPV4.finditer, "."), ("phone", phones, None)]
 
 
