@@ -10,6 +10,7 @@ from functools import cache
 from . import pools
 
 WORD = re.compile(r"[^\W\d_]{2,64}")  # letters only; bounded (a longer run is cut into words of 64: still linear)
+_SPLIT = re.compile(r"([^\W\d_]{2,64})")  # split() keeps the words as every other part
 # Capitalised words that the name dictionaries hold but that are mostly ordinary words or places in free text.
 COMMON = frozenset("""Job Joy Jet Guy Will May June August April Long White Black Brown Green Young King Rose Hope
 Grace Faith Page Bay Hill Ray Fox Bell Lane Park North West South East Mark Bill Art Case Bond Star Day Law Love
@@ -57,20 +58,35 @@ def row_words(pairs: list[tuple[str | None, str | None]]) -> dict[str, str]:
 
 def replace_names(text: str, row: dict[str, str], pick: Callable[[str, bool], str] | None) -> str:
     """The text with every word of `row` (any case) replaced by its counterpart and, when `pick` is given, every
-    capitalised dictionary name by pick(word, is_first_name)."""
-    first, last = dictionary() if pick is not None else (frozenset(), frozenset())
+    capitalised dictionary name by pick(word, is_first_name). The words found are looked up once each; the text
+    is rebuilt only when one of them is replaced."""
+    parts = _SPLIT.split(text)
+    if len(parts) == 1:
+        return text
+    words = set(parts[1::2])
+    mapping = {}
+    for word in words & forms() if pick is not None else ():
+        mapping[word] = like(word, pick(word, word.lower() in dictionary()[0]))
+    for low, new in row.items():
+        for word in (low, low.capitalize(), low.upper(), low.title()):
+            if word in words:
+                mapping[word] = like(word, new)
+    if len(row) and len(words) > len(mapping):  # any other casing of a row's name (McDonald, mcDonald)
+        for word in words:
+            if word not in mapping and word.lower() in row:
+                mapping[word] = like(word, row[word.lower()])
+    if not mapping:
+        return text
+    get = mapping.get
+    return "".join([get(part, part) for part in parts])
 
-    def swap(m: re.Match) -> str:
-        word = m.group(0)
-        low = word.lower()
-        new = row.get(low)
-        if new is None:
-            if not word[0].isupper() or not (low in first or low in last):
-                return word
-            new = pick(word, low in first)
-        return like(word, new)
 
-    return WORD.sub(swap, text)
+@cache
+def forms() -> frozenset[str]:
+    """The capitalised forms (Anna, ANNA) of every dictionary name: a text's words are matched against them at
+    once (a set intersection)."""
+    first, last = dictionary()
+    return frozenset(f for w in first | last for f in (w.capitalize(), w.upper(), w.title()))
 
 
 def leaks(text: str, row_names: set[str], words: int = 1) -> bool:

@@ -32,8 +32,8 @@ SCAN_CHARS = 4096  # the scanner reads at most this many characters of a value (
 @lru_cache(maxsize=1 << 16)
 def is_phone(candidate: str) -> bool:
     """Whether a PHONE candidate is a phone number: 7 to 15 digits; international ones (+ or 00) possible for
-    their country code, national ones written in groups or with an area code in parentheses, not shaped like a
-    date or an IPv4 address, and possible in one of REGIONS."""
+    their country code (libphonenumber parses them), national ones written in groups or with an area code in
+    parentheses, not shaped like a date or an IPv4 address, of a length one of REGIONS' plans allows."""
     digits = len(_DIGITS.findall(candidate))
     if not MIN_DIGITS <= digits <= MAX_DIGITS:
         return False
@@ -43,7 +43,21 @@ def is_phone(candidate: str) -> bool:
     grouped = "(" in text or any(sep in text for sep in " -/") or text.count(".") >= 2
     if not grouped or _DATE.fullmatch(text) or IPV4.fullmatch(text):
         return False
-    return any(_possible(text, region) for region in REGIONS)
+    return digits in national_lengths()
+
+
+@lru_cache(maxsize=1)
+def national_lengths() -> frozenset[int]:
+    """Digit counts a national number may have in one of REGIONS' numbering plans (libphonenumber's metadata),
+    within MIN_DIGITS..MAX_DIGITS. (Parsing each national candidate for every region would say no more than
+    this: a national number has no country code to check, and it costs 14 us a parse.)"""
+    found: set[int] = set()
+    for region in REGIONS:
+        desc = phonenumbers.PhoneMetadata.metadata_for_region(region).general_desc
+        found.update(desc.possible_length or ())
+        found.update(desc.possible_length_local_only or ())
+        found.update(n + 1 for n in desc.possible_length or ())  # written with a trunk prefix (0, 1)
+    return frozenset(n for n in found if MIN_DIGITS <= n <= MAX_DIGITS)
 
 
 def _possible(text: str, region: str | None) -> bool:

@@ -9,7 +9,7 @@ from .. import names as free_names
 from ..base import Batch, Transformer
 from ..fpe import permute
 from ..keys import Keyed
-from ..patterns import CARD, IPV4, IPV6, emails, kept_pii, phones
+from ..patterns import CARD, IPV4, IPV6, MIN_DIGITS, emails, kept_pii, phones
 from ..registry import register
 from .email import Email
 from .first_name import FirstName
@@ -17,9 +17,11 @@ from .ip import Ip
 from .last_name import LastName
 from .phone import Phone
 
-# (kind, finder of its matches in a text, a character every match holds: a text without it is skipped)
-PATTERNS = [("email", emails, "@"), ("card", CARD.finditer, None), ("ipv6", IPV6.finditer, ":"),
-            ("ipv4", IPV4.finditer, "."), ("phone", phones, None)]
+# (kind, finder of its matches in a text, a character every match holds, the fewest digits a match holds): a text
+# without that character or with fewer digits is skipped
+PATTERNS = [("email", emails, "@", 0), ("card", CARD.finditer, None, 13), ("ipv6", IPV6.finditer, ":", 0),
+            ("ipv4", IPV4.finditer, ".", 4), ("phone", phones, None, MIN_DIGITS)]
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 class Params(BaseModel):
@@ -89,10 +91,11 @@ class RegexRedact(Transformer):
         """Pattern by pattern over the whole batch: each pattern's distinct matches are anonymized together by the
         column transformers' vectorized many(), then put back."""
         out = list(values)
-        for kind, finder, needs in PATTERNS:
+        digits = [len(v) - len(v.translate(_NO_DIGITS)) for v in out]  # of the original text
+        for kind, finder, needs, fewest in PATTERNS:
             spans = {}
             for i, v in enumerate(out):
-                if needs is None or needs in v:
+                if (needs is None or needs in v) and digits[i] >= fewest:
                     found = [(m.start(), m.end()) for m in finder(v)]
                     if found:
                         spans[i] = found
