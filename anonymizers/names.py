@@ -81,6 +81,22 @@ def replace_names(text: str, row: dict[str, str], pick: Callable[[str, bool], st
     return "".join([get(part, part) for part in parts])
 
 
+def replace_name_list(text: str, row: dict[str, str], pick: Callable[[str, bool], str]) -> str:
+    """A list of person names (a cast, authors: 'Ama Qamata, Khosi Ngema'): every capitalised word is a name,
+    replaced by the row's counterpart or by pick(word, is_first_word_of_its_item); the list's shape stays."""
+    parts = _SPLIT.split(text)
+    first = True
+    for i in range(1, len(parts), 2):
+        if "," in parts[i - 1] or ";" in parts[i - 1]:
+            first = True
+        word = parts[i]
+        if word[0].isupper():
+            new = row.get(word.lower())
+            parts[i] = like(word, new if new is not None else pick(word, first))
+            first = False
+    return "".join(parts)
+
+
 @cache
 def forms() -> frozenset[str]:
     """The capitalised forms (Anna, ANNA) of every dictionary name: a text's words are matched against them at

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import pools
+from .names import dictionary as names_dictionary
 from .patterns import CARD, EMAIL, IPV4, IPV6, SCAN_CHARS, emails, is_whole_phone, phones
 from .policy import KEEP, ColumnShape, suggest
 
@@ -23,6 +24,9 @@ _FULL = {
 }
 _INSIDE = {"email": lambda v: next(emails(v), None), "phone": lambda v: next(phones(v), None), "card": CARD.search,
            "ip": IPV4.search}
+# A comma-separated list of 2-4-word capitalised names (a cast, authors); bounded, so linear.
+_NAME = r"[^\W\d_][\w.'\-]{0,40}(?: [^\W\d_][\w.'\-]{0,40}){1,3}"
+_NAME_LIST = re.compile(rf"{_NAME}(?:, ?{_NAME}){{0,200}}")
 MIN_SHARE = 0.3  # share of sampled values matching a pattern that counts as evidence
 CATEGORICAL = "categorical"  # evidence of a keep that init marks for review
 MIN_CATEGORICAL, MAX_CATEGORIES, CATEGORY_REPEATS, CATEGORY_CHARS = 20, 60, 4, 40
@@ -36,6 +40,7 @@ class Finding:
     suggestion: str
     evidence: str
     current: str | None = None  # the configured rule, when there is one
+    params: dict = field(default_factory=dict)  # the suggestion's parameters, when it needs any
 
 
 def luhn(digits: str) -> bool:
@@ -100,6 +105,11 @@ def classify(table: str, col: ColumnShape, sample: list[str]) -> Finding:
         return Finding(table, col.name, col.type_sql, kind, f"{whole[best]}/{n} values match {best}")
     if name_hits >= MIN_SHARE * n and by_name in (KEEP, "regex_redact"):
         return Finding(table, col.name, col.type_sql, "full_name", f"{name_hits}/{n} values look like person names")
+    firsts = names_dictionary()[0]
+    lists = sum(1 for v in texts if _NAME_LIST.fullmatch(v) and ("," in v or v.split()[0].lower() in firsts))
+    if lists >= MIN_SHARE * n and by_name in (KEEP, "regex_redact"):
+        return Finding(table, col.name, col.type_sql, "regex_redact", f"{lists}/{n} values are lists of person "
+                       f"names", params={"name_list": True})
     embedded_hits = {k: c for k, c in inside.items() if c}
     if embedded_hits and col.type_category == "S":
         kinds = ", ".join(f"{c}/{n} values contain {k}" for k, c in embedded_hits.items())

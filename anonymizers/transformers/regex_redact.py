@@ -29,6 +29,8 @@ class Params(BaseModel):
     names: bool = Field(True, description="Also replace person names: every word of the same row's name columns "
                                           "(first_name, last_name, full_name, email local part) and capitalised "
                                           "names of the first/last-name dictionaries.")
+    name_list: bool = Field(False, description="The text is a list of person names (a cast, authors): every "
+                                               "capitalised word is replaced by a first or last name.")
 
 
 @register
@@ -83,9 +85,14 @@ class RegexRedact(Transformer):
 
     def many(self, values):
         out = self._patterns(values)
-        if self.params.names:
-            out = [free_names.replace_names(v, {}, self.pick) for v in out]
+        if self.params.names or self.params.name_list:
+            out = [self._names(v, {}, self.pick) for v in out]
         return [self._fit(v) for v in out]
+
+    def _names(self, text: str, row: dict[str, str], pick) -> str:
+        if self.params.name_list:
+            return free_names.replace_name_list(text, row, pick)
+        return free_names.replace_names(text, row, pick)
 
     def _patterns(self, values: list[str]) -> list[str]:
         """Pattern by pattern over the whole batch: each pattern's distinct matches are anonymized together by the
@@ -121,7 +128,8 @@ class RegexRedact(Transformer):
                 out.append(None)
                 continue
             pick = (lambda w, first, avoid=avoid: self.pick(w, first, avoid)) if self.params.names else None
-            out.append(self._fit(free_names.replace_names(redacted[v], row, pick)))
+            out.append(self._fit(self._names(redacted[v], row, pick or self.pick)
+                                 if self.params.name_list else free_names.replace_names(redacted[v], row, pick)))
         return out
 
     def row_names(self, batch: Batch, theirs: list[set[str]]) -> list[dict[str, str]]:

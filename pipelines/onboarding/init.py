@@ -120,6 +120,10 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
         return ColumnLine(col.name, None, f"{col.type_sql}; suggested {finding.suggestion} but no transformer "
                                           f"fits (CHECK constraint or type), values look like PII: classify it by hand",
                           review=True)
+    if rule == finding.suggestion and finding.params:  # written in the flow form a config line takes
+        rule = "{" + ", ".join([f"transformer: {rule}", *(f"{k}: {json.dumps(v)}" for k, v in
+                                                         finding.params.items())]) + "}"
+        return ColumnLine(col.name, rule, f"review: {col.type_sql}; {finding.evidence}", review=True)
     why = finding.evidence if rule == finding.suggestion else \
         f"{finding.suggestion} does not fit this column ({refused}), {rule} instead; {finding.evidence}"
     return ColumnLine(col.name, rule, f"review: {col.type_sql}; {why}", review=True)
