@@ -114,8 +114,9 @@ def classify(table: str, col: ColumnShape, sample: list[str]) -> Finding:
     if embedded_hits and col.type_category == "S":
         kinds = ", ".join(f"{c}/{n} values contain {k}" for k, c in embedded_hits.items())
         return Finding(table, col.name, col.type_sql, by_name if by_name != KEEP else "regex_redact", kinds)
-    categories = _categorical(sample) if col.type_category == "S" else None
-    if categories is not None and by_name in (KEEP, "regex_redact"):
+    categories = _categorical(sample) if col.type_category in ("S", "N") else None
+    if categories is not None and (by_name in (KEEP, "regex_redact") or col.type_category == "N"):  # a numeric
+        # code of a few values (creditcardtype 1-5) is no card number, whatever its name says
         return Finding(table, col.name, col.type_sql, KEEP, f"{CATEGORICAL}: {categories} distinct values in {n} "
                        f"sampled, none matches a PII pattern")
     if by_name != KEEP:

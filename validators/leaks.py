@@ -21,7 +21,11 @@ def allowed_share(chance: float, present: int) -> float:
     """The highest share of unchanged values chance explains: the rate plus SIGMAS binomial deviations."""
     if present == 0:
         return 1.0
-    return chance + SIGMAS * math.sqrt(chance * (1 - chance) / present)
+    binomial = chance + SIGMAS * math.sqrt(chance * (1 - chance) / present)
+    if chance == 0:
+        return binomial
+    return max(binomial, (chance * present + SIGMAS * math.sqrt(chance * present) + 1) / present)  # small tables:
+    # the Poisson bound, one chance hit more (1 of 13 birth dates on its own day is chance, not a leak)
 
 
 def unchanged_check(table: str, column: str, transformer: str, chance: float, unchanged: int,

@@ -74,7 +74,7 @@ class RegexRedact(Transformer):
                 got = t.pool[(t.pool.index(got) + 1) % len(t.pool)]
             self._picked[(word, first)] = got
         at = None
-        while got.lower() in avoid or got.lower() == word.lower():
+        while _clashes(got, word, avoid):
             at = t.pool.index(got) if at is None else at
             at = (at + 1) % len(t.pool)
             got = t.pool[at]
@@ -146,7 +146,7 @@ class RegexRedact(Transformer):
         rows = []
         for row, avoid in zip(pairs, theirs):
             words = free_names.row_words(row)
-            rows.append({w: (new if new.lower() not in avoid else self.pick(new, True, avoid))
+            rows.append({w: (new if not _clashes(new, w, avoid) else self.pick(new, True, avoid))
                          for w, new in words.items()})
         return rows
 
@@ -188,6 +188,13 @@ class RegexRedact(Transformer):
         if kind in ("ipv4", "ipv6"):
             return self.ip.many(texts)
         return self.phone.many(texts)
+
+
+def _clashes(new: str, word: str, avoid: frozenset[str] | set[str]) -> bool:
+    """Whether a replacement would bring back the word itself or one of the row's production name words (a
+    replacement may have several words: 'Maria Eduarda')."""
+    found = {w.lower() for w in free_names.WORD.findall(new)}
+    return word.lower() in found or bool(found & avoid)
 
 
 def _splice(text: str, cuts: list[tuple[int, int]], mapping: dict[str, str]) -> str:
