@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from prodlike.pipelines.errors import ProdlikeError
 
-from . import vector
+from . import pools, vector
+from .fit import FittedPool
 from .keys import Keyed
+from .patterns import kept_pii
 
 # PostgreSQL type categories (pg_type.typcategory) a transformer may accept.
 STRING, NUMERIC, DATETIME, NETWORK, USER, ARRAY, BOOLEAN, BIT, GEOMETRIC, TIMESPAN, ENUM, PSEUDO, COMPOSITE = (
@@ -69,6 +71,14 @@ class Transformer:
     identifier: ClassVar[bool] = False  # outputs must never contain a production value (leak check b)
     chance_rate: ClassVar[float] = 0.0  # documented chance that an output equals its own input
     max_output_length: ClassVar[int | None] = None  # longest output, when bounded
+    # Capabilities the policy, init and the checks read (never a list of names elsewhere):
+    format_keeping: ClassVar[bool] = False  # outputs keep the input's format (the distribution check holds them to it)
+    partial: ClassVar[bool] = False  # rewrites only what it finds inside a value (not judged by the chance rate)
+    opaque: ClassVar[bool] = False  # identifier outputs drawn from 2^64+ values: any production value in staging leaks
+    min_width: ClassVar[int | None] = None  # narrowest varchar(n)/char(n) it fits (None: never longer than input)
+    keyed_output: ClassVar[bool] = True  # outputs depend on the anonymization key (rotating it changes them)
+    person_name: ClassVar[bool] = False  # its values name a person (free text in the row replaces them alike)
+    fallback: ClassVar[int | None] = None  # rank among content-agnostic rules init falls back on (None: not one)
     reads: ClassVar[tuple[str, ...]] = ()  # other columns of the row the transform needs
 
     def __init__(self, params: dict[str, Any] | None, key: bytes, column: ColumnInfo | None = None):
@@ -85,6 +95,16 @@ class Transformer:
 
     def setup(self) -> None:
         """Validate parameters against the column and build lookup tables (once per policy load)."""
+
+    def bind(self, siblings: dict[str, Transformer]) -> None:
+        """Called once by the policy with the table's transformers by column (a transformer that reads other
+        columns of the row sets `reads` here)."""
+
+    def leaked(self, inputs: list[str | None], outputs: list[str | None], batch: Batch | None = None) -> int:
+        """Rows of a partial transformer whose output still holds production data of the row (leak check a):
+        here an e-mail or phone number of the input; transformers that know more (names) say more."""
+        return sum(1 for raw, out in zip(inputs, outputs) if raw is not None and out is not None
+                   and kept_pii(raw, out))
 
     @property
     def fingerprint(self) -> tuple:
@@ -176,15 +196,19 @@ class DigestTransformer(Transformer):
 
 
 class PoolTransformer(DigestTransformer):
-    """A transformer that picks one value of a seeded pool by the keyed hash of the input."""
+    """A transformer that picks one value of a seeded pool by the keyed hash of the input; under a length limit,
+    a pick that does not fit is replaced by one among the entries that do (again by the keyed hash)."""
 
     pool_name: ClassVar[str]
 
     def setup(self) -> None:
-        from . import pools
-
         self.pool = getattr(pools, self.pool_name)()
-        self._pool = vector.pool_array(self.pool)
+        self.fitted = FittedPool(self.pool)
+        self.min_width = self.fitted.min_width()
 
     def from_digests(self, block: bytes) -> pa.Array:
-        return vector.pick(self._pool, vector.words(block, 0, 8) % len(self.pool))
+        picks = vector.words(block, 0, 8) % np.uint64(len(self.pool))
+        limit = self.column.max_length
+        if limit is not None and limit < self.fitted.longest:
+            picks = self.fitted.within(picks.astype(np.int64), vector.words(block, 8, 8), limit)
+        return self.fitted.take(picks)

@@ -3,15 +3,18 @@ given exactly their key's transform, unique columns held to injective transforms
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from prodlike.pipelines.errors import ProdlikeError, Refused
 
 from .base import STRING, Batch, ColumnInfo, ParameterError, Transformer
+from .fit import pad
 from .registry import UnknownTransformerError, get
 
 KEEP = "keep"
@@ -60,29 +63,63 @@ class TablePlan:
 
     table: str
     transformers: dict[str, Transformer]
+    watched: dict[str, Transformer] = field(default_factory=dict)  # kept text columns judged as free text
     needs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        wanted = list(self.transformers)
-        for t in self.transformers.values():
+        wanted = list(self.transformers) + list(self.watched)
+        for t in [*self.transformers.values(), *self.watched.values()]:
             wanted += [c for c in t.reads if c]
         self.needs = list(dict.fromkeys(wanted))
 
-    def apply(self, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    def spec(self) -> list[tuple[str, str, dict, dict, bool]]:
+        """What another process needs to rebuild this plan: (column, transformer, params, column info, watched)."""
+        return [(col, t.name, t.params.model_dump(), dataclasses.asdict(t.column), col in self.watched)
+                for col, t in [*self.transformers.items(), *self.watched.items()]]
+
+    @classmethod
+    def rebuild(cls, table: str, spec: list[tuple[str, str, dict, dict, bool]], key: bytes) -> TablePlan:
+        """The plan spec() describes, its transformers bound to each other as the policy binds them."""
+        made = [(col, get(name)(params, key, ColumnInfo(**info)), watched) for col, name, params, info, watched in spec]
+        transformers = {col: t for col, t, watched in made if not watched}
+        watched = {col: t for col, t, is_watched in made if is_watched}
+        for t in [*transformers.values(), *watched.values()]:
+            t.bind(transformers)
+        return cls(table, transformers, watched)
+
+    def apply(self, columns: dict[str, pa.Array], kept: dict[str, int] | None = None) -> dict[str, pa.Array]:
         """The transformed columns of one batch (Arrow string arrays in and out); a transformer that reads other
-        columns of the row gets them as Python lists."""
+        columns of the row gets them as Python lists. `kept` counts, per column, the rows that keep production data
+        (leak check a): outputs equal to their input or, for partial transformers (free text), outputs still
+        holding a production name, e-mail or phone of the row."""
         batch = None
         out = {}
         for name, t in self.transformers.items():
-            if t.reads and batch is None:
+            if (t.reads or (t.partial and kept is not None)) and batch is None:
                 batch = Batch({c: columns[c].to_pylist() for c in self.needs})
             try:
                 out[name] = t.transform_arrow(columns[name], batch)
+                if t.column.type_name == "bpchar" and t.column.max_length:  # char(n): padded as PostgreSQL pads
+                    out[name] = pad(out[name], t.column.max_length)
+                if kept is not None:
+                    kept[name] = kept.get(name, 0) + _kept(t, columns[name], out[name], batch)
             except Exception as err:  # the value must never reach the message
                 raise TransformFailed(
                     f"transformer {t.name!r} failed on {self.table}.{name} ({type(err).__name__}; value withheld)"
                 ) from None
+        if kept is not None:
+            for name, watch in self.watched.items():
+                if batch is None:
+                    batch = Batch({c: columns[c].to_pylist() for c in self.needs})
+                values = batch.columns[name]
+                kept[name] = kept.get(name, 0) + watch.leaked(values, values, batch, kept_as_is=True)
         return out
+
+
+def _kept(t: Transformer, inputs: pa.Array, outputs: pa.Array, batch: Batch | None) -> int:
+    if t.partial:
+        return t.leaked(inputs.to_pylist(), outputs.to_pylist(), batch)
+    return pc.sum(pc.equal(inputs, outputs)).as_py() or 0
 
 
 @dataclass
@@ -108,7 +145,12 @@ NAME_RULES: list[tuple[re.Pattern, str]] = [(re.compile(p), t) for p, t in [
     (r"city|town", "city"),
     (r"zip|post_?code|postal", "postcode"),
     (r"card|iban|ssn|passport|tax_?id|national_?id|account_?n", "hash"),
+    (r"passw|secret|token|salt|api_?key|otp|twofa", "hash"),
+    (r"user_?name|login", "tokenize"),
 ]]
+# A bare `name` column is a person's only in a table about people (else free text: dictionary names replaced).
+PEOPLE = re.compile(r"user|customer|person|people|member|employee|owner|contact|client|patient|student|author|"
+                    r"subscriber|vet|passenger|staff|profile|account|lead|guest|actor|director|artist|player")
 
 
 def suggest(column: ColumnShape, table: str = "") -> str:
@@ -119,7 +161,7 @@ def suggest(column: ColumnShape, table: str = "") -> str:
     if column.type_name in ("json", "jsonb"):
         return "json"
     for pattern, transformer in NAME_RULES:
-        if pattern.search(n) and (transformer != "full_name" or "product" not in table) and (
+        if pattern.search(n) and (transformer != "full_name" or n != "name" or PEOPLE.search(table.lower())) and (
                 transformer != "address" or column.type_category == STRING):
             return transformer
     if column.type_category == STRING and column.type_name != "bpchar" and not n.endswith(("_id", "code")):
@@ -153,11 +195,10 @@ def _column_problems(t: Transformer, shape: TableShape, col: ColumnShape, unique
     limit = _max_length(col.type_sql)
     if limit is not None and t.max_output_length is not None and t.max_output_length > limit:
         out.append(f"{where} is {col.type_sql} but {t.name!r} writes up to {t.max_output_length} characters")
-    if limit is not None and t.name in ("email", "full_name", "address", "street", "city", "first_name",
-                                        "last_name", "regex_redact", "json", "date_shift"):
-        if limit < 64:
-            out.append(f"{where} is {col.type_sql}: {t.name!r} may write longer values; widen the column, "
-                       f"or use mask/tokenize (length-preserving)")
+    if limit is not None and t.min_width is not None and limit < t.min_width:
+        out.append(f"{where} is {col.type_sql}: {t.name!r} needs at least {t.min_width} characters (its shortest "
+                   f"realistic value); widen the column to varchar({t.min_width}) or more, or use mask/tokenize "
+                   f"(length-preserving)")
     return out
 
 
@@ -217,10 +258,29 @@ def build(
                 continue
             problems += _column_problems(t, shape, col, (q, col.name) in unique_any)
             transformers[col.name] = t
-        plans[q] = TablePlan(q, transformers) if transformers else None
+        for t in transformers.values():
+            t.bind(transformers)
+        watched = _watched(key, shape, rules[q], transformers)
+        plans[q] = TablePlan(q, transformers, watched) if transformers else None
     if problems:
         raise PolicyError(problems)
     return Policy(rules, plans)
+
+
+def _watched(key: bytes, shape: TableShape, rules: dict[str, tuple], transformers: dict[str, Transformer]
+             ) -> dict[str, Transformer]:
+    """Kept text columns of a table with person-name columns: the leak check judges them as free text (a note
+    holding the row's own names, e-mail or phone must not pass as keep)."""
+    if not any(t.person_name for t in transformers.values()):
+        return {}
+    out = {}
+    for col in shape.columns:
+        rule = rules.get(col.name)
+        if rule is not None and rule[0] == KEEP and col.type_category == STRING and col.type_name != "bpchar":
+            watch = get("regex_redact")({}, key, ColumnInfo(shape.name, col.name, col.type_name, col.type_category))
+            watch.bind(transformers)
+            out[col.name] = watch
+    return out
 
 
 def _propagate_foreign_keys(shapes, tables, rules, problems) -> None:

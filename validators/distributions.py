@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
+from prodlike.anonymizers import registry
 from prodlike.anonymizers.policy import INTEGER_TYPES
 
 from . import copytext
@@ -45,7 +46,6 @@ FORMATS = [
     ("hex", _only("0123456789abcdef"), r"^[0-9a-f]*$"),
 ]
 FORMAT_MIN_SHARE = 0.5  # production's dominant format is checked when at least this share has it
-FORMAT_KEEPING = {"email", "phone", "ip", "tokenize", "postcode"}  # transformers that promise the input's format
 
 
 @dataclass
@@ -58,6 +58,11 @@ class ColumnSpec:
     transformer: str = "keep"
     edges: list[str] | None = None  # production's bin edges as PostgreSQL text (pg_stats histogram_bounds)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def format_keeping(self) -> bool:
+        """Whether the column's transformer promises to keep the input's format (its class says so)."""
+        return self.anonymized and registry.get(self.transformer).format_keeping
 
     @property
     def anonymized(self) -> bool:
@@ -282,7 +287,7 @@ class StreamProfile:
                 prof.labels = {}
         lengths = copytext.value_lengths(present).to_numpy(zero_copy_only=False)  # as staging's length() counts
         prof.lengths = _add(prof.lengths, _histogram(lengths, np.array(LENGTH_EDGES, dtype=np.float64)))
-        if spec.transformer in FORMAT_KEEPING and len(present):
+        if spec.format_keeping and len(present):
             rest = present
             for fmt, _, pattern in FORMATS:
                 hits = pc.match_substring_regex(rest, pattern)
@@ -340,7 +345,7 @@ def dominant_format(prod: ColumnProfile) -> str | None:
 
 def checked_format(spec: ColumnSpec, prod: ColumnProfile) -> str | None:
     """The format staging must keep: production's dominant one, for transformers that promise to keep it."""
-    return dominant_format(prod) if spec.transformer in FORMAT_KEEPING else None
+    return dominant_format(prod) if spec.format_keeping else None
 
 
 def category_labels(prod: ColumnProfile) -> list[str]:
@@ -597,7 +602,7 @@ def _length_stats(spec, prod, stage, thresholds, stats) -> tuple[dict, list[str]
         share_s = stage.formats.get(fmt, 0) / max(stage.rows - stage.nulls, 1)
         stats.append(Statistic("format_share", share_p, share_s, abs(share_p - share_s), thresholds["format"]))
         notes.append(f"format {fmt}")
-    elif spec.anonymized and spec.transformer in FORMAT_KEEPING:
+    elif spec.anonymized and spec.format_keeping:
         notes.append("no known format in production")
     plot = {"plot": LENGTHS, "edges": LENGTH_EDGES, "production": p, "staging": s,
             "null_fraction": [prod.null_fraction, stage.null_fraction]}

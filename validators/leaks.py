@@ -21,7 +21,11 @@ def allowed_share(chance: float, present: int) -> float:
     """The highest share of unchanged values chance explains: the rate plus SIGMAS binomial deviations."""
     if present == 0:
         return 1.0
-    return chance + SIGMAS * math.sqrt(chance * (1 - chance) / present)
+    binomial = chance + SIGMAS * math.sqrt(chance * (1 - chance) / present)
+    if chance == 0:
+        return binomial
+    return max(binomial, (chance * present + SIGMAS * math.sqrt(chance * present) + 1) / present)  # small tables:
+    # the Poisson bound, one chance hit more (1 of 13 birth dates on its own day is chance, not a leak)
 
 
 def unchanged_check(table: str, column: str, transformer: str, chance: float, unchanged: int,
@@ -36,9 +40,19 @@ def unchanged_check(table: str, column: str, transformer: str, chance: float, un
                        Threshold(error=limit), verdict, explanation)
 
 
+def free_text_check(table: str, column: str, transformer: str, leaked: int, present: int,
+                    allowed: float = 0.0) -> CheckResult:
+    """Rows (non-NULL) of a free-text column whose staging text still holds a production name of the same row's
+    name columns, or an e-mail or phone number of its production text; above `allowed` (default: any) an error."""
+    share = leaked / present if present else 0.0
+    verdict = Verdict.ERROR if leaked and share > allowed else Verdict.PASS
+    explanation = (f"{table}.{column} ({transformer}): {leaked:,} of {present:,} texts still hold a production "
+                   f"name, e-mail or phone of their row ({share:.4%}; error above {allowed:.4%})")
+    return CheckResult(CHECK, table, column, "free_text_leaked_share", 0.0, share, share, Threshold(error=allowed),
+                       verdict, explanation)
+
+
 # Leak check (b): production values found anywhere in the staging column, by anti-join of keyed hashes.
-OPAQUE = frozenset({"email", "hash"})  # outputs drawn from 2^64 or more values: any overlap is a leak
-FORMAT_PRESERVING = frozenset({"phone", "ip", "tokenize"})  # outputs share the input's own format space
 OVERLAP = "overlap"
 
 
@@ -86,12 +100,12 @@ def hash_key(production=None, staging=None) -> HashKey:
     return HashKey(key.key, key.seed, fast=False)
 
 
-def overlap_check(table: str, column: str, transformer: str, overlap: int, staged: int) -> CheckResult:
+def overlap_check(table: str, column: str, transformer: str, overlap: int, staged: int,
+                  opaque: bool) -> CheckResult:
     """Staging values (distinct) equal to some production value of the same column. For opaque identifiers
     (email, hash) any is a leak; format-preserving ones (phone, ip, tokenize) permute within the input's own
     format space, where chance overlaps are expected, so they are reported and held to check (a)."""
     share = overlap / staged if staged else 0.0
-    opaque = transformer in OPAQUE
     verdict = Verdict.ERROR if opaque and overlap else Verdict.PASS
     if opaque:
         explanation = (f"{table}.{column} ({transformer}): {overlap:,} of {staged:,} distinct staging values are "

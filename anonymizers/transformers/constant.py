@@ -17,6 +17,10 @@ class Constant(Transformer):
     description = "Replace every non-NULL value by `value` (given as PostgreSQL text)."
     Params = Params
     accepts = ANY
+    keyed_output = False
+
+    def setup(self):
+        self.max_output_length = len(self.params.value)
 
     def one(self, value):
         return self.params.value

@@ -10,3 +10,4 @@ class FirstName(PoolTransformer):
     description = "A first name from a pool of about 1,600 (several locales)."
     pool_name = "first_names"
     chance_rate = 0.01
+    person_name = True

@@ -23,6 +23,8 @@ class Hash(DigestTransformer):
     Params = Params
     injective = True
     identifier = True
+    opaque = True
+    fallback = 3
 
     def setup(self):
         self.max_output_length = self.params.length

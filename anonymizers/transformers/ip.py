@@ -30,6 +30,7 @@ class Ip(Transformer):
     accepts = frozenset(STRING + NETWORK)
     injective = True
     identifier = True
+    format_keeping = True
 
     def _v4(self, addr: str, mask: str) -> str | None:
         """Fast path for dotted-quad IPv4 (the common case); None when addr is not one."""

@@ -11,6 +11,7 @@ class Keep(Transformer):
     accepts = ANY
     injective = True
     chance_rate = 1.0
+    keyed_output = False
 
     def transform(self, values, batch=None):
         return values

@@ -10,3 +10,4 @@ class LastName(PoolTransformer):
     description = "A last name from a pool of about 1,900 (several locales)."
     pool_name = "last_names"
     chance_rate = 0.01
+    person_name = True

@@ -19,6 +19,8 @@ class Mask(Transformer):
     description = "Keep the first `keep_first` and last `keep_last` characters; replace the rest by `char`."
     Params = Params
     chance_rate = 1.0  # values no longer than keep_first + keep_last stay as they are
+    keyed_output = False
+    fallback = 1
 
     def one(self, value):
         p = self.params

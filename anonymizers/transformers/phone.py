@@ -29,6 +29,7 @@ class Phone(Transformer):
     description = "Same format and country prefix (+49 ...), every other digit replaced by a keyed permutation."
     injective = True
     identifier = True
+    format_keeping = True
 
     def many(self, values):
         """ASCII values of phone-like width: a few numpy passes per width, each (prefix, digit count) group's

@@ -10,6 +10,7 @@ class Postcode(Transformer):
     name = "postcode"
     description = "Same shape as the input (digits stay digits, letters stay letters), keyed."
     chance_rate = 0.001
+    format_keeping = True
 
     def many(self, values):
         return permute_runs_many(self.keyed, values)  # vectorized per shape, identical results

@@ -17,6 +17,8 @@ class Tokenize(Transformer):
     accepts = frozenset(STRING + NUMERIC)
     injective = True
     identifier = True
+    format_keeping = True
+    fallback = 2
 
     def many(self, values):
         if self.column.type_category != NUMERIC:

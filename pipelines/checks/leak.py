@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 
+from prodlike.anonymizers.registry import REGISTRY
 from prodlike.anonymizers.registry import get as transformer
 from prodlike.pipelines.checks import registry
 from prodlike.pipelines.checks.runner import passed, shadow_relation, table_profile
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import qident
 from prodlike.validators.distributions import _as_copy_text
-from prodlike.validators.leaks import Scan, anti_join, distinct_check, overlap_check, unchanged_check
+from prodlike.validators.leaks import Scan, anti_join, distinct_check, free_text_check, overlap_check, unchanged_check
 from prodlike.validators.results import CheckResult
 
 NAME = "leak"
@@ -19,8 +20,9 @@ NAME = "leak"
 
 def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
     """(a) Per anonymized column: rows whose output equals their own input (counted in the transform path)
-    against the transformer's documented chance rate. Transformers that may keep a value (keep, mask), and those
-    that rewrite only what they find inside a text (regex_redact, json), are not judged.
+    against the transformer's documented chance rate; transformers that may keep a value (keep, mask) are not
+    judged so. Free text (partial transformers: regex_redact, json; and kept text in a table with person-name
+    columns) is judged by the rows still holding a production name, e-mail or phone of their row (any is an error).
     (b) Per identifier column (email, hash, phone, ip, tokenize): staged values equal to any production value of
     the column, by anti-join of keyed hashes taken from the copy stream, and the distinct count they keep."""
     prof = table_profile(tr)
@@ -30,8 +32,13 @@ def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
             unchanged[name] = unchanged.get(name, 0) + count
     found = []
     for name, spec in (prof.specs.items() if prof is not None else []):
-        partial = spec.transformer in ("regex_redact", "json")
-        chance = transformer(spec.transformer).chance_rate if spec.anonymized and not partial else 1.0
+        cls = transformer(spec.transformer)
+        if (spec.anonymized and cls.partial) or (not spec.anonymized and name in unchanged):  # free text
+            col = prof.profiles[name]
+            found.append(free_text_check(tr.table, name, spec.transformer, unchanged.get(name, 0),
+                                         col.rows - col.nulls))
+            continue
+        chance = cls.chance_rate if spec.anonymized else 1.0
         if chance < 1.0:
             col = prof.profiles[name]
             found.append(unchanged_check(tr.table, name, spec.transformer, chance, unchanged.get(name, 0),
@@ -64,7 +71,8 @@ def _overlaps(tr, target_dsn: str, prof) -> list[CheckResult]:
     found = []
     for col, t in totals.items():
         name = prof.specs[col].transformer if prof is not None and col in prof.specs else "identifier"
-        found.append(overlap_check(tr.table, col, name, t["overlap"], t["distinct"]))
+        opaque = name in REGISTRY and REGISTRY[name].opaque
+        found.append(overlap_check(tr.table, col, name, t["overlap"], t["distinct"], opaque))
         found.append(distinct_check(tr.table, col, name, (t["production_distinct"], t["production_present"]),
                                     (t["distinct"], t["present"])))
     return found

@@ -121,7 +121,7 @@ def cmd_scan(args) -> int:
 
     path, cfg = _config(args)
     findings = scan(cfg, cfg.source.resolve("source"), args.sample)
-    table = Table(title=f"scan of production ({len(findings)} columns; evidence from up to {args.sample} rows)")
+    table = Table(title=f"scan of production ({len(findings)} columns; evidence from up to {args.sample} values each)")
     for col in ("column", "type", "classified as", "suggestion", "evidence"):
         table.add_column(col)
     unclassified = 0
@@ -365,7 +365,7 @@ def parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scan", help="classify production's columns: current rule, or a suggestion and evidence")
     sc.add_argument("-c", "--config")
     sc.add_argument("--write", action="store_true", help="append commented suggestions for unclassified columns")
-    sc.add_argument("--sample", type=int, default=200, help="rows sampled per table (default 200)")
+    sc.add_argument("--sample", type=int, default=200, help="non-NULL values sampled per column (default 200)")
     sc.set_defaults(func=cmd_scan)
 
     s = sub.add_parser("status", help="live release, age vs SLA, pause, last run (exit 0 OK, 1 WARNING, "

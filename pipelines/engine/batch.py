@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from prodlike.validators import copytext
 
@@ -19,7 +18,7 @@ class BatchPlan(Protocol):
 
     needs: list[str]
 
-    def apply(self, columns: dict[str, pa.Array]) -> dict[str, pa.Array]: ...
+    def apply(self, columns: dict[str, pa.Array], same: dict[str, int] | None = None) -> dict[str, pa.Array]: ...
 
 
 def identifier_columns(plan: BatchPlan) -> list[str]:
@@ -51,9 +50,7 @@ def transform_batch(data: bytes, plan: BatchPlan, columns: list[str], same: dict
     if tap is not None:
         tap(rows, raw)
     decoded = {name: copytext.decode_column(raw[name]) for name in plan.needs}
-    for name, text in plan.apply(decoded).items():
-        if same is not None:
-            same[name] = same.get(name, 0) + (pc.sum(pc.equal(decoded[name], text)).as_py() or 0)
+    for name, text in plan.apply(decoded, same).items():
         raw[name] = copytext.encode_column(text)
     del decoded
     return copytext.join_rows([raw[name] for name in columns])

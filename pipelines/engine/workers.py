@@ -5,7 +5,6 @@ Batches travel through pipes in memory; nothing is written to disk."""
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import multiprocessing
 import os
 import signal
@@ -14,9 +13,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import TablePlan
-from prodlike.anonymizers.registry import get
 from prodlike.pipelines.engine.batch import transform_batch
 from prodlike.validators import copytext
 
@@ -45,9 +42,9 @@ class BatchResult:
     hashed: dict = field(default_factory=dict)  # identifier column -> (production's keyed hashes, non-NULL count)
 
 
-def plan_spec(plan: TablePlan) -> list[tuple[str, str, dict, dict]]:
-    """What a worker needs to rebuild plan: (column, transformer, params, column info) per column."""
-    return [(col, t.name, t.params.model_dump(), dataclasses.asdict(t.column)) for col, t in plan.transformers.items()]
+def plan_spec(plan: TablePlan) -> list[tuple[str, str, dict, dict, bool]]:
+    """What a worker needs to rebuild plan (TablePlan.spec)."""
+    return plan.spec()
 
 
 def profile_spec(specs: dict) -> list[tuple[str, str, str, str, list | None]]:
@@ -89,8 +86,7 @@ def _init(key: bytes, specs: dict[str, tuple[list, list[str]]], profiles: dict[s
         _die_with(parent, started)
 
     for table, (spec, columns) in specs.items():
-        transformers = {col: get(name)(params, key, ColumnInfo(**info)) for col, name, params, info in spec}
-        _PLANS[table] = (TablePlan(table, transformers), columns)
+        _PLANS[table] = (TablePlan.rebuild(table, spec, key), columns)
     for table, (columns, spec) in profiles.items():
         _PROFILES[table] = (columns, {name: ColumnSpec(name, type_name, category, transformer, edges)
                                       for name, type_name, category, transformer, edges in spec})

@@ -12,8 +12,9 @@ import psycopg
 import yaml
 
 from prodlike.anonymizers import policy as anon_policy
+from prodlike.anonymizers import registry
 from prodlike.anonymizers.keys import KEY_ENV
-from prodlike.anonymizers.scan import Finding
+from prodlike.anonymizers.scan import CATEGORICAL, Finding
 from prodlike.pipelines.config.model import Config, Thresholds
 from prodlike.pipelines.config.secrets import resolve
 from prodlike.pipelines.engine.refresh import shapes
@@ -26,8 +27,6 @@ from prodlike.validators import plans
 SOURCE_ENV, TARGET_ENV = "PRODLIKE_SOURCE_DSN", "PRODLIKE_TARGET_DSN"
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "prodlike", "prodlike_ext")
 MAX_WORKLOAD = 15
-# tried in order when the scanner's suggestion does not fit a column (unique, too narrow, wrong type)
-FALLBACKS = {"unique": ["hash", "tokenize"], "narrow": ["mask", "tokenize", "hash"], "any": ["hash", "null"]}
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -70,25 +69,39 @@ def production_schemas(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in conn.execute(_USER_OBJECTS, (list(SYSTEM_SCHEMAS),)).fetchall()]
 
 
-def _fits(rule: str, table: str, shape: anon_policy.TableShape, col: anon_policy.ColumnShape) -> bool:
-    """Whether the policy accepts `rule` on this one column (type, uniqueness, length, CHECK, NOT NULL)."""
+def _refusal(rule: str, table: str, shape: anon_policy.TableShape, col: anon_policy.ColumnShape) -> str | None:
+    """Why the policy refuses `rule` on this one column (type, uniqueness, length, CHECK, NOT NULL); None: it fits."""
     unique = [[c for c in cols if c == col.name] for cols in shape.unique if col.name in cols]
     alone = anon_policy.TableShape(table, [col], unique, [], shape.checked & {col.name})
     try:
         anon_policy.build({table: {col.name: (rule, {})}}, {table: alone}, b"k" * 32, [table])
-    except anon_policy.PolicyError:
-        return False
-    return True
+    except anon_policy.PolicyError as err:
+        return "; ".join(p.split(": ", 1)[-1] for p in err.problems)
+    return None
+
+
+def fallbacks(unique: bool) -> list[str]:
+    """The content-agnostic rules tried, in order, when the scanner's suggestion does not fit a column (unique,
+    too narrow, wrong type): by each transformer's `fallback` rank; a unique column only injective ones, opaque
+    identifiers first."""
+    found = [cls for cls in map(registry.get, registry.names()) if cls.fallback is not None
+             and (cls.injective or not unique)]
+    return [cls.name for cls in sorted(found, key=lambda cls: (unique and not cls.opaque, cls.fallback))]
 
 
 def _fitting_rule(finding: Finding, table: str, shape: anon_policy.TableShape,
-                  col: anon_policy.ColumnShape) -> str | None:
+                  col: anon_policy.ColumnShape) -> tuple[str | None, str | None]:
+    """The first rule that fits the column (the scanner's suggestion, then the fallbacks), and why the suggestion
+    did not fit (None when it did)."""
     unique = any(col.name in cols for cols in shape.unique)
-    extra = FALLBACKS["unique"] if unique else FALLBACKS["narrow"] + FALLBACKS["any"]
-    for rule in dict.fromkeys([finding.suggestion, *extra]):
-        if _fits(rule, table, shape, col):
-            return rule
-    return None
+    why = None
+    for rule in dict.fromkeys([finding.suggestion, *fallbacks(unique)]):
+        refused = _refusal(rule, table, shape, col)
+        if refused is None:
+            return rule, why
+        if rule == finding.suggestion:
+            why = refused
+    return None, why
 
 
 def _has_evidence(finding: Finding) -> bool:
@@ -106,8 +119,10 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
         return ColumnLine(col.name, None, f"{col.type_sql}; foreign key: gets exactly the transform of "
                                           f"{fk[0]}.{fk[1]} (do not set one here)")
     if finding.suggestion == "keep":
-        return ColumnLine(col.name, "keep", f"{col.type_sql}; {finding.evidence}")
-    rule = _fitting_rule(finding, table, shape, col)
+        review = finding.evidence.startswith(CATEGORICAL)  # kept for its real categories: a person confirms it
+        return ColumnLine(col.name, "keep", f"{'review: ' if review else ''}{col.type_sql}; {finding.evidence}",
+                          review=review)
+    rule, refused = _fitting_rule(finding, table, shape, col)
     if rule is None and col.name in shape.checked and not _has_evidence(finding):
         return ColumnLine(col.name, "keep", f"review: {col.type_sql}; under a CHECK constraint, which no "
                                             f"transformer may touch; {finding.evidence}", review=True)
@@ -119,8 +134,12 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
         return ColumnLine(col.name, None, f"{col.type_sql}; suggested {finding.suggestion} but no transformer "
                                           f"fits (CHECK constraint or type), values look like PII: classify it by hand",
                           review=True)
+    if rule == finding.suggestion and finding.params:  # written in the flow form a config line takes
+        rule = "{" + ", ".join([f"transformer: {rule}", *(f"{k}: {json.dumps(v)}" for k, v in
+                                                         finding.params.items())]) + "}"
+        return ColumnLine(col.name, rule, f"review: {col.type_sql}; {finding.evidence}", review=True)
     why = finding.evidence if rule == finding.suggestion else \
-        f"{finding.suggestion} does not fit this column, {rule} instead; {finding.evidence}"
+        f"{finding.suggestion} does not fit this column ({refused}), {rule} instead; {finding.evidence}"
     return ColumnLine(col.name, rule, f"review: {col.type_sql}; {why}", review=True)
 
 

@@ -57,7 +57,8 @@ def test_a_different_transform_on_an_fk_column_names_both_columns(dbs, monkeypat
 
 @pytest.mark.parametrize("ddl, rule, message", [
     ("CREATE TABLE t (id serial PRIMARY KEY, code varchar(8))", "email",
-     "public.t.code is character varying(8): 'email' may write longer values"),
+     "public.t.code is character varying(8): 'email' needs at least 28 characters (its shortest realistic value); "
+     "widen the column to varchar(28) or more"),
     ("CREATE TABLE t (id serial PRIMARY KEY, n integer)", "email",
      "public.t.n (integer): transformer 'email' does not accept this type"),
     ("CREATE TABLE t (id serial PRIMARY KEY, n text NOT NULL)", "null",

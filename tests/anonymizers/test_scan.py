@@ -60,3 +60,42 @@ def test_scan_cli_on_demo_prints_evidence_not_values_and_write_keeps_refusing(de
     assert refused.returncode == 2 and "backup_email (suggested: email)" in refused.stdout
 
 
+
+
+LATE_SQL = """
+CREATE TABLE accounts (id serial PRIMARY KEY, backup_contact text, country varchar(40), blob bytea, plan text);
+INSERT INTO accounts (backup_contact, country, blob, plan)
+SELECT CASE WHEN g > 4500 THEN 'late' || g || '@mail.example' END, (ARRAY['Germany', 'Mexico', 'Spain'])[1 + g % 3],
+       CASE WHEN g = 1 THEN decode(repeat('00ff', 1000000), 'hex') END, (ARRAY['free', 'pro'])[1 + g % 2]
+FROM generate_series(1, 5000) g;
+"""
+
+
+def test_scan_samples_beyond_the_first_rows_and_bounded_bytes(dbs, monkeypatch):
+    """A column filled only in the last rows is still classified from its values; a 2 MB bytea arrives cut to
+    4096 bytes by the server; low-cardinality text without PII evidence is proposed as keep (categorical)."""
+    from prodlike.pipelines.onboarding import scan as onboarding_scan
+    from prodlike.pipelines.postgres import connections
+
+    with dbs.src() as src:
+        src.execute(LATE_SQL)
+    cfg = make_config(dbs, monkeypatch, {})
+    found = {f.column: f for f in scan(cfg, dbs.source)}
+    assert (found["backup_contact"].suggestion, found["backup_contact"].evidence) == (
+        "email", "200/200 values match email")
+    assert found["country"].suggestion == "keep"
+    assert found["country"].evidence == "categorical: 3 distinct values in 200 sampled, none matches a PII pattern"
+    assert found["plan"].suggestion == "keep" and found["blob"].suggestion == "keep"
+    shape = [c for c in onboarding_scan.shapes(*_catalog(dbs, cfg))["public.accounts"].columns if c.name == "blob"]
+    with connections.production(dbs.source) as conn:
+        values = onboarding_scan._sample(conn, "public", "accounts", shape)
+    assert len(values[0]) == 1 and len(values[0][0]) == 2 + 2 * 4096  # '\x' and two hex digits per byte
+
+
+def _catalog(dbs, cfg):
+    from prodlike.pipelines.postgres import connections
+    from prodlike.pipelines.postgres.catalog import read_catalog
+
+    with connections.production(dbs.source) as conn:
+        cat = read_catalog(conn, cfg.schemas)
+    return cat, [t.qualified for t in cat.top_level()]

@@ -81,33 +81,61 @@ def test_case_table(name, params, category, value, check):
     assert _make(name, params, category).transform([value]) == [out[0]]  # and across instances
 
 
+EMAILS = [f"user{i}@host{i % 7}.example.org" for i in range(20_000)]
+TEXTS = ["", UNICODE, LONG, "a", "b"]
+# Per transformer: (params, column type category, sample values, distinct values it must keep distinct when
+# injective) -- one row each; test_every_transformer_has_a_contract_row keeps the table complete.
+CONTRACT = {
+    "address": ({}, "S", TEXTS, None),
+    "birth_date": ({}, "D", ["1980-05-17", "1999-12-31", "2000-02-29"], None),       # dates, not free text
+    "city": ({}, "S", TEXTS, None),
+    "constant": ({"value": "x"}, "S", TEXTS, None),                                      # its value is required
+    "date_shift": ({}, "D", ["2024-03-01", "2024-03-01 10:11:12+02", "1999-12-31"], None),
+    "email": ({}, "S", TEXTS, EMAILS),
+    "first_name": ({}, "S", TEXTS, None),
+    "full_name": ({}, "S", TEXTS, None),
+    "hash": ({}, "S", TEXTS, EMAILS),
+    "ip": ({}, "I", ["10.0.0.1", "2001:db8::1", "192.168.1.1/24"],
+           [f"10.{i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(20_000)]),
+    "json": ({}, "U", ['{"a": "mail x@y.example"}', "[]", "null"], None),
+    "keep": ({}, "S", TEXTS, EMAILS),
+    "last_name": ({}, "S", TEXTS, None),
+    "mask": ({}, "S", TEXTS, None),
+    "null": ({}, "S", TEXTS, None),
+    "numeric_noise": ({}, "N", ["1.5", "100", "-3.25"], None),
+    "phone": ({}, "S", TEXTS, [f"+49 30 {i:07d}" for i in range(20_000)]),
+    "postcode": ({}, "S", TEXTS, None),
+    "regex_redact": ({}, "S", TEXTS, None),
+    "street": ({}, "S", TEXTS, None),
+    "tokenize": ({}, "S", TEXTS, EMAILS),
+}
+
+
+def test_every_transformer_has_a_contract_row():
+    assert set(CONTRACT) == set(registry.names())
+
+
 @pytest.mark.parametrize("name", registry.names())
 def test_registry_contract(name):
-    """Every transformer: declared metadata, one file named after it, NULL/empty/unicode/long text safe,
-    deterministic, key-dependent, and injective when it says so."""
+    """Every transformer: declared metadata and capabilities, one file named after it, NULL/empty/unicode/long
+    values safe, deterministic, key-dependent unless it says otherwise, and injective when it says so."""
     cls = registry.get(name)
+    params, category, values, distinct = CONTRACT[name]
     assert cls.name == name and cls.__module__.endswith(f".transformers.{name}")
     assert cls.description and "\n" not in cls.description
-    assert cls.accepts and 0 <= cls.chance_rate <= 1
-    params = {"value": "x"} if name == "constant" else {}
-    text_ok = "S" in cls.accepts
-    t = cls(params, KEY, ColumnInfo())
-    if text_ok and name not in ("date_shift", "birth_date"):
-        values = ["", UNICODE, LONG, "a", "b"]
-        out = t.transform(values + [None])
-        assert out[-1] is None or name == "null"
-        again = cls(params, KEY, ColumnInfo()).transform(values)
-        assert again == out[:-1]
-        if name not in ("keep", "null", "constant", "mask"):
-            other = cls(params, OTHER_KEY, ColumnInfo()).transform(values)
-            assert other != out[:-1], "rotating the key must change the outputs"
-    if cls.injective and name not in ("keep",):
-        values = [f"user{i}@host{i % 7}.example.org" if name != "ip" else f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
-                  for i in range(20_000)]
-        if name == "phone":
-            values = [f"+49 30 {i:07d}" for i in range(20_000)]
-        out = t.transform(values)
-        assert len(set(out)) == len(values)
+    assert cls.accepts and 0 <= cls.chance_rate <= 1 and category in cls.accepts
+    assert not cls.opaque or cls.identifier, "an opaque output is an identifier's"
+    assert cls.fallback is None or "S" in cls.accepts
+    t = cls(params, KEY, ColumnInfo(type_category=category))
+    out = t.transform(values + [None])
+    assert out[-1] is None  # NULL stays NULL
+    assert cls(params, KEY, ColumnInfo(type_category=category)).transform(values) == out[:-1]
+    if cls.keyed_output:
+        other = cls(params, OTHER_KEY, ColumnInfo(type_category=category)).transform(values)
+        assert other != out[:-1], "rotating the key must change the outputs"
+    if cls.injective:
+        assert distinct is not None, "an injective transformer needs distinct sample values in CONTRACT"
+        assert len(set(t.transform(distinct))) == len(distinct)
 
 
 DETERMINISM_SCRIPT = """

@@ -152,10 +152,11 @@ def test_great_expectations_from_production_numbers(dbs, monkeypatch):
 
 LEAK_CASES = [
     # e-mails through the email transformer: none equals its own input (chance 0)
-    ("email", {"email": "email"}, {"email": Verdict.PASS}),
+    # (kept text beside a person-name column, the e-mail's local part, is judged as free text: status and note)
+    ("email", {"email": "email"}, {"email": Verdict.PASS, "status": Verdict.PASS, "note": Verdict.PASS}),
     # a constant that happens to be production's own value: every row keeps its input, a leak
     ("constant", {"email": "email", "status": {"transformer": "constant", "value": "paid"}},
-     {"email": Verdict.PASS, "status": Verdict.ERROR}),
+     {"email": Verdict.PASS, "status": Verdict.ERROR, "note": Verdict.PASS}),
 ]
 
 

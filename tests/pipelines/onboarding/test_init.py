@@ -35,7 +35,9 @@ def test_init_then_refresh_succeeds_with_no_edits(init_env, demo_dbs, tmp_path):
     assert customers["email"].transformer == "email"
     assert customers["preferences"].transformer == "json"  # jsonb without a reviewed rule: redacted, not kept
     tickets = cfg.anonymization.tables["public.support_tickets"].columns
-    assert tickets["body"].transformer == "regex_redact" and tickets["subject"].transformer == "regex_redact"
+    assert tickets["body"].transformer == "regex_redact"  # free text about people: redacted, names included
+    assert tickets["subject"].transformer == "keep"  # four categories, no PII evidence: kept for review
+    assert "subject: keep" in text and "# review: text; categorical: 4 distinct values in" in text
     assert "email: email" in text and "# review:" in text
     assert cfg.workload == "workload.sql" and (tmp_path / "workload.sql").read_text().count(";") >= 3
     assert cfg.schedule is not None and cfg.schedule.enabled is False

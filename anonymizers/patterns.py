@@ -1,0 +1,104 @@
+"""PII patterns inside text (e-mails, cards, IPs, phones), linear on any value: every quantifier is bounded, so
+the work per start position is bounded too; phone candidates are confirmed by `phonenumbers` (libphonenumber)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+import phonenumbers
+
+# Bounded quantifiers only (tests/anonymizers/test_patterns.py checks the parse trees): an unbounded `+` before a
+# literal that never comes (an '@') costs the rest of the text at every start position, i.e. quadratic time.
+EMAIL = re.compile(r"[A-Za-z0-9._%+\-\u00C0-\u024F]{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}")
+CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
+# A phone candidate: an optional + or 00, then digit groups (one may be in parentheses) joined by short runs of
+# spaces, dashes, dots or slashes. Only candidates that is_phone() confirms are phones.
+PHONE = re.compile(r"(?<![\w+\-.])(?:\+|00)?(?:\(\d{1,5}\)|\d{1,8})"
+                   r"(?:[ \-./]{1,3}(?:\(\d{1,5}\)|\d{1,8})){0,7}(?![\w@])"
+                   r"|(?<![\w+\-.])\(\d{1,5}\)\d{2,8}(?:[ \-./]{1,3}\d{1,8}){0,6}(?![\w@])"
+                   r"|(?<![\w+\-.])(?:\+|00)\d{7,15}(?![\w@])")
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+_DIGITS = re.compile(r"\d")
+# National numbers (no country code) count as phones when one of these numbering plans allows their length.
+REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "MX", "IN", "AU")
+MIN_DIGITS, MAX_DIGITS = 7, 15  # E.164 allows 15 digits; shorter runs are extensions, amounts, codes
+SCAN_CHARS = 4096  # the scanner reads at most this many characters of a value (init/scan sample bounded bytes)
+
+
+@lru_cache(maxsize=1 << 16)
+def is_phone(candidate: str) -> bool:
+    """Whether a PHONE candidate is a phone number: 7 to 15 digits; international ones (+ or 00) possible for
+    their country code (libphonenumber parses them), national ones written in groups or with an area code in
+    parentheses, not shaped like a date or an IPv4 address, of a length one of REGIONS' plans allows."""
+    digits = len(_DIGITS.findall(candidate))
+    if not MIN_DIGITS <= digits <= MAX_DIGITS:
+        return False
+    text = candidate.strip()
+    if text.startswith(("+", "00")):
+        return _possible("+" + text.lstrip("+")[2 if text.startswith("00") else 0:], None)
+    grouped = "(" in text or any(sep in text for sep in " -/") or text.count(".") >= 2
+    if not grouped or _DATE.fullmatch(text) or IPV4.fullmatch(text):
+        return False
+    return digits in national_lengths()
+
+
+@lru_cache(maxsize=1)
+def national_lengths() -> frozenset[int]:
+    """Digit counts a national number may have in one of REGIONS' numbering plans (libphonenumber's metadata),
+    within MIN_DIGITS..MAX_DIGITS. (Parsing each national candidate for every region would say no more than
+    this: a national number has no country code to check, and it costs 14 us a parse.)"""
+    found: set[int] = set()
+    for region in REGIONS:
+        desc = phonenumbers.PhoneMetadata.metadata_for_region(region).general_desc
+        found.update(desc.possible_length or ())
+        found.update(desc.possible_length_local_only or ())
+        found.update(n + 1 for n in desc.possible_length or ())  # written with a trunk prefix (0, 1)
+    return frozenset(n for n in found if MIN_DIGITS <= n <= MAX_DIGITS)
+
+
+def _possible(text: str, region: str | None) -> bool:
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(text, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def emails(text: str) -> Iterator[re.Match]:
+    """The e-mail addresses inside a text, as EMAIL.finditer finds them, but searched only around each '@' (a
+    window of the longest local part before it and the longest domain after it): a long run without an '@'
+    costs nothing."""
+    pos = 0
+    while (at := text.find("@", pos)) >= 0:
+        m = EMAIL.search(text, max(pos, at - 64), at + 320)
+        if m is not None and m.start() <= at:
+            yield m
+            pos = m.end()
+        else:
+            pos = at + 1
+
+
+def phones(text: str) -> Iterator[re.Match]:
+    """The phone numbers inside a text, as matches."""
+    return (m for m in PHONE.finditer(text) if is_phone(m.group(0)))
+
+
+def is_whole_phone(value: str) -> bool:
+    """Whether a whole value (surrounding spaces aside) is one phone number."""
+    text = value.strip()
+    return bool(PHONE.fullmatch(text)) and is_phone(text)
+
+
+def identifiers(text: str) -> set[str]:
+    """The e-mails and phone numbers a text holds."""
+    found = {m.group(0) for m in emails(text)}
+    return found | {m.group(0) for m in phones(text)}
+
+
+def kept_pii(raw: str, out: str) -> bool:
+    """Whether `out` still holds an e-mail or phone number of `raw` (as a whole match, not a substring)."""
+    theirs = identifiers(raw)
+    return bool(theirs) and bool(theirs & identifiers(out))
