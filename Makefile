@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
-export DAGSTER_HOME := $(CURDIR)/.prodlike/dagster
 
 .PHONY: demo test ui lint bench clean venv
 
@@ -22,10 +21,8 @@ demo: $(STAMP)    ## embedded production + staging, seeded demo shop, one refres
 test: $(STAMP)    ## the whole suite against embedded PostgreSQL servers (2 xdist workers, own servers each)
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
-ui: $(STAMP)      ## the Dagster UI with the demo's run history (http://127.0.0.1:3000)
-	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	PRODLIKE_CONFIG=$${PRODLIKE_CONFIG:-$$(test -f .prodlike/demo.yaml && echo $(CURDIR)/.prodlike/demo.yaml)} \
-	  $(BIN)/dagster dev -m prodlike.pipelines.definitions -h 127.0.0.1 -p 3000
+ui: $(STAMP)      ## the Dagster UI (http://127.0.0.1:3000) of $$PRODLIKE_CONFIG, else ./prodlike.yaml, else the demo's
+	$(BIN)/python -m prodlike.pipelines.orchestration.ui -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines anonymizers validators tests benchmarks

@@ -64,19 +64,26 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False) -> 
 
     defs = load_definitions(config_file)
     job = defs.resolve_job_def(REFRESH_JOB)
-    with dg.DagsterInstance.get() as instance:
-        from prodlike.pipelines.orchestration.assets import FORCE_TAG
+    from prodlike.pipelines.orchestration.assets import FORCE_TAG, OUTCOME_TAG
 
+    if not force and (paused := _paused_reason(config_file)):
+        return EXIT_HALTED, paused, None  # refused before any Dagster run exists: nothing failed
+    with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config=DEBUG_RUN_CONFIG if DEBUG else QUIET_RUN_CONFIG,
                                         tags={FORCE_TAG: "true"} if force else None)
-    if result.success:
-        return EXIT_OK, "released", result
+        outcome = instance.get_run_by_id(result.run_id).tags.get(OUTCOME_TAG)
     failed_checks = [e for e in result.get_asset_check_evaluations()
                      if not e.passed and e.severity.value == "ERROR"]
     if failed_checks:
         lines = [f"{'/'.join(e.asset_key.path)} {e.check_name}: {e.description}" for e in failed_checks]
         return EXIT_HALTED, "validation failed, staging keeps the last release:\n  " + "\n  ".join(lines), result
+    if outcome and outcome.startswith("refused"):
+        return EXIT_HALTED, _paused_reason(config_file) or "refreshes are paused", result
+    if outcome == "halted":
+        return EXIT_HALTED, _halt_error(config_file, result.run_id), result
+    if result.success:
+        return EXIT_OK, "released", result
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
@@ -86,6 +93,31 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False) -> 
             message = user.description if user and user.description else err.message
             return (EXIT_HALTED if cls in HALT_ERRORS else EXIT_ERROR), message.strip(), result
     return EXIT_ERROR, "the refresh run failed (see the Dagster run log)", result
+
+
+def _paused_reason(config_file: Path) -> str | None:
+    """Why a refresh must not start (refreshes paused), in the engine's words; None: it may start."""
+    from prodlike.pipelines.config.model import load
+    from prodlike.pipelines.engine import control
+    from prodlike.pipelines.postgres import connections
+
+    with connections.staging(load(config_file).target.resolve("target"), autocommit=True) as conn:
+        if control.current_version(conn) < 2 or not (st := control.state(conn))["paused"]:
+            return None
+    return (f"refreshes are paused since {st['paused_at']:%Y-%m-%d %H:%M:%S %Z} by {st['paused_by']}: "
+            f"{st['paused_reason']}. Inspect with `prodlike status`, then `prodlike resume --note TEXT`; "
+            f"or run once anyway with `prodlike refresh --force` (recorded)")
+
+
+def _halt_error(config_file: Path, run_id: str) -> str:
+    """The recorded reason of a run halted without a failing check (the preflight refused)."""
+    from prodlike.pipelines.config.model import load
+    from prodlike.pipelines.engine import control
+    from prodlike.pipelines.postgres import connections
+
+    with connections.staging(load(config_file).target.resolve("target"), autocommit=True) as conn:
+        run = control.get_run(conn, run_id) or {}
+    return (run.get("error") or "halted (see the Dagster run log)").split(": ", 1)[-1]
 
 
 def _summary(result, stage_dsn: str | None = None) -> Table:
@@ -164,6 +196,8 @@ def cmd_refresh(args) -> int:
     if code == EXIT_OK:
         console.print(_summary(result, cfg.target.resolve("target")))
         console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (run {result.run_id})")
+    elif code == EXIT_HALTED and message.startswith("refreshes are paused"):
+        console.print(f"[yellow]refused[/], nothing copied: {message}")
     elif code == EXIT_HALTED:
         console.print(f"[red]halted[/]: {message}")
         if "refreshes are paused" not in message:
@@ -171,7 +205,18 @@ def cmd_refresh(args) -> int:
                           "TEXT [--accept CHECK:TABLE]` or `prodlike rollback` (README: On call)")
     else:
         console.print(f"[red]failed[/]: {message}")
+    if result is not None:
+        _print_report_path(cfg, path, result.run_id)
     return code
+
+
+def _print_report_path(cfg, config_file: Path, run_id: str) -> None:
+    """Where the run's parity report was written (when its conclusion wrote one)."""
+    from prodlike.pipelines.report.page import reports_dir, safe_file_name
+
+    report = reports_dir(cfg, config_file.parent.resolve()) / f"{safe_file_name(run_id)}.html"
+    if report.exists():
+        console.print(f"parity report: {report} (`prodlike report {run_id} --open`)", soft_wrap=True)
 
 
 def cmd_preflight(args) -> int:

@@ -272,7 +272,7 @@ def config_text(blocks: list[TableBlock], schemas: list[str], source_env: str, t
         "copy:",
         "  workers: 4                    # tables copied in parallel",
         "  lock_timeout: 5s              # production lock_timeout per table",
-        "state_dir: .prodlike            # local state: Dagster home, reports, alert log",
+        "# state_dir: .prodlike/<this file's name>  # the default: this config's own Dagster home, reports, alert log",
     ]
     if workload_file:
         lines.append(f"workload: {workload_file}         # queries whose plans are compared ({workload_origin})")

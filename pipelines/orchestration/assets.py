@@ -8,13 +8,15 @@ from pathlib import Path
 import dagster as dg
 
 from prodlike.pipelines.config.model import Config
-from prodlike.pipelines.engine import progress
+from prodlike.pipelines.engine import control, progress
 from prodlike.pipelines.engine.refresh import Refresh
 from prodlike.pipelines.errors import safe_message
 
 COPY_GROUP, RELEASE_GROUP = "copy", "release"
 FORCE_TAG = "prodlike/force"  # run tag: start even while refreshes are paused (recorded)
+OUTCOME_TAG = "prodlike/outcome"  # run tag set when a run ends without release: halted, or refused (paused)
 RELEASE_KEY = dg.AssetKey(["staging", "release"])
+HALTING_ERRORS = ("PreflightError", "PolicyError")  # a verdict on the config/catalog, not a crash
 
 
 class ProdlikeResource(dg.ConfigurableResource):
@@ -79,6 +81,8 @@ def _table_metadata(tr, snapshot_time) -> dict:
         "index_build_seconds": dg.MetadataValue.float(round(tr.post_data_s, 3)),
         "rows_per_second": dg.MetadataValue.float(round(tr.rows_per_s, 1)),
         "production_snapshot_time": dg.MetadataValue.text(str(snapshot_time)),
+        "state": dg.MetadataValue.text("shadow copy: live once staging/release of this run materializes (an "
+                                       "observation 'live: release N' follows then)"),
         "leaves": dg.MetadataValue.md(_markdown_table(leaves, ("source", "rows", "MB", "seconds", "mode", "attempts"))),
     }
 
@@ -100,33 +104,33 @@ def build_assets(cfg: Config) -> list:
         for q in tables
     ]
 
-    check_specs = [dg.AssetCheckSpec(checks.ROW_COUNT, asset=table_key(q), blocking=True,
+    check_specs = [dg.AssetCheckSpec(checks.ROW_COUNT, asset=table_key(q), blocking=False,
                                      description="Rows in the staging copy vs production's count from the copy "
                                                  "stream (thresholds.row_count).") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.INTEGRITY, asset=table_key(q), blocking=True,
+    check_specs += [dg.AssetCheckSpec(checks.INTEGRITY, asset=table_key(q), blocking=False,
                                       description="No orphan rows for any foreign key; sequences ahead of "
                                                   "their column's max.") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.ROW_COUNT_CHANGE, asset=table_key(q), blocking=True,
+    check_specs += [dg.AssetCheckSpec(checks.ROW_COUNT_CHANGE, asset=table_key(q), blocking=False,
                                       description="Production's row count now vs at the live release "
                                                   "(thresholds.row_count_change).") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.DISTRIBUTION, asset=table_key(q), blocking=True,
+    check_specs += [dg.AssetCheckSpec(checks.DISTRIBUTION, asset=table_key(q), blocking=False,
                                       description="Value distributions per column, production's from the copy "
                                                   "stream vs one scan of the copy: histograms, categories, or (for "
                                                   "anonymized columns) nulls, lengths and format; never values "
                                                   "(thresholds.distribution, ks, null_fraction, format, lengths).")
                     for q in tables]
     if cfg.great_expectations:
-        check_specs += [dg.AssetCheckSpec(checks.EXPECTATIONS, asset=table_key(q), blocking=True,
+        check_specs += [dg.AssetCheckSpec(checks.EXPECTATIONS, asset=table_key(q), blocking=False,
                                           description="Great Expectations on the copy, from production's numbers "
                                                       "(row count; keep numeric columns: KL divergence, mean, nulls); "
                                                       "once per run over all tables.") for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.LEAK, asset=table_key(q), blocking=True,
+    check_specs += [dg.AssetCheckSpec(checks.LEAK, asset=table_key(q), blocking=False,
                                       description="Anonymized values equal to their own production input more often "
                                                   "than the transformer's chance rate (counted in the copy stream); "
                                                   "production identifiers anywhere in the staging column (keyed "
                                                   "hashes of every row, both sides).")
                     for q in tables]
-    check_specs += [dg.AssetCheckSpec(checks.DRIFT, asset=table_key(q), blocking=True,
+    check_specs += [dg.AssetCheckSpec(checks.DRIFT, asset=table_key(q), blocking=False,
                                       description="Production's value distributions now vs at the live release: "
                                                   "production's own drift (thresholds.drift; warns by default).")
                     for q in tables]
@@ -137,6 +141,7 @@ def build_assets(cfg: Config) -> list:
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
         reporter = progress.current(emit=context.log.info)
         refresh = prodlike.refresh(context.run.run_id, reporter, force=context.run.tags.get(FORCE_TAG) == "true")
+        shadows = []  # table materializations: yielded once the whole copy passed its checks
         try:
             previous = checks.previous_rows(prodlike.target_dsn)
             copied = []
@@ -144,8 +149,8 @@ def build_assets(cfg: Config) -> list:
                 reporter.finish(tr.table)
                 context.log.info(f"{tr.table}: {tr.rows:,} rows in {tr.seconds:.1f}s ({tr.rows_per_s:,.0f} rows/s)")
                 if tr.table in tables:
-                    yield dg.MaterializeResult(asset_key=table_key(tr.table),
-                                               metadata=_table_metadata(tr, refresh.outcome.snapshot_time))
+                    shadows.append(dg.MaterializeResult(asset_key=table_key(tr.table),
+                                                        metadata=_table_metadata(tr, refresh.outcome.snapshot_time)))
                     # the leak check (hashes of every row, sorted here) runs beside the count and distribution
                     # checks (staging's scans): they wait on different things
                     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodlike-leak-check") as side:
@@ -177,19 +182,31 @@ def build_assets(cfg: Config) -> list:
             for table, found in checks.integrity(cfg, prodlike.target_dsn, tables).items():
                 checks.record(prodlike.target_dsn, context.run.run_id, found)
                 yield checks.dagster_result(table_key(table), checks.INTEGRITY, found)
+        except control.RefreshPausedError as err:
+            _refused(context, str(err))
+            return
         except Exception as err:
+            if type(err).__name__ in HALTING_ERRORS:
+                _halted(context, prodlike, f"the preflight refused the copy: {safe_message(err)}")
+                return
             raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
         finally:
             reporter.stop()
+        failing = _failing_checks(prodlike.target_dsn, context.run.run_id)
+        if failing:
+            _halted(context, prodlike, failing)
+            return
+        yield from shadows
 
     @dg.asset(key=PARITY_KEY, deps=[table_key(q) for q in tables], group_name="validation", kinds={"postgres"},
               check_specs=[
-                  dg.AssetCheckSpec(checks.PLANS, asset=PARITY_KEY, blocking=True,
+                  dg.AssetCheckSpec(checks.PLANS, asset=PARITY_KEY, blocking=False,
                                     description="EXPLAIN plans of the workload, production vs the staging copy "
                                                 "(thresholds.plans)."),
-                  dg.AssetCheckSpec(checks.INFRASTRUCTURE, asset=PARITY_KEY, blocking=True,
+                  dg.AssetCheckSpec(checks.INFRASTRUCTURE, asset=PARITY_KEY, blocking=False,
                                     description="Server version, planner settings, extensions, encoding and index "
                                                 "definitions, production vs staging.")],
+              output_required=False,
               description="Run-level parity of the staging copy with production: query plans and infrastructure.")
     def parity(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
         results = checks.parity(prodlike.config(), prodlike.source_dsn, prodlike.target_dsn,
@@ -198,6 +215,12 @@ def build_assets(cfg: Config) -> list:
         results[checks.PLANS][0].explanation += f"; {statistics}"
         for found in results.values():
             checks.record(prodlike.target_dsn, context.run.run_id, found)
+        failing = _failing_checks(prodlike.target_dsn, context.run.run_id)
+        if failing:  # no materialization: the release step is skipped
+            for name, found in results.items():
+                yield checks.dagster_result(PARITY_KEY, name, found)
+            _halted(context, prodlike, failing)
+            return
         plan = results[checks.PLANS][0]
         yield dg.MaterializeResult(metadata={
             "planner_statistics": dg.MetadataValue.text(statistics),
@@ -219,14 +242,63 @@ def build_assets(cfg: Config) -> list:
             result = refresh.release()
         except Exception as err:
             raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
+        for q in tables:  # the shadow copies this run materialized are live now
+            context.log_event(dg.AssetObservation(asset_key=table_key(q), metadata={
+                "state": dg.MetadataValue.text(f"live: release {result.release_id} of run {context.run.run_id}")}))
         return dg.MaterializeResult(metadata={
             "release_id": dg.MetadataValue.int(result.release_id),
             "schemas": dg.MetadataValue.text(", ".join(result.schemas)),
             "dropped": dg.MetadataValue.text(", ".join(result.dropped) or "-"),
-            "parity_report": dg.MetadataValue.url(prodlike.report_path(context.run.run_id).resolve().as_uri()),
+            **report_metadata(prodlike, context.run.run_id),
         })
 
     return [copy_tables, parity, release]
+
+
+def report_metadata(prodlike: ProdlikeResource, run_id: str) -> dict:
+    """How to reach the run's parity report from the UI: its path (a browser refuses file:// links from a web
+    page) and the command that writes and opens it."""
+    return {"parity_report": dg.MetadataValue.path(str(prodlike.report_path(run_id).resolve())),
+            "open_the_report": dg.MetadataValue.text(f"prodlike report {run_id} --open")}
+
+
+def _failing_checks(target_dsn: str, run_id: str) -> str | None:
+    """The run's ERROR verdicts so far, as one sentence (None: nothing blocks the release)."""
+    import psycopg
+
+    with psycopg.connect(target_dsn, autocommit=True) as conn:
+        run = control.get_run(conn, run_id)
+    errors = [c for c in (run or {}).get("checks", []) if c.get("verdict") == "error"]
+    if not errors:
+        return None
+    named = list(dict.fromkeys(f"{c['check']} on {c['table']}" if c.get("table") else c["check"] for c in errors))
+    more = " ..." if len(named) > 5 else ""
+    return f"{len(errors)} check result(s) failed at ERROR: " + "; ".join(named[:5]) + more
+
+
+def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str) -> None:
+    """A halt is a verdict, not a crash: no exception (so no stack trace); this step yields no materialization,
+    so the steps after it are skipped; the run is tagged, concluded (pause, alert, report) and says so once."""
+    from prodlike.pipelines.oncall import loop as oncall
+
+    run_id = context.run.run_id
+    context.instance.add_run_tags(run_id, {OUTCOME_TAG: "halted"})
+    try:
+        oncall.conclude(prodlike.oncall(), run_id, None)
+    except Exception as err:
+        context.log.error(f"could not conclude the halted run (alerts may be missing): {safe_message(err)}")
+    context.log_event(dg.AssetObservation(asset_key=RELEASE_KEY, metadata={
+        "state": dg.MetadataValue.text(f"not released: run {run_id} halted; staging keeps its last release"),
+        **report_metadata(prodlike, run_id)}))
+    context.log.warning(f"HALTED: {what}. Staging keeps serving its last release; the release is skipped and "
+                        f"refreshes are paused. Parity report: {prodlike.report_path(run_id).resolve()} "
+                        f"(`prodlike report {run_id} --open`); then `prodlike status`.")
+
+
+def _refused(context: dg.AssetExecutionContext, message: str) -> None:
+    """A refresh asked for while refreshes are paused: nothing ran, nothing failed; say why, once."""
+    context.instance.add_run_tags(context.run.run_id, {OUTCOME_TAG: "refused: paused"})
+    context.log.warning(f"REFUSED, nothing copied: {message}")
 
 
 def freshness_policy(cfg: Config) -> dg.FreshnessPolicy | None:
