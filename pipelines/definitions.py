@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from prodlike.pipelines import quiet
 from prodlike.pipelines.config.model import Config, config_path, load
 from prodlike.pipelines.orchestration import automation
 from prodlike.pipelines.orchestration.assets import build_assets, build_resource
@@ -36,4 +37,5 @@ def load_definitions(path: str | Path | None = None) -> dg.Definitions:
     return build_definitions(load(p), p)
 
 
+quiet.install()
 defs = load_definitions()

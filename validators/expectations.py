@@ -114,9 +114,16 @@ def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckR
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)  # its warnings print aggregate numbers
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    context = gx.get_context(mode="ephemeral")
+    # in memory, without the temporary data-docs site GX otherwise creates (and logs) for every context
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                               analytics_enabled=False)
+    context = gx.get_context(mode="ephemeral", project_config=config)
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)  # no tqdm
     source = context.data_sources.add_postgres(name="staging", connection_string=url)
     out: dict[str, list[CheckResult]] = {}

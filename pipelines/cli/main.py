@@ -521,6 +521,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from prodlike.pipelines import quiet
+
+    quiet.install()
     args = parser().parse_args(argv)
     global DEBUG
     DEBUG = args.debug

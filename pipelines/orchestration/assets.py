@@ -146,8 +146,7 @@ def build_assets(cfg: Config) -> list:
             previous = checks.previous_rows(prodlike.target_dsn)
             copied = []
             for tr in refresh.copy():
-                reporter.finish(tr.table)
-                context.log.info(f"{tr.table}: {tr.rows:,} rows in {tr.seconds:.1f}s ({tr.rows_per_s:,.0f} rows/s)")
+                reporter.finish(tr.table)  # its line: rows, MB, time, rate
                 if tr.table in tables:
                     shadows.append(dg.MaterializeResult(asset_key=table_key(tr.table),
                                                         metadata=_table_metadata(tr, refresh.outcome.snapshot_time)))
