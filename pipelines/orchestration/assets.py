@@ -135,10 +135,16 @@ def build_assets(cfg: Config) -> list:
                                                   "production's own drift (thresholds.drift; warns by default).")
                     for q in tables]
 
-    @dg.multi_asset(specs=specs, check_specs=check_specs, name="copy_tables", can_subset=False,
+    # can_subset=True only makes every output optional (a refused or preflight-halted run yields no check result);
+    # the step still copies all tables from one snapshot and refuses a partial selection
+    @dg.multi_asset(specs=specs, check_specs=check_specs, name="copy_tables", can_subset=True,
                     description="Preflight, then copy every table from one consistent production snapshot into "
                                 "staging's shadow schema, in parallel.")
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
+        missing = {table_key(q) for q in tables} - set(context.selected_asset_keys)
+        if missing:
+            raise dg.Failure(description=f"copy_tables copies every table from one production snapshot; "
+                                         f"{len(missing)} of its tables were not selected: run the whole refresh job")
         reporter = progress.current(emit=context.log.info)
         refresh = prodlike.refresh(context.run.run_id, reporter, force=context.run.tags.get(FORCE_TAG) == "true")
         shadows = []  # table materializations: yielded once the whole copy passed its checks

@@ -492,16 +492,16 @@ def plans_section(checks: list[dict], status: str = "") -> str:
         return f'<section><h2>Query plans</h2><p class="muted">{_not_reached(status)}</p></section>'
     check = found[0]
     queries = [d for d in check.get("details") or [] if isinstance(d, dict)]
-    order = {"error": 0, "different-shape": 1, "different-index": 2, "skipped": 3, "identical": 4}
+    order = {"error": 0, "different-shape": 1, "different-index": 2, "skipped": 3, "equivalent": 4, "identical": 5}
     queries.sort(key=lambda d: order.get(d.get("verdict"), 3))
     blocks = []
     for d in queries:
         v = d.get("verdict", "")
-        cls = {"identical": "pass", "different-index": "warn", "different-shape": "error",
+        cls = {"identical": "pass", "equivalent": "pass", "different-index": "warn", "different-shape": "error",
                "error": "error"}.get(v, "skipped")
         reason = f'<p class="explain">{esc(d.get("reason"))}</p>' if d.get("reason") else ""
         trees = _plan_trees(d) if v not in ("identical", "skipped") else ""
-        opened = " open" if trees else ""
+        opened = " open" if trees and v != "equivalent" else ""  # equivalent: explained, folded
         blocks.append(f'<details class="query {cls}"{opened}><summary><span class="badge {cls}">{esc(v)}</span> '
                       f'<code>{esc(d.get("fingerprint"))}</code> <span class="sql-short">'
                       f'{esc(" ".join(str(d.get("sql", "")).split())[:140])}</span></summary>'
