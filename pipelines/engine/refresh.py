@@ -284,7 +284,7 @@ class Refresh:
                 continue
             if u.asset not in specs:
                 rules = self.policy.rules.get(u.asset, {})
-                specs[u.asset] = {c.name: ColumnSpec(c.name, c.type_name, c.type_category,
+                specs[u.asset] = {c.name: ColumnSpec(c.name, c.value_type, c.type_category,
                                                      rules.get(c.name, ("keep",))[0])
                                   for c in cat.tables[u.asset].copied_columns}
             leaves.setdefault(u.asset, []).append(u.source)
