@@ -218,9 +218,10 @@ def distribution_svg(plot: dict, title: str = "") -> str:
 def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str = "{:,.0f}",
                    width: int = 360, height: int = 140, floor_zero: bool = True, ceiling: float | None = None,
                    last_halted: bool = False) -> str:
-    """A small line chart of one number across releases (x: release labels, oldest left)."""
+    """A small line chart of one number across releases (x: release labels, oldest left); the caption states the
+    last change in numbers, so a 3% dip on a zoomed axis is read as 3%, not as a cliff."""
     values = [v for _, v in points if v is not None]
-    head = f'<figure class="trend"><figcaption>{esc(title)}</figcaption>'
+    head = f'<figure class="trend"><figcaption>{esc(title)}{_change_text(values, fmt)}</figcaption>'
     if not values:
         return head + '<p class="muted">no data yet</p></figure>'
     left, right, top, bottom = 56, 12, 10, 22
@@ -259,6 +260,16 @@ def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str 
                  f'class="small">{esc(fmt.format(values[-1]))}</text>')
     parts.append("</svg></figure>")
     return head + "".join(parts)
+
+
+def _change_text(values: list[float], fmt: str) -> str:
+    """' (200,000 → 194,400, -2.8%)': the last two values and the relative change."""
+    if len(values) < 2:
+        return ""
+    before, after = values[-2], values[-1]
+    relative = f", {(after - before) / before:+.1%}" if before else ""
+    return (f' <span class="change">({esc(fmt.format(before))} \u2192 {esc(fmt.format(after))}'
+            f'{relative})</span>')
 
 
 # ---- sections ---------------------------------------------------------------------------------
@@ -554,11 +565,11 @@ def trend_section(trend: list[dict], run: dict) -> str:
     rows = [(label, float(sum(t.get("rows", 0) for t in tables.values()))) for label, tables, _ in points]
     plans = [(label, _share_equal_plans(checks)) for label, _, checks in points]
     halted = points[-1][0] == "this run"
-    charts = [line_chart_svg(rows, "rows copied (all tables)", floor_zero=False, last_halted=halted),
+    charts = [line_chart_svg(rows, "rows copied (all tables)", last_halted=halted),
               line_chart_svg(plans, "share of workload queries with equal plans", "{:.0%}", ceiling=1.0,
                              last_halted=halted)]
     charts += [line_chart_svg([(label, float(tabs[t]["rows"]) if t in tabs else None) for label, tabs, _ in points],
-                              f"rows of {t}", floor_zero=False, last_halted=halted)
+                              f"rows of {t}", last_halted=halted)
                for t in _changing_tables(points)]
     return (f'<section><h2>Release trend</h2><p class="muted">{_releases_text(len(trend))}, oldest left'
             f'{"; the last point is this run" if points[-1][0] == "this run" else ""}</p>'
@@ -624,7 +635,8 @@ pre.sql { background:#f3f4f6; padding:6px 8px; border-radius:4px; }
 .pl.hl { background:#fee2e2; color:#7f1d1d; } .pl.hl .k { color:#991b1b; }
 .trends { display:flex; flex-wrap:wrap; gap:14px; }
 details.passing > summary { margin:8px 0; font-weight:600; }
-figure.trend { margin:0; } figcaption { font-size:12px; color:#374151; font-weight:600; }
+figure.trend { margin:0; } figcaption { font-size:12px; color:#374151; font-weight:600; max-width:360px; }
+figcaption .change { font-weight:400; color:#6b7280; }
 footer { color:#6b7280; font-size:12px; margin-top:18px; }
 """
 
