@@ -4,11 +4,22 @@ assets of an unreleased copy are not shown as freshly materialized; the report i
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
 from prodlike.pipelines.definitions import load_definitions
 from prodlike.pipelines.orchestration.assets import OUTCOME_TAG, RELEASE_KEY
+from tests.conftest import ROOT
+from tests.pipelines.report.test_report import SCREENSHOTS, chromium  # noqa: F401 - the session's browser
 
 
 @pytest.fixture
@@ -28,9 +39,45 @@ def _messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [e.message or "" for e in instance.all_logs(run_id)]
 
 
-def test_a_halt_is_a_verdict_and_a_paused_refusal_is_not_a_failure(dagster_env, demo_dbs):
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def screenshot_run_page(home: Path, config: Path, run_id: str, browser, shot: Path) -> str:
+    """Start the Dagster webserver on the test's instance, load the run's page in Chromium once it shows the
+    halt, save a screenshot; the page's text."""
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PRODLIKE_CONFIG": str(config)}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("dagster-webserver")), "-m",
+                               "prodlike.pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
+                              cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while True:  # ready when it answers (a condition, not a duration)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5).read()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "dagster-webserver did not start"
+                time.sleep(1)
+        browser.load(f"http://127.0.0.1:{port}/runs/{run_id}", shot, settle_text="HALTED")
+        found = browser.call("Runtime.evaluate", session=True, expression="document.body.innerText",
+                             returnByValue=True)
+        return found["result"]["value"]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def test_a_halt_is_a_verdict_and_a_paused_refusal_is_not_a_failure(dagster_env, demo_dbs, tmp_path,
+                                                                   chromium):  # noqa: F811
     path = dagster_env
-    with dg.DagsterInstance.ephemeral() as instance:
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         released = _run(path, instance)
         assert released.success
         table = dg.AssetKey(["staging", "public", "support_tickets"])
@@ -60,6 +107,8 @@ def test_a_halt_is_a_verdict_and_a_paused_refusal_is_not_a_failure(dagster_env, 
         assert instance.get_latest_materialization_event(table).run_id == released.run_id
         observed = instance.fetch_observations(RELEASE_KEY, limit=1).records[0].asset_observation
         assert observed.metadata["state"].value.startswith(f"not released: run {halted.run_id} halted")
+        page = screenshot_run_page(home, path, halted.run_id, chromium, SCREENSHOTS / "dagster-halted-run.png")
+        assert "HALTED" in page and "DagsterAssetCheckFailedError" not in page
 
         refused = _run(path, instance)  # halted runs pause refreshes
         messages = _messages(instance, refused.run_id)
