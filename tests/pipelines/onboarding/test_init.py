@@ -49,6 +49,11 @@ def test_init_then_refresh_succeeds_with_no_edits(init_env, demo_dbs, tmp_path):
     refresh = run_cli("refresh", "-c", str(path), env=init_env, cwd=tmp_path)
     assert refresh.returncode == 0, refresh.stdout[-3000:] + refresh.stderr[-3000:]
     assert "released" in refresh.stdout
+    with demo_dbs.dst() as dst:  # a fresh copy is not "released with warnings" for artifacts of being fresh
+        checks = dst.execute("SELECT checks FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+    warned = [f"{c['check']} {c.get('table')} {c.get('column')}: {c['explanation']}" for c in checks
+              if c["verdict"] != "pass"]
+    assert warned == [], "\n".join(warned)
 
 
 def test_init_refuses_to_overwrite(init_env, tmp_path):
