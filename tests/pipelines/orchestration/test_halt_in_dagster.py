@@ -62,11 +62,16 @@ def screenshot_run_page(home: Path, config: Path, run_id: str, browser, shot: Pa
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "dagster-webserver did not start"
                 time.sleep(1)
-        browser.load(f"http://127.0.0.1:{port}/runs/{run_id}", shot, settle_text="HALTED")
-        found = browser.call("Runtime.evaluate", session=True, expression="document.body.innerText",
-                             returnByValue=True)
-        return found["result"]["value"]
+        browser.call("Emulation.setDeviceMetricsOverride", session=True, width=browser.width, height=1600,
+                     deviceScaleFactor=1, mobile=False)  # tall enough for the run's last log lines
+        browser.load(f"http://127.0.0.1:{port}/runs/{run_id}", settle_text="HALTED")
+        browser.evaluate("[...document.querySelectorAll('button')].filter(b => b.innerText.trim() === 'Skip')"
+                         ".forEach(b => b.click())")  # the UI's first-visit community dialog
+        browser.wait_for_text("STEP_SKIPPED", 60)
+        browser.screenshot(shot, 1600)
+        return browser.evaluate("document.body.innerText")
     finally:
+        browser.call("Emulation.clearDeviceMetricsOverride", session=True)
         server.terminate()
         server.wait(timeout=60)
 

@@ -136,16 +136,24 @@ class Chromium:
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         result = PageLoad(width=int(size["width"]), height=int(size["height"]))
         if screenshot is not None:
-            height = min(result.height, max_height)
-            self.call("Emulation.setDeviceMetricsOverride", session=True, width=self.width, height=height,
-                      deviceScaleFactor=1, mobile=False)
-            shot = self.call("Page.captureScreenshot", session=True, format="png")
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
-            result.screenshot = screenshot
+            result.screenshot = self.screenshot(screenshot, min(result.height, max_height))
         self.call("Runtime.evaluate", session=True, expression="0")  # flush pending events
         result.errors = self.console_errors()
         return result
+
+    def screenshot(self, path: Path, height: int) -> Path:
+        """A PNG of the page at the browser's width and this height."""
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=self.width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+        shot = self.call("Page.captureScreenshot", session=True, format="png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression in the page."""
+        return self.call("Runtime.evaluate", session=True, expression=expression,
+                         returnByValue=True).get("result", {}).get("value")
 
     def wait_for_text(self, text: str, timeout: float) -> None:
         """Poll the page until its visible text contains text (a condition, not a duration)."""

@@ -110,6 +110,29 @@ def test_report_of_a_released_and_a_halted_run_in_chromium(demo_env, demo_dbs, c
         assert load.errors == [], load.errors
         assert load.width <= 1280, f"the {name} report overflows horizontally ({load.width}px)"
         assert load.screenshot.stat().st_size > 10_000
+        overlaps = chromium.call("Runtime.evaluate", session=True, expression=OVERLAPPING_LABELS,
+                                 returnByValue=True)["result"]["value"]
+        assert overlaps == [], f"labels overlap in the {name} report: {overlaps[:5]}"
+
+
+# every pair of visible text labels inside one plot whose boxes intersect (more than a pixel each way)
+OVERLAPPING_LABELS = """
+(() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('details').values()) svg.open = true;
+  for (const svg of document.querySelectorAll('svg.plot')) {
+    const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()])
+      .filter(([, r]) => r.width > 0 && r.height > 0);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, ra] = boxes[i], [b, rb] = boxes[j];
+      const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      if (x > 1 && y > 1) out.push(`${svg.getAttribute('aria-label')}: '${a}' / '${b}'`);
+    }
+  }
+  return out;
+})()
+"""
 
 
 def test_chromium_harness_sees_console_errors(chromium, tmp_path):
