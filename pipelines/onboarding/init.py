@@ -200,7 +200,7 @@ def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
             lines.append(f"    {_key(b.name)}: keep   # no PII found: " + ", ".join(c.name for c in b.columns))
             continue
         lines += [f"    {_key(b.name)}:", "      columns:"]
-        if not b.columns:
+        if not written:  # no column of its own to set (none, or only foreign keys that inherit): an empty map
             lines[-1] = "      columns: {}"
         width = max((len(_key(c.name)) + len(c.rule or "") for c in b.columns), default=0) + 4
         for c in b.columns:

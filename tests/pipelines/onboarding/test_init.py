@@ -71,3 +71,16 @@ def test_init_names_a_missing_variable(tmp_path):
                           "-o", str(tmp_path / "p.yaml")], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "environment variable NOT_SET_DSN is not set" in out.stdout
+
+
+def test_a_table_whose_only_column_inherits_from_its_key_is_written_as_an_empty_map():
+    """synapse's partial_state_rooms (one FK column) was written as `columns:` with only a comment: null, refused."""
+    import yaml
+
+    from prodlike.pipelines.onboarding.init import ColumnLine, TableBlock, _tables_yaml
+
+    block = TableBlock("public.partial_state_rooms", [
+        ColumnLine("room_id", None, "text; foreign key: gets exactly the transform of public.rooms.room_id")])
+    text = "tables:\n" + "\n".join(_tables_yaml([block]))
+    assert yaml.safe_load(text)["tables"]["public.partial_state_rooms"] == {"columns": {}}
+    assert "# room_id: text; foreign key" in text
