@@ -15,6 +15,7 @@ import psycopg
 from prodlike.pipelines.demo import embedded
 from prodlike.pipelines.demo.run import PRODUCTION_DB
 from tests.conftest import STATE as TEST_STATE
+from tests.test_quiet import NOISE
 
 ROOT = TEST_STATE / "first-hour"  # stands in for a fresh clone's project root
 
@@ -41,6 +42,7 @@ def test_after_the_demo_every_command_finds_it_and_on_call_can_follow_the_readme
         assert (state / "demo.yaml").is_file() and (state / "dagster").is_dir()
         assert (state / "demo.env").stat().st_mode & 0o777 == 0o600  # secrets readable by the owner only
         assert "parity report: " in _words(demo)
+        assert not NOISE.search(demo.stdout + demo.stderr), demo.stderr[-3000:]  # no dependency warning
 
         for command in (["status"], ["history"], ["report"], ["config", "check"]):
             out = prodlike(*command)
@@ -55,6 +57,7 @@ def test_after_the_demo_every_command_finds_it_and_on_call_can_follow_the_readme
         assert halted.returncode == 2, _words(halted)[-3000:]
         assert "halted" in _words(halted) and "row_count_change" in _words(halted)
         assert "parity report: " in _words(halted) and "Traceback" not in halted.stdout + halted.stderr
+        assert not NOISE.search(halted.stdout + halted.stderr), halted.stderr[-3000:]
         status = prodlike("status")
         assert status.returncode == 2 and "PAUSED" in _words(status)
         refused = prodlike("refresh")
