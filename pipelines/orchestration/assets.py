@@ -192,14 +192,14 @@ def build_assets(cfg: Config) -> list:
             return
         except Exception as err:
             if type(err).__name__ in HALTING_ERRORS:
-                _halted(context, prodlike, f"the preflight refused the copy: {safe_message(err)}")
+                _halted(context, prodlike, f"the preflight refused the copy: {safe_message(err)}", tables)
                 return
             raise dg.Failure(description=safe_message(err), metadata={"error_class": type(err).__name__}) from None
         finally:
             reporter.stop()
         failing = _failing_checks(prodlike.target_dsn, context.run.run_id)
         if failing:
-            _halted(context, prodlike, failing)
+            _halted(context, prodlike, failing, tables)
             return
         yield from shadows
 
@@ -224,7 +224,7 @@ def build_assets(cfg: Config) -> list:
         if failing:  # no materialization: the release step is skipped
             for name, found in results.items():
                 yield checks.dagster_result(PARITY_KEY, name, found)
-            _halted(context, prodlike, failing)
+            _halted(context, prodlike, failing, tables)
             return
         plan = results[checks.PLANS][0]
         yield dg.MaterializeResult(metadata={
@@ -281,9 +281,10 @@ def _failing_checks(target_dsn: str, run_id: str) -> str | None:
     return f"{len(errors)} check result(s) failed at ERROR: " + "; ".join(named[:5]) + more
 
 
-def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str) -> None:
+def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str, tables: list[str]) -> None:
     """A halt is a verdict, not a crash: no exception (so no stack trace); this step yields no materialization,
-    so the steps after it are skipped; the run is tagged, concluded (pause, alert, report) and says so once."""
+    so the steps after it are skipped; the run is tagged, concluded (pause, alert, report) and says so once; every
+    table asset records that this run's copy is not live (after a parity halt its shadow copy had materialized)."""
     from prodlike.pipelines.oncall import loop as oncall
 
     run_id = context.run.run_id
@@ -295,6 +296,9 @@ def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what:
     context.log_event(dg.AssetObservation(asset_key=RELEASE_KEY, metadata={
         "state": dg.MetadataValue.text(f"not released: run {run_id} halted; staging keeps its last release"),
         **report_metadata(prodlike, run_id)}))
+    for q in tables:
+        context.log_event(dg.AssetObservation(asset_key=table_key(q), metadata={
+            "state": dg.MetadataValue.text(f"not live: run {run_id} halted; staging serves its last release")}))
     context.log.warning(f"HALTED: {what}. Staging keeps serving its last release; the release is skipped and "
                         f"refreshes are paused. Parity report: {prodlike.report_path(run_id).resolve()} "
                         f"(`prodlike report {run_id} --open`); then `prodlike status`.")

@@ -112,6 +112,8 @@ def test_a_halt_is_a_verdict_and_a_paused_refusal_is_not_a_failure(dagster_env, 
         assert instance.get_latest_materialization_event(table).run_id == released.run_id
         observed = instance.fetch_observations(RELEASE_KEY, limit=1).records[0].asset_observation
         assert observed.metadata["state"].value.startswith(f"not released: run {halted.run_id} halted")
+        observed = instance.fetch_observations(table, limit=1).records[0].asset_observation
+        assert observed.metadata["state"].value.startswith(f"not live: run {halted.run_id} halted")
         page = screenshot_run_page(home, path, halted.run_id, chromium, SCREENSHOTS / "dagster-halted-run.png")
         assert "HALTED" in page and "DagsterAssetCheckFailedError" not in page
 
