@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from prodlike.pipelines import quiet
 from prodlike.pipelines.config.model import Config, config_path, load
 from prodlike.pipelines.demo import DEMO_CONFIG
 from prodlike.pipelines.orchestration import automation
@@ -40,4 +41,5 @@ def load_definitions(path: str | Path | None = None) -> dg.Definitions:
     return build_definitions(load(p), p)
 
 
+quiet.install()
 defs = load_definitions()

@@ -1,6 +1,7 @@
 """No production PII, anonymization key or password anywhere in the state folder after the demo and
 a failed refresh (Dagster storage, logs, compute logs, staging's data files), except production's own
-server folder and the servers' password files (the secret store)."""
+server folder and the secret store: the servers' password files and the demo config's env file (its DSNs, so
+that every command finds the demo), which must be readable by their owner only."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def _files(root: Path):
     for path in root.rglob("*"):
         rel = path.relative_to(root).parts
         if rel[:2] == ("servers", "production") or (len(rel) == 3 and rel[0] == "servers" and rel[2] == "password"):
+            continue
+        if rel[0] == "demo" and path.suffix == ".env" and not path.stat().st_mode & 0o077:  # owner-only secrets
             continue
         if path.is_file() and not path.is_symlink():
             yield path

@@ -41,11 +41,16 @@ def _only(chars: str) -> str:
 # Formats a value keeps through anonymization: (name, SQL predicate on {x} (text), RE2 pattern). The two agree.
 FORMATS = [
     ("email", "{x} LIKE '%%_@_%%._%%'", r"(?s)^.+@.+\..+$"),
+    ("ipv4", r"{x} ~ '^[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}}(/[0-9]{{1,2}})?$'",
+     r"^[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?$"),
     ("phone", "length({x}) >= 5 AND " + _only("0123456789 +()./-"), r"^[0-9 +()./-]{5,}$"),
     ("digits", _only("0123456789"), r"^[0-9]*$"),
     ("hex", _only("0123456789abcdef"), r"^[0-9a-f]*$"),
 ]
 FORMAT_MIN_SHARE = 0.5  # production's dominant format is checked when at least this share has it
+# formats nest (an IPv4 address and a 5-digit postcode also match 'phone'): the most specific one that most values
+# have names the column's format
+SPECIFIC_FIRST = ("email", "ipv4", "digits", "hex", "phone")
 
 
 @dataclass
@@ -339,8 +344,8 @@ def dominant_format(prod: ColumnProfile) -> str | None:
     present = prod.rows - prod.nulls
     if not present or not prod.formats:
         return None
-    name, count = max(prod.formats.items(), key=lambda kv: kv[1])
-    return name if count / present >= FORMAT_MIN_SHARE else None
+    common = [name for name in SPECIFIC_FIRST if prod.formats.get(name, 0) / present >= FORMAT_MIN_SHARE]
+    return common[0] if common else None
 
 
 def checked_format(spec: ColumnSpec, prod: ColumnProfile) -> str | None:
@@ -540,11 +545,24 @@ def compare_column(table: str, spec: ColumnSpec, prod: ColumnProfile, stage: Col
         plot, notes = _category_stats(prod, stage, thresholds, stats)
     else:
         plot, notes = _length_stats(spec, prod, stage, thresholds, stats)
-    worst = max(stats, key=lambda s: _ORDER[s.verdict])
+    worst = max(stats, key=_headline_rank)
     head = f"{table}.{spec.name}" + (f" ({spec.transformer})" if spec.anonymized else "")
     parts = [_describe(s) for s in stats] + notes
     return CheckResult(CHECK, table, spec.name, worst.name, worst.production, worst.staging, worst.divergence,
                        worst.threshold, worst.verdict, f"{head}: " + "; ".join(parts), [plot])
+
+
+# the statistic that says most about each kind of column, for the headline when verdicts and closeness tie
+_PRIMARY = {"format_share": 4, "psi": 3, "length_psi": 2, "ks": 1, "null_fraction": 0}
+
+
+def _headline_rank(stat: Statistic) -> tuple:
+    """Which statistic heads a column's result: the worst verdict, then a judged one (it has a threshold) before
+    one that is only reported, then the one closest to its threshold, then the column kind's primary one."""
+    limit = stat.threshold.warn if stat.threshold.warn is not None else stat.threshold.error
+    judged = limit is not None
+    closeness = stat.divergence / limit if judged and limit > 0 else (float(stat.divergence > 0) if judged else 0.0)
+    return _ORDER[stat.verdict], judged, round(closeness, 6), _PRIMARY.get(stat.name, 0)
 
 
 def _describe(stat: Statistic) -> str:

@@ -113,13 +113,9 @@ def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckR
     column expectations on the distribution check's sample of a large table; SUMMARY results."""
     if _preload is not None:
         _preload.join()
-    import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)  # its warnings print aggregate numbers
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)  # no tqdm
+    context = ephemeral_context()
     source = context.data_sources.add_postgres(name="staging", connection_string=url)
     out: dict[str, list[CheckResult]] = {}
     for t in tables:
@@ -134,6 +130,23 @@ def validate(url: str, tables: list[TableExpectations]) -> dict[str, list[CheckR
             out[t.table] += [replace(r, explanation=r.explanation + note)
                              for r in _run(source, f"{t.table} (sample)", schema, name, sampled)]
     return out
+
+
+def ephemeral_context():
+    """A GX context in memory: no temporary data-docs site (which GX otherwise creates, and logs, for every
+    context), no usage statistics, no progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                               analytics_enabled=False)
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)  # no tqdm
+    return context
 
 
 def _run(source, table: str, schema: str, name: str, items: list) -> list[CheckResult]:

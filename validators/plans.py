@@ -1,5 +1,6 @@
 """EXPLAIN-plan equivalence: workload queries fingerprinted with sqlglot, planned on production and on the
-staging copy, and compared by shape (node types, joins, relations, indexes, direction, sort keys)."""
+staging copy, and compared by shape (node types, joins, relations, indexes, direction, sort keys); reading the
+same index by another access method is equivalent, not different."""
 
 from __future__ import annotations
 
@@ -15,8 +16,16 @@ from sqlglot import exp
 
 from .results import CheckResult, Threshold, Verdict
 
-IDENTICAL, DIFFERENT_INDEX, DIFFERENT_SHAPE, SKIPPED, FAILED = (
-    "identical", "different-index", "different-shape", "skipped", "error")
+IDENTICAL, EQUIVALENT, DIFFERENT_INDEX, DIFFERENT_SHAPE, SKIPPED, FAILED = (
+    "identical", "equivalent", "different-index", "different-shape", "skipped", "error")
+# Ways to read one relation through one index that the planner picks between on costs alone: which one it picks
+# on a freshly loaded copy depends on the visibility map, the physical order of the rows (correlation) and, for
+# anonymized columns, their new values' statistics; the same index serves the same predicate either way.
+INDEX_ACCESS = ("Index Scan", "Index Only Scan", "Bitmap Heap Scan")
+EQUIVALENT_REASON = ("the same relations are read through the same indexes, by another access method (index scan, "
+                     "index-only scan or bitmap heap scan): the planner weighs them on the fresh copy's visibility "
+                     "map and physical row order, which differ from production's long-lived tables; not counted as "
+                     "a difference")
 SHAPE_KEYS = ("Node Type", "Join Type", "Relation Name", "Scan Direction", "Sort Key", "Parent Relationship",
               "Strategy", "Partial Mode", "Index Name")
 
@@ -140,10 +149,28 @@ def differing_lines(left: list[str], right: list[str]) -> dict[str, list[int]]:
     return out
 
 
+def access_shape(plan: dict) -> dict:
+    """The plan with every single-index read of a relation as one 'Index Access' node (relation and index kept,
+    access method and scan direction dropped): a Bitmap Heap Scan over one Bitmap Index Scan, an Index Scan and an
+    Index Only Scan on the same index become the same node. BitmapAnd/BitmapOr (several indexes) stay as they are."""
+    children = plan.get("Plans", [])
+    if plan.get("Node Type") == "Bitmap Heap Scan" and len(children) == 1 \
+            and children[0].get("Node Type") == "Bitmap Index Scan":
+        index, rest = children[0].get("Index Name"), []
+    elif plan.get("Node Type") in INDEX_ACCESS[:2]:
+        index, rest = plan.get("Index Name"), children
+    else:
+        return {**plan, "Plans": [access_shape(c) for c in children]}
+    node = {k: v for k, v in plan.items() if k in ("Relation Name", "Parent Relationship")}
+    return {**node, "Node Type": "Index Access", "Index Name": index, "Plans": [access_shape(c) for c in rest]}
+
+
 def compare_plans(prod: dict, stage: dict) -> str:
     if shape(prod) == shape(stage):
         return IDENTICAL
-    if shape(prod, ignore_index=True) == shape(stage, ignore_index=True):
+    if shape(access_shape(prod)) == shape(access_shape(stage)):
+        return EQUIVALENT
+    if shape(access_shape(prod), ignore_index=True) == shape(access_shape(stage), ignore_index=True):
         return DIFFERENT_INDEX
     return DIFFERENT_SHAPE
 
@@ -167,7 +194,7 @@ def compare_workload(prod: psycopg.Connection, stage: psycopg.Connection, querie
                                                        f"({getattr(err, 'sqlstate', '')})"))
             continue
         verdict = compare_plans(p, s)
-        cmp = PlanComparison(q, verdict, shape(p), shape(s))
+        cmp = PlanComparison(q, verdict, shape(p), shape(s), reason=EQUIVALENT_REASON if verdict == EQUIVALENT else "")
         if verdict != IDENTICAL:
             cmp.diff = side_by_side(cmp.production, cmp.staging)
         out.append(cmp)
@@ -176,8 +203,9 @@ def compare_workload(prod: psycopg.Connection, stage: psycopg.Connection, querie
 
 def plan_check(comparisons: list[PlanComparison], threshold: Threshold) -> CheckResult:
     """The run-level check: share of planned queries whose plans differ; errors never count as passes."""
-    planned = [c for c in comparisons if c.verdict in (IDENTICAL, DIFFERENT_INDEX, DIFFERENT_SHAPE)]
-    differing = [c for c in planned if c.verdict != IDENTICAL]
+    planned = [c for c in comparisons if c.verdict in (IDENTICAL, EQUIVALENT, DIFFERENT_INDEX, DIFFERENT_SHAPE)]
+    differing = [c for c in planned if c.verdict in (DIFFERENT_INDEX, DIFFERENT_SHAPE)]
+    equivalent = [c for c in planned if c.verdict == EQUIVALENT]
     failed = [c for c in comparisons if c.verdict == FAILED]
     skipped = [c for c in comparisons if c.verdict == SKIPPED]
     share = len(differing) / len(planned) if planned else 0.0
@@ -185,7 +213,9 @@ def plan_check(comparisons: list[PlanComparison], threshold: Threshold) -> Check
     if failed:
         verdict = Verdict.ERROR
     explanation = (f"{len(differing)} of {len(planned)} workload queries plan differently on staging "
-                   f"({len(skipped)} skipped, {len(failed)} could not be checked)")
+                   f"({len(skipped)} skipped, {len(failed)} could not be checked"
+                   + (f", {len(equivalent)} read the same indexes by another access method" if equivalent else "")
+                   + ")")
     details: list[dict[str, Any]] = [_detail(c) for c in comparisons]
     return CheckResult("plans", None, None, "share_of_queries_with_different_plans", len(planned) - len(differing),
                        len(planned), share, threshold, verdict, explanation, details)
@@ -198,7 +228,7 @@ def _detail(c: PlanComparison) -> dict[str, Any]:
     """One query's entry in the check details; differing plans carry both trees and the differing lines."""
     d: dict[str, Any] = {"fingerprint": c.query.fingerprint, "sql": c.query.sql[:500], "verdict": c.verdict,
                          "reason": c.reason, "diff": c.diff}
-    if c.verdict in (DIFFERENT_INDEX, DIFFERENT_SHAPE):
+    if c.verdict in (EQUIVALENT, DIFFERENT_INDEX, DIFFERENT_SHAPE):
         d["production_plan"] = c.production[:MAX_PLAN_LINES]
         d["staging_plan"] = c.staging[:MAX_PLAN_LINES]
         d["differing"] = differing_lines(c.production, c.staging)

@@ -15,6 +15,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
+from prodlike.pipelines import quiet
 from prodlike.pipelines.checks import tally
 from prodlike.pipelines.config import secrets
 from prodlike.pipelines.config.model import Config, config_path, human_age, load
@@ -70,6 +71,9 @@ def cmd_refresh(args) -> int:
     cfg.source.resolve("source")
     if cfg.anonymization.key:  # named as the config names it, before Dagster reads it
         secrets.resolve(cfg.anonymization.key, "anonymization.key")
+    if not getattr(args, "force", False) and (reason := launch.paused_reason(target)):
+        console.print(f"[yellow]refused[/], nothing copied: {reason}", soft_wrap=True)
+        return EXIT_HALTED  # refused before any Dagster run exists: nothing failed
     t0 = time.perf_counter()
     result = launch.run_refresh_job(path, cfg.state_path(path.parent.resolve()), getattr(args, "force", False),
                                     DEBUG)
@@ -80,6 +84,8 @@ def cmd_refresh(args) -> int:
     if end.status == "released":
         console.print(terminal.summary_table(result, target))
         console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (run {result.run_id})")
+    elif end.status == "refused":
+        console.print(f"[yellow]refused[/], nothing copied: {end.message}", soft_wrap=True)
     elif end.status == "halted":
         console.print(f"[red]halted[/]: {end.message}")
     else:
@@ -91,7 +97,7 @@ def cmd_refresh(args) -> int:
     if end.status != "released" or end.results:
         report = reports_dir(cfg, path.parent.resolve()) / f"{safe_file_name(result.run_id)}.html"
         if report.exists():
-            console.print(f"parity report: {report}", soft_wrap=True)
+            console.print(f"parity report: {report} (`prodlike report {result.run_id} --open`)", soft_wrap=True)
     return end.code
 
 
@@ -403,6 +409,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet.install()
     args = parser().parse_args(argv)
     global DEBUG
     DEBUG = args.debug

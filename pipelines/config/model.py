@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -37,6 +38,8 @@ from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.oncall.channels import Alerts
 
 DEFAULT_CONFIG = "prodlike.yaml"
+STATE_ROOT = ".prodlike"  # every config's state folder defaults to a subfolder named after the config file
+DEMO_STATE_CONFIG = ".prodlike/demo/demo.yaml"  # written by `prodlike demo`; the CLI's last fallback
 
 
 class ConfigError(ProdlikeError, ValueError):
@@ -312,7 +315,10 @@ class Config(Strict):
         default_factory=list, description="SQL run on the shadow schema (as search_path) before validation."
     )
     copy_: Copy = Field(Copy(), alias="copy", description="Copy engine settings.")
-    state_dir: str = Field(".prodlike", description="Local state folder (Dagster home, logs, reports).")
+    state_dir: str | None = Field(
+        None, description="Local state folder (Dagster home, logs, reports, alert log); none: "
+        "`.prodlike/<config file name without .yaml>` beside the config file, so every config has its own "
+        "Dagster instance and reports.")
     workload: str | None = Field(None, description="SQL file of representative queries for plan checks.")
     distribution_sample_rows: int = Field(
         1_000_000, ge=0, description="The distribution check scans every staging row of a table up to this many "
@@ -327,6 +333,7 @@ class Config(Strict):
         "costs seconds.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    _file: Path | None = PrivateAttr(None)  # the file it was loaded from (names the default state folder)
 
     @field_validator("schemas")
     @classmethod
@@ -365,7 +372,8 @@ class Config(Strict):
         return any(fnmatch.fnmatchcase(qualified, g) for g in self.schema_only)
 
     def state_path(self, base: Path | None = None) -> Path:
-        p = Path(os.path.expandvars(self.state_dir)).expanduser()
+        """The state folder: state_dir, or `.prodlike/<config file stem>`, relative to base (the config's folder)."""
+        p = Path(os.path.expandvars(self.state_dir or default_state_dir(self._file))).expanduser()
         return p if p.is_absolute() else (base or Path.cwd()) / p
 
 
@@ -411,9 +419,18 @@ def load_text(text: str, source: str = "<config>") -> Config:
         raise ConfigError(_format_errors(err, source)) from None
 
 
+def default_state_dir(config_file: Path | None) -> str:
+    """`.prodlike/<config file stem>`: one state folder (and Dagster instance) per config."""
+    return str(Path(STATE_ROOT) / (config_file.stem if config_file else Path(DEFAULT_CONFIG).stem))
+
+
 def config_path(path: str | Path | None = None) -> Path:
-    """The config file to use: the argument, else $PRODLIKE_CONFIG, else ./prodlike.yaml."""
-    return Path(path or os.environ.get("PRODLIKE_CONFIG") or DEFAULT_CONFIG)
+    """The config file to use, in the README's order: the argument, else $PRODLIKE_CONFIG, else ./prodlike.yaml,
+    else the config `prodlike demo` wrote (./.prodlike/demo/demo.yaml) when it exists."""
+    if path or os.environ.get("PRODLIKE_CONFIG"):
+        return Path(path or os.environ["PRODLIKE_CONFIG"])
+    demo = Path(DEMO_STATE_CONFIG)
+    return demo if not Path(DEFAULT_CONFIG).exists() and demo.exists() else Path(DEFAULT_CONFIG)
 
 
 _PARSED: dict[str, tuple[str, Config]] = {}  # resolved path -> (its text, its Config)
@@ -421,14 +438,19 @@ _PARSED: dict[str, tuple[str, Config]] = {}  # resolved path -> (its text, its C
 
 def load(path: str | Path | None = None) -> Config:
     """Load and validate the config file: parsed once per process while its text is unchanged, so the CLI, the
-    Dagster definitions and every step of a run share one frozen Config."""
+    Dagster definitions and every step of a run share one frozen Config; variables from its env file
+    (`<config>.env`, see secrets) are added to the environment where unset."""
     p = config_path(path)
     if not p.exists():
         raise ConfigError(
-            f"{p}: config file not found; pass -c FILE, set PRODLIKE_CONFIG, or copy prodlike.example.yaml"
+            f"{p}: config file not found; pass -c FILE, set PRODLIKE_CONFIG, write one with `prodlike init` "
+            "(or copy prodlike.example.yaml), or run `make demo` to use the demo's"
         )
+    secrets.load_env_file(p.with_suffix(".env"))
     text, key = p.read_text(), str(p.resolve())
     parsed = _PARSED.get(key)
     if parsed is None or parsed[0] != text:
-        parsed = _PARSED[key] = (text, load_text(text, str(p)))
+        cfg = load_text(text, str(p))
+        cfg._file = p
+        parsed = _PARSED[key] = (text, cfg)
     return parsed[1]

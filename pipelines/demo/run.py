@@ -13,12 +13,14 @@ from rich.console import Console
 
 from prodlike.anonymizers.keys import DEMO_KEY
 from prodlike.pipelines.config.model import load
+from prodlike.pipelines.config.secrets import write_env_file
 from prodlike.pipelines.demo import DEMO_CONFIG, embedded
 from prodlike.pipelines.demo import data as demo_data
 from prodlike.pipelines.engine import control
 from prodlike.pipelines.errors import redact
 from prodlike.pipelines.oncall.loop import Context, status
 from prodlike.pipelines.report import terminal
+from prodlike.pipelines.report.page import reports_dir, safe_file_name
 
 PRODUCTION_DB, STAGING_DB = "shop", "shop_staging"
 READER_ROLE = "prodlike_reader"
@@ -76,41 +78,58 @@ def run(rows: int, state_dir: Path, reseed: bool, console: Console, drift: bool 
     _resume_demo(target, state_dir, console)
     config = write_config(state_dir, "demo.yaml")
     if not drift:
-        return _refresh(config, state_dir, target, console)
+        return _refresh(config, target, console)
     if _live_release(target) is None:
         console.print("a first release to drift from:")
-        if (code := _refresh(config, state_dir, target, console)) != 0:
+        if (code := _refresh(config, target, console)) != 0:
             return code
     return run_drift(target, state_dir, console)
 
 
+def config_state(state_dir: Path) -> Path:
+    """The demo config's own state folder (Dagster home, reports, alert log): <state>/demo, apart from any other
+    config's under the same state root."""
+    return state_dir / "demo"
+
+
 def write_config(state_dir: Path, name: str, **changes) -> Path:
-    """The demo's config as run: its state folder and workload as absolute paths (so reports, alert log and
-    `make ui` all find this state folder), plus changes."""
     cfg = yaml.safe_load(DEMO_CONFIG.read_text())
-    cfg.update(state_dir=str(state_dir), workload=str(DEMO_CONFIG.with_name(cfg["workload"])), **changes)
-    path = state_dir / name
+    own = config_state(state_dir)
+    cfg.update(state_dir=str(own), workload=str(DEMO_CONFIG.with_name(cfg["workload"])), **changes)
+    path = own / name
+    own.mkdir(parents=True, exist_ok=True)
     path.write_text("# written by `prodlike demo` from the packaged demo.yaml\n" + yaml.safe_dump(cfg, sort_keys=False))
+    write_env_file(path.with_suffix(".env"), {name: os.environ[name] for name in (ENV_SOURCE, ENV_TARGET, ENV_KEY)})
     return path
 
 
-def _refresh(config: Path, state_dir: Path, target: str, console: Console) -> int:
+def _refresh(config: Path, target: str, console: Console) -> int:
     # launching a Dagster run imports Dagster (seconds): imported where the demo launches one
     from prodlike.pipelines.orchestration import launch
 
     t0 = time.perf_counter()
-    result = launch.run_refresh_job(config, state_dir)
+    result = launch.run_refresh_job(config, config.parent)
     end = launch.outcome(result, target)
     if end.results:
         console.print(terminal.checks_table(end.results))
     if end.code != 0:
         console.print(f"[red]refresh {end.status}[/]: {end.message}")
+        if _report_path(config, result.run_id).exists():
+            console.print(f"parity report: {_report_path(config, result.run_id)}", soft_wrap=True)
         return end.code
     console.print(terminal.summary_table(result, target))
     console.print(f"[green]released[/] in {time.perf_counter() - t0:.1f}s (Dagster run {result.run_id})")
+    console.print(f"parity report: {_report_path(config, result.run_id)}", soft_wrap=True)
     console.print("next: `make ui` opens the Dagster UI with this run's history; `make demo ARGS=--drift` shows "
                   f"a refresh halting on real drift; staging is at {redact(target)}")
+    console.print(f"`prodlike status`, `history`, `report`, `resume`, `rollback` and `refresh` find this demo from "
+                  f"the project root with nothing exported (its config and an owner-only secrets file are in "
+                  f"{config.parent})", soft_wrap=True)
     return 0
+
+
+def _report_path(config: Path, run_id: str) -> Path:
+    return reports_dir(load(config), config.parent) / f"{safe_file_name(run_id)}.html"
 
 
 def _live_release(target: str) -> dict | None:
@@ -144,8 +163,8 @@ def run_drift(target: str, state_dir: Path, console: Console) -> int:
         for number, (what, drift) in enumerate(rounds, start=1):
             console.rule(f"drift {number} of {len(rounds)}: {what}")
             drift(source, target, undo=False)
-            code = _refresh(drift_config, state_dir, target, console)
-            out = status(Context(load(drift_config), target, state_dir))
+            code = _refresh(drift_config, target, console)
+            out = status(Context(load(drift_config), target, config_state(state_dir)))
             still = _count(target, DRIFT_TABLE)
             console.print(f"staging still serves the last good release (public.{DRIFT_TABLE}: {still:,} rows, had "
                           f"{live_rows:,}); refreshes {'PAUSED' if out['paused'] else 'active'}; `prodlike status` "
@@ -157,7 +176,7 @@ def run_drift(target: str, state_dir: Path, console: Console) -> int:
         _drift_staging(source, target, undo=True)
         _drift_production(source, target, undo=True)
     console.print("all drift is undone (staging setting reset, production rows restored); the halted runs stay in "
-                  f"`prodlike history` and their reports under {state_dir / 'reports'}")
+                  f"`prodlike history` and their reports under {config_state(state_dir) / 'reports'}")
     if all(caught):
         return 0
     console.print("[red]a drift was not caught as expected[/]")

@@ -226,7 +226,7 @@ class Refresh:
                      snapshot.id, snapshot.taken_at, len(report.selection.copied), report.production_bytes / 1e6,
                      report.staging_bytes_needed / 1e6)
             rename = self._prepare_shadow(stage, cat, report, snapshot)
-            units = self._units(cat, report, rename)
+            units = self._units(cat, report, rename, live_rows(snapshot.conn, cfg.schemas))
             self._profile_specs(snapshot.conn, cat, units)
             self._read_statistics(stage, snapshot.conn, units)
             if self.on_start:
@@ -317,7 +317,8 @@ class Refresh:
             stage.execute(f"ALTER DATABASE {qident(stage.info.dbname)} SET search_path = {current}, "
                           f"{qident(EXTENSION_SCHEMA)}")
 
-    def _units(self, cat: Catalog, report: PreflightReport, rename: ddl.Renamer) -> list[CopyUnit]:
+    def _units(self, cat: Catalog, report: PreflightReport, rename: ddl.Renamer,
+               live: dict[tuple[str, str], int]) -> list[CopyUnit]:
         units = []
         for q in report.selection.copied + report.selection.schema_only:
             plan = self.policy.plans.get(q) if q in report.selection.copied else None
@@ -326,7 +327,8 @@ class Refresh:
                     source=leaf.qualified, target=rename.table(leaf.qualified), asset=q,
                     columns=[c.name for c in leaf.copied_columns], plan=plan,
                     schema_only=q in report.selection.schema_only, estimated_bytes=leaf.estimated_bytes,
-                    estimated_rows=0 if q in report.selection.schema_only else leaf.estimated_rows,
+                    estimated_rows=0 if q in report.selection.schema_only else
+                    live.get((leaf.schema, leaf.name), leaf.estimated_rows),
                 ))
         return sorted(units, key=lambda u: -u.estimated_bytes)
 
@@ -340,7 +342,7 @@ class Refresh:
                 continue
             if u.asset not in specs:
                 rules = self.policy.rules.get(u.asset, {})
-                specs[u.asset] = {c.name: ColumnSpec(c.name, c.type_name, c.type_category,
+                specs[u.asset] = {c.name: ColumnSpec(c.name, c.value_type, c.type_category,
                                                      rules.get(c.name, ("keep",))[0])
                                   for c in cat.tables[u.asset].copied_columns}
             leaves.setdefault(u.asset, []).append(u.source)
@@ -472,6 +474,16 @@ class Refresh:
         finally:
             if not hold:
                 self.close()
+
+
+def live_rows(conn: psycopg.Connection, schemas: list[str]) -> dict[tuple[str, str], int]:
+    """Rows per production table for the progress display: the cumulative statistics' live-row count, which
+    follows inserts and deletes as they commit (the planner's reltuples stays stale after a delete until the next
+    ANALYZE); tables the statistics have not seen yet are left to reltuples."""
+    rows = conn.execute("SELECT schemaname, relname, n_live_tup FROM pg_stat_all_tables WHERE schemaname = ANY(%s) "
+                        "AND (n_tup_ins > 0 OR n_tup_del > 0 OR n_live_tup > 0 OR last_analyze IS NOT NULL "
+                        "OR last_autoanalyze IS NOT NULL)", (schemas,)).fetchall()
+    return {(schema, name): int(n) for schema, name, n in rows}
 
 
 def _safe(err: BaseException) -> str:

@@ -240,7 +240,7 @@ def _tables_yaml(blocks: list[TableBlock]) -> list[str]:
                       f"      keep: [{reviewed}]   # no PII found; a column added later refuses the refresh"]
             continue
         lines += [f"    {_key(b.name)}:", "      columns:"]
-        if not written:  # only comments below (or nothing): YAML would read `columns:` as null
+        if not written:  # no column of its own to set (none, or only foreign keys that inherit): an empty map
             lines[-1] = "      columns: {}"
         width = max((len(_key(c.name)) + len(c.rule or "") for c in b.columns), default=0) + 4
         for c in b.columns:
@@ -312,7 +312,7 @@ def config_text(blocks: list[TableBlock], schemas: list[str], source_env: str, t
         "copy:",
         "  workers: 4                    # tables copied in parallel",
         "  lock_timeout: 5s              # production lock_timeout per table",
-        "state_dir: .prodlike            # local state: Dagster home, reports, alert log",
+        "# state_dir: .prodlike/<this file's name>  # the default: this config's own Dagster home, reports, alert log",
     ]
     if workload_file:
         lines.append(f"workload: {workload_file}         # queries whose plans are compared ({workload_origin})")

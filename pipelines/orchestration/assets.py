@@ -5,15 +5,18 @@ them in parallel from one snapshot), a release asset downstream of all of them, 
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 
 from prodlike.pipelines import errors
 from prodlike.pipelines.checks import registry, runner
 from prodlike.pipelines.checks.plans import statistics_note
 from prodlike.pipelines.config.model import Config, load
 from prodlike.pipelines.config.secrets import resolve
-from prodlike.pipelines.engine import progress
+from prodlike.pipelines.engine import control, progress
+from prodlike.pipelines.engine.control import RefreshPausedError
 from prodlike.pipelines.engine.refresh import Refresh
-from prodlike.pipelines.errors import safe_message
+from prodlike.pipelines.errors import Refused, safe_message
+from prodlike.pipelines.oncall import loop as oncall
 from prodlike.pipelines.oncall.loop import Context
 from prodlike.pipelines.orchestration import checks
 from prodlike.pipelines.orchestration.names import asset_name, table_of_path
@@ -22,6 +25,7 @@ from prodlike.validators.results import Verdict
 
 COPY_GROUP, RELEASE_GROUP = "copy", "release"
 FORCE_TAG = "prodlike/force"  # run tag: start even while refreshes are paused (recorded)
+OUTCOME_TAG = "prodlike/outcome"  # run tag set when a run ends without release: halted, or refused (paused)
 RELEASE_KEY = dg.AssetKey(["staging", "release"])
 
 
@@ -98,6 +102,8 @@ def _table_metadata(tr, snapshot_time) -> dict:
         "index_build_seconds": dg.MetadataValue.float(round(tr.post_data_s, 3)),
         "rows_per_second": dg.MetadataValue.float(round(tr.rows_per_s, 1)),
         "production_snapshot_time": dg.MetadataValue.text(str(snapshot_time)),
+        "state": dg.MetadataValue.text("shadow copy: live once staging/release of this run materializes (an "
+                                       "observation 'live: release N' follows then)"),
         "leaves": dg.MetadataValue.md(_markdown_table(leaves, ("source", "rows", "MB", "seconds", "mode", "attempts"))),
     }
 
@@ -116,42 +122,63 @@ def build_assets(cfg: Config) -> list:
     ]
 
     @dg.multi_asset(specs=specs, check_specs=checks.table_check_specs(cfg, tables, table_key), name="copy_tables",
-                    can_subset=False,
+                    # can_subset=True only makes every output optional (a refused or preflight-halted run yields
+                    # no check result); the step still copies all tables from one snapshot and refuses a subset
+                    can_subset=True,
                     description="Preflight, then copy every table from one consistent production snapshot into "
                                 "staging's shadow schema, in parallel.")
     def copy_tables(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
+        missing = {table_key(q) for q in tables} - set(context.selected_asset_keys)
+        if missing:
+            raise dg.Failure(description=f"copy_tables copies every table from one production snapshot; "
+                                         f"{len(missing)} of its tables were not selected: run the whole refresh job")
         reporter = progress.current(emit=context.log.info)
         refresh = prodlike.refresh(context.run.run_id, reporter, force=context.run.tags.get(FORCE_TAG) == "true")
+        shadows = []  # table materializations: yielded once the whole copy passed its checks
         try:
             previous = runner.previous_rows(prodlike.target_dsn)
             copied = []
             for tr in refresh.copy():
-                reporter.finish(tr.table)
-                context.log.info(f"{tr.table}: {tr.rows:,} rows in {tr.seconds:.1f}s ({tr.rows_per_s:,.0f} rows/s)")
+                reporter.finish(tr.table)  # its line: rows, MB, time, rate
                 if tr.table in tables:
-                    yield dg.MaterializeResult(asset_key=table_key(tr.table),
-                                               metadata=_table_metadata(tr, refresh.outcome.snapshot_time))
+                    shadows.append(dg.MaterializeResult(asset_key=table_key(tr.table),
+                                                        metadata=_table_metadata(tr, refresh.outcome.snapshot_time)))
                     table = registry.TableContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tr, previous)
                     yield from checks.table_results(table, table_key(tr.table))
                     copied.append(tr)
             run = registry.RunContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tables=tables,
                                       copied=copied)
             yield from checks.after_copy_results(run, table_key)
+        except RefreshPausedError as err:
+            _refused(context, str(err))
+            return
+        except Refused as err:  # the preflight or the policy refused: a verdict on the config, not a crash
+            _halted(context, prodlike, f"the preflight refused the copy: {safe_message(err)}", tables)
+            return
         except Exception as err:
             raise dg.Failure(description=safe_message(err), metadata=_failure_metadata(err)) from None
         finally:
             reporter.stop()
+        failing = _failing_checks(prodlike.target_dsn, context.run.run_id)
+        if failing:
+            _halted(context, prodlike, failing, tables)
+            return
+        yield from shadows
 
     @dg.asset(key=PARITY_KEY, deps=[table_key(q) for q in tables], group_name="validation", kinds={"postgres"},
-              check_specs=checks.run_check_specs(cfg, PARITY_KEY),
+              check_specs=checks.run_check_specs(cfg, PARITY_KEY), output_required=False,
               description="Run-level parity of the staging copy with production: query plans and infrastructure.")
     def parity(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
         run = registry.RunContext(prodlike.config(), prodlike.target_dsn, context.run.run_id,
                                   source_dsn=prodlike.source_dsn, config_dir=Path(prodlike.config_path).parent)
         results = checks.run_results(run)
-        yield dg.MaterializeResult(metadata=_parity_metadata(results, prodlike.target_dsn, context.run.run_id))
+        failing = _failing_checks(prodlike.target_dsn, context.run.run_id)
+        if not failing:
+            yield dg.MaterializeResult(metadata=_parity_metadata(results, prodlike.target_dsn, context.run.run_id))
         for name, found in results.items():
             yield checks.dagster_result(PARITY_KEY, name, found)
+        if failing:  # no materialization: the release step is skipped
+            _halted(context, prodlike, failing, tables)
 
     @dg.asset(key=RELEASE_KEY, deps=[*(table_key(q) for q in tables), PARITY_KEY], group_name=RELEASE_GROUP,
               kinds={"postgres"}, freshness_policy=freshness_policy(cfg),
@@ -163,14 +190,63 @@ def build_assets(cfg: Config) -> list:
             result = refresh.release(hold=True)  # staging stays held until the run's hook concludes it
         except Exception as err:
             raise dg.Failure(description=safe_message(err), metadata=_failure_metadata(err)) from None
+        for q in tables:  # the shadow copies this run materialized are live now
+            context.log_event(dg.AssetObservation(asset_key=table_key(q), metadata={
+                "state": dg.MetadataValue.text(f"live: release {result.release_id} of run {context.run.run_id}")}))
         return dg.MaterializeResult(metadata={
             "release_id": dg.MetadataValue.int(result.release_id),
             "schemas": dg.MetadataValue.text(", ".join(result.schemas)),
             "dropped": dg.MetadataValue.text(", ".join(result.dropped) or "-"),
-            "parity_report": dg.MetadataValue.url(prodlike.report_path(context.run.run_id).resolve().as_uri()),
+            **report_metadata(prodlike, context.run.run_id),
         })
 
     return [copy_tables, parity, release]
+
+
+def report_metadata(prodlike: ProdlikeResource, run_id: str) -> dict:
+    """How to reach the run's parity report from the UI: its path (a browser refuses file:// links from a web
+    page) and the command that writes and opens it."""
+    return {"parity_report": dg.MetadataValue.path(str(prodlike.report_path(run_id).resolve())),
+            "open_the_report": dg.MetadataValue.text(f"prodlike report {run_id} --open")}
+
+
+def _failing_checks(target_dsn: str, run_id: str) -> str | None:
+    """The run's ERROR verdicts so far, as one sentence (None: nothing blocks the release)."""
+    with psycopg.connect(target_dsn, autocommit=True) as conn:
+        run = control.get_run(conn, run_id)
+    errors = [c for c in (run or {}).get("checks", []) if c.get("verdict") == "error"]
+    if not errors:
+        return None
+    named = list(dict.fromkeys(f"{c['check']} on {c['table']}" if c.get("table") else c["check"] for c in errors))
+    more = " ..." if len(named) > 5 else ""
+    return f"{len(errors)} check result(s) failed at ERROR: " + "; ".join(named[:5]) + more
+
+
+def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str, tables: list[str]) -> None:
+    """A halt is a verdict, not a crash: no exception (so no stack trace); this step yields no materialization,
+    so the steps after it are skipped; the run is tagged, concluded (pause, alert, report) and says so once; every
+    table asset records that this run's copy is not live (after a parity halt its shadow copy had materialized)."""
+    run_id = context.run.run_id
+    context.instance.add_run_tags(run_id, {OUTCOME_TAG: "halted"})
+    try:
+        oncall.conclude(prodlike.oncall(), run_id, None)
+    except Exception as err:
+        context.log.error(f"could not conclude the halted run (alerts may be missing): {safe_message(err)}")
+    context.log_event(dg.AssetObservation(asset_key=RELEASE_KEY, metadata={
+        "state": dg.MetadataValue.text(f"not released: run {run_id} halted; staging keeps its last release"),
+        **report_metadata(prodlike, run_id)}))
+    for q in tables:
+        context.log_event(dg.AssetObservation(asset_key=table_key(q), metadata={
+            "state": dg.MetadataValue.text(f"not live: run {run_id} halted; staging serves its last release")}))
+    context.log.warning(f"HALTED: {what}. Staging keeps serving its last release; the release is skipped and "
+                        f"refreshes are paused. Parity report: {prodlike.report_path(run_id).resolve()} "
+                        f"(`prodlike report {run_id} --open`); then `prodlike status`.")
+
+
+def _refused(context: dg.AssetExecutionContext, message: str) -> None:
+    """A refresh asked for while refreshes are paused: nothing ran, nothing failed; say why, once."""
+    context.instance.add_run_tags(context.run.run_id, {OUTCOME_TAG: "refused: paused"})
+    context.log.warning(f"REFUSED, nothing copied: {message}")
 
 
 def _failure_metadata(err: BaseException) -> dict:

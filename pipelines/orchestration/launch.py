@@ -15,7 +15,8 @@ import psycopg
 from prodlike.pipelines.checks import tally
 from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions
 from prodlike.pipelines.engine import control, progress, runlock
-from prodlike.pipelines.orchestration.assets import FORCE_TAG
+from prodlike.pipelines.orchestration.assets import FORCE_TAG, OUTCOME_TAG
+from prodlike.pipelines.postgres import connections
 
 EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2
 # Dagster's console logger: quiet in the terminal (our progress, tables and messages say it; expected failures
@@ -27,7 +28,8 @@ PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 @dataclass
 class Outcome:
-    """How a refresh ended: `released` (exit 0), `halted` (a blocking check or a refusal, exit 2) or `failed`
+    """How a refresh ended: `released` (exit 0), `halted` (a blocking check or a refusal, exit 2), `refused`
+    (refreshes are paused: nothing copied, exit 2) or `failed`
     (an error, exit 1); the message says why; paused tells whether refreshes are paused now."""
 
     status: str
@@ -74,6 +76,8 @@ def outcome(result: dg.ExecuteInProcessResult, target_dsn: str) -> Outcome:
     run, paused = _recorded(result.run_id, target_dsn)
     if run is not None and run["status"] in ("released", "halted", "failed"):
         return _from_record(run, paused)
+    if (result.dagster_run.tags.get(OUTCOME_TAG) or "").startswith("refused"):
+        return Outcome("refused", EXIT_HALTED, paused_reason(target_dsn) or "refreshes are paused", paused)
     if result.success:
         return Outcome("released", EXIT_OK, "released", paused)
     kind, message = step_failure(result)
@@ -127,3 +131,13 @@ def step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
             message = user.description if user and user.description else event.step_failure_data.error.message
             return (tagged.value if tagged else "error"), message.strip()
     return "error", "the refresh run failed (see the Dagster run log)"
+
+
+def paused_reason(target_dsn: str) -> str | None:
+    """Why a refresh must not start (refreshes are paused), with the commands that help; None: it may start."""
+    with connections.staging(target_dsn, autocommit=True) as conn:
+        if control.current_version(conn) < 2 or not (st := control.state(conn))["paused"]:
+            return None
+    return (f"refreshes are paused since {st['paused_at']:%Y-%m-%d %H:%M:%S %Z} by {st['paused_by']}: "
+            f"{st['paused_reason']}. Inspect with `prodlike status`, then `prodlike resume --note TEXT`; "
+            f"or run once anyway with `prodlike refresh --force` (recorded)")

@@ -32,6 +32,12 @@ class Column:
     collation: str | None
     type_name: str  # bare type name, e.g. 'text', 'int8', 'citext'
     type_category: str  # pg_type.typcategory: N numeric, S string, D datetime, ...
+    base_type_name: str = ""  # a domain's base type (e.g. 'numeric' under a domain money_amount); else type_name
+
+    @property
+    def value_type(self) -> str:
+        """The type the values have: a domain's base type, else the type itself."""
+        return self.base_type_name or self.type_name
 
     @property
     def copied(self) -> bool:
@@ -177,8 +183,9 @@ SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
        pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
        CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
             THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
-       t.typname, t.typcategory
+       t.typname, t.typcategory, bt.typname
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
@@ -334,10 +341,10 @@ def read_catalog(conn: psycopg.Connection, schemas: list[str]) -> Catalog:
         t = Table(schema, name, kind, [], parent, bound, key, rls, size, list(opts), est)
         by_oid[oid] = t
         cat.tables[t.qualified] = t
-    for relid, name, typ, notnull, default, ident, gen, coll, tname, tcat in conn.execute(
+    for relid, name, typ, notnull, default, ident, gen, coll, tname, tcat, base in conn.execute(
         _COLUMNS, (list(by_oid),)
     ):
-        by_oid[relid].columns.append(Column(name, typ, notnull, default, ident, gen, coll, tname, tcat))
+        by_oid[relid].columns.append(Column(name, typ, notnull, default, ident, gen, coll, tname, tcat, base or ""))
     for schema, table, name, kind, definition, cols, ref, refcols in conn.execute(_CONSTRAINTS, (schemas,)):
         cat.constraints.append(Constraint(schema, table, name, kind, definition, list(cols), ref, list(refcols)))
     cat.indexes = [Index(*r[:5], r[5], list(r[6]), r[7], r[8]) for r in conn.execute(_INDEXES, (schemas,))]

@@ -148,9 +148,10 @@ def distribution_svg(plot: dict, title: str = "") -> str:
 def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str = "{:,.0f}",
                    width: int = 360, height: int = 140, floor_zero: bool = True, ceiling: float | None = None,
                    last_halted: bool = False) -> str:
-    """A small line chart of one number across releases (x: release labels, oldest left)."""
+    """A small line chart of one number across releases (x: release labels, oldest left); the caption states the
+    last change in numbers, so a 3% dip on a zoomed axis is read as 3%, not as a cliff."""
     values = [v for _, v in points if v is not None]
-    head = f'<figure class="trend"><figcaption>{esc(title)}</figcaption>'
+    head = f'<figure class="trend"><figcaption>{esc(title)}{_change_text(values, fmt)}</figcaption>'
     if not values:
         return head + '<p class="muted">no data yet</p></figure>'
     left, right, top, bottom = 56, 12, 10, 22
@@ -189,3 +190,13 @@ def line_chart_svg(points: list[tuple[str, float | None]], title: str, fmt: str 
                  f'class="small">{esc(fmt.format(values[-1]))}</text>')
     parts.append("</svg></figure>")
     return head + "".join(parts)
+
+def _change_text(values: list[float], fmt: str) -> str:
+    """' (200,000 -> 194,400, -2.8%)': the last two values and the relative change."""
+    if len(values) < 2:
+        return ""
+    before, after = values[-2], values[-1]
+    relative = f", {(after - before) / before:+.1%}" if before else ""
+    return (f' <span class="change">({esc(fmt.format(before))} \u2192 {esc(fmt.format(after))}'
+            f'{relative})</span>')
+

@@ -294,16 +294,16 @@ def plans_section(checks: list[dict], status: str = "") -> str:
         return f'<section><h2>Query plans</h2><p class="muted">{_not_reached(status)}</p></section>'
     check = found[0]
     queries = [d for d in check.get("details") or [] if isinstance(d, dict)]
-    order = {"error": 0, "different-shape": 1, "different-index": 2, "skipped": 3, "identical": 4}
+    order = {"error": 0, "different-shape": 1, "different-index": 2, "skipped": 3, "equivalent": 4, "identical": 5}
     queries.sort(key=lambda d: order.get(d.get("verdict"), 3))
     blocks = []
     for d in queries:
         v = d.get("verdict", "")
-        cls = {"identical": "pass", "different-index": "warn", "different-shape": "error",
+        cls = {"identical": "pass", "equivalent": "pass", "different-index": "warn", "different-shape": "error",
                "error": "error"}.get(v, "skipped")
         reason = f'<p class="explain">{esc(d.get("reason"))}</p>' if d.get("reason") else ""
         trees = _plan_trees(d) if v not in ("identical", "skipped") else ""
-        opened = " open" if trees else ""
+        opened = " open" if trees and v != "equivalent" else ""  # equivalent: explained, folded
         blocks.append(f'<details class="query {cls}"{opened}><summary><span class="badge {cls}">{esc(v)}</span> '
                       f'<code>{esc(d.get("fingerprint"))}</code> <span class="sql-short">'
                       f'{esc(" ".join(str(d.get("sql", "")).split())[:140])}</span></summary>'
@@ -356,11 +356,11 @@ def trend_section(trend: list[dict], run: dict) -> str:
     rows = [(label, float(sum(t.get("rows", 0) for t in tables.values()))) for label, tables, _ in points]
     plans = [(label, _share_equal_plans(checks)) for label, _, checks in points]
     halted = points[-1][0] == "this run"
-    charts = [line_chart_svg(rows, "rows copied (all tables)", floor_zero=False, last_halted=halted),
+    charts = [line_chart_svg(rows, "rows copied (all tables)", last_halted=halted),
               line_chart_svg(plans, "share of workload queries with equal plans", "{:.0%}", ceiling=1.0,
                              last_halted=halted)]
     charts += [line_chart_svg([(label, float(tabs[t]["rows"]) if t in tabs else None) for label, tabs, _ in points],
-                              f"rows of {t}", floor_zero=False, last_halted=halted)
+                              f"rows of {t}", last_halted=halted)
                for t in _changing_tables(points)]
     return (f'<section><h2>Release trend</h2><p class="muted">{_releases_text(len(trend))}, oldest left'
             f'{"; the last point is this run" if points[-1][0] == "this run" else ""}</p>'
@@ -426,7 +426,8 @@ pre.sql { background:#f3f4f6; padding:6px 8px; border-radius:4px; }
 .pl.hl { background:#fee2e2; color:#7f1d1d; } .pl.hl .k { color:#991b1b; }
 .trends { display:flex; flex-wrap:wrap; gap:14px; }
 details.passing > summary { margin:8px 0; font-weight:600; }
-figure.trend { margin:0; } figcaption { font-size:12px; color:#374151; font-weight:600; }
+figure.trend { margin:0; } figcaption { font-size:12px; color:#374151; font-weight:600; max-width:360px; }
+figcaption .change { font-weight:400; color:#6b7280; }
 footer { color:#6b7280; font-size:12px; margin-top:18px; }
 """
 

@@ -44,7 +44,32 @@ def test_identical_copy_plans_the_same(copied):
     result = plans.plan_check(_planned(copied, queries), Threshold(warn=0.1, error=0.25))
     assert result.verdict in (Verdict.PASS, Verdict.WARN), result.explanation
     assert result.divergence <= 0.25
-    assert {d["verdict"] for d in result.details} <= {"identical", "different-index", "different-shape"}
+    assert {d["verdict"] for d in result.details} <= {"identical", "equivalent", "different-index", "different-shape"}
+
+
+def test_the_same_index_read_by_another_access_method_is_equivalent_not_different(copied):
+    """A fresh copy may read an index by bitmap heap scan where production uses an index scan: the same index
+    serves the same predicate, so it must not count as a difference (it made every first run warn)."""
+    queries = [q for q in plans.load_workload(WORKLOAD) if "email =" in q.sql]
+    [cmp] = _planned(copied, queries, "SET enable_indexscan = off")
+    assert "Node Type=Index Scan" in "\n".join(cmp.production)
+    assert "Node Type=Bitmap Heap Scan" in "\n".join(cmp.staging)
+    assert cmp.verdict == plans.EQUIVALENT and "same indexes" in cmp.reason
+    result = plans.plan_check([cmp], Threshold(warn=0.0, error=0.5))
+    assert result.verdict == Verdict.PASS and result.divergence == 0.0
+    assert "1 read the same indexes by another access method" in result.explanation
+    assert result.details[0]["staging_plan"] and result.details[0]["reason"]  # the report shows what differs
+
+
+def test_another_index_or_a_seq_scan_is_still_a_difference():
+    scan = {"Node Type": "Index Scan", "Relation Name": "t", "Index Name": "t_a_idx"}
+    bitmap_other = {"Node Type": "Bitmap Heap Scan", "Relation Name": "t",
+                    "Plans": [{"Node Type": "Bitmap Index Scan", "Index Name": "t_b_idx"}]}
+    seq = {"Node Type": "Seq Scan", "Relation Name": "t"}
+    assert plans.compare_plans(scan, bitmap_other) == plans.DIFFERENT_INDEX
+    assert plans.compare_plans(scan, seq) == plans.DIFFERENT_SHAPE
+    only = {"Node Type": "Index Only Scan", "Relation Name": "t", "Index Name": "t_a_idx", "Scan Direction": "Forward"}
+    assert plans.compare_plans(scan, only) == plans.EQUIVALENT
 
 
 def test_dropped_index_changes_the_plan(copied):

@@ -51,6 +51,11 @@ def test_init_then_refresh_succeeds_with_no_edits(init_env, demo_dbs, tmp_path):
     refresh = run_cli("refresh", "-c", str(path), env=init_env, cwd=tmp_path)
     assert refresh.returncode == 0, refresh.stdout[-3000:] + refresh.stderr[-3000:]
     assert "released" in refresh.stdout
+    with demo_dbs.dst() as dst:  # a fresh copy is not "released with warnings" for artifacts of being fresh
+        checks = dst.execute("SELECT checks FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+    warned = [f"{c['check']} {c.get('table')} {c.get('column')}: {c['explanation']}" for c in checks
+              if c["verdict"] != "pass"]
+    assert warned == [], "\n".join(warned)
 
 
 def test_init_refuses_to_overwrite(init_env, tmp_path):
@@ -147,3 +152,16 @@ def test_init_lists_dependency_schemas_and_writes_a_config_refresh_accepts(dbs, 
     assert cfg.anonymization.tables["app.users"].columns["email_sent"].transformer == "null"
     r = refresh(cfg)
     assert r.result.schemas == ["app", "coll"]
+
+
+def test_a_table_whose_only_column_inherits_from_its_key_is_written_as_an_empty_map():
+    """synapse's partial_state_rooms (one FK column) was written as `columns:` with only a comment: null, refused."""
+    import yaml
+
+    from prodlike.pipelines.onboarding.init import ColumnLine, TableBlock, _tables_yaml
+
+    block = TableBlock("public.partial_state_rooms", [
+        ColumnLine("room_id", None, "text; foreign key: gets exactly the transform of public.rooms.room_id")])
+    text = "tables:\n" + "\n".join(_tables_yaml([block]))
+    assert yaml.safe_load(text)["tables"]["public.partial_state_rooms"] == {"columns": {}}
+    assert "# room_id: text; foreign key" in text

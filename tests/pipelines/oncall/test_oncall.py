@@ -21,6 +21,7 @@ from prodlike.pipelines.definitions import DEMO_CONFIG, load_definitions
 from prodlike.pipelines.engine import control
 from prodlike.pipelines.oncall import loop as oncall
 from prodlike.pipelines.orchestration import automation
+from prodlike.pipelines.orchestration.assets import OUTCOME_TAG, RELEASE_KEY
 from tests.conftest import TEST_KEY
 from tests.pipelines.cli.test_cli import _dead_port, run_cli
 
@@ -89,10 +90,22 @@ def _ctx(path) -> oncall.Context:
     return oncall.Context(cfg, cfg.target.resolve("target"), cfg.state_path(path.parent), path)
 
 
-def _run(path, force: bool = False):
+class Ran:
+    """A refresh run through Dagster: its result and how it ended (released, halted, refused: paused, failed)."""
+
+    def __init__(self, result, tags: dict):
+        self.result, self.run_id, self.all_events = result, result.run_id, result.all_events
+        released = any(e.materialization.asset_key == RELEASE_KEY for e in result.get_asset_materialization_events())
+        self.outcome = "released" if released else tags.get(OUTCOME_TAG) or ("failed" if not result.success else "?")
+        self.released = self.outcome == "released"
+
+
+def _run(path, force: bool = False) -> Ran:
     job = load_definitions(path).resolve_job_def("refresh")
-    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-                                  tags={"prodlike/force": "true"} if force else None)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        tags={"prodlike/force": "true"} if force else None)
+        return Ran(result, instance.get_run_by_id(result.run_id).tags)
 
 
 def _pii(demo_dbs) -> list[bytes]:
@@ -120,7 +133,7 @@ def _verify_signature(request: dict) -> None:
 
 def test_halt_pauses_pages_skips_and_resume_accepts_once(env, demo_dbs, endpoints):
     path, _ = env
-    assert _run(path).success
+    assert _run(path).released
     assert set(endpoints.events()) <= {"refresh.warned"} and not endpoints.bodies("/pd")  # nothing pages
     endpoints.requests.clear()
     with demo_dbs.dst() as dst:
@@ -129,7 +142,7 @@ def test_halt_pauses_pages_skips_and_resume_accepts_once(env, demo_dbs, endpoint
         src.execute("DELETE FROM support_tickets WHERE id % 10 < 7")  # a sudden shrink: row_count_change errors
 
     halted = _run(path)
-    assert not halted.success
+    assert halted.outcome == "halted" and halted.result.success  # a verdict, not a crash
     with demo_dbs.dst() as dst:
         assert dst.execute("SELECT count(*) FROM support_tickets").fetchone()[0] == live_before
         st = control.state(dst)
@@ -164,17 +177,15 @@ def test_halt_pauses_pages_skips_and_resume_accepts_once(env, demo_dbs, endpoint
         data = schedule.evaluate_tick(context)
     assert data.skip_message and "paused" in data.skip_message and "prodlike resume" in data.skip_message
     refused = _run(path)
-    assert not refused.success
-    failures = [e.step_failure_data.user_failure_data.description for e in refused.all_events
-                if e.is_step_failure and e.step_failure_data.user_failure_data]
-    assert failures and failures[0].startswith("refreshes are paused since")
+    assert refused.outcome == "refused: paused" and refused.result.success  # refused is not failed
+    assert not any(e.is_step_failure for e in refused.all_events)
     assert len(endpoints.events()) == 1
 
     # resume accepting exactly that failure once: the next run releases, PagerDuty resolves the same key
     out = run_cli("resume", "-c", str(path), "--note", "support purged old tickets",
                   "--accept", "row_count_change:public.support_tickets")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert _run(path).success
+    assert _run(path).released
     with demo_dbs.dst() as dst:
         assert dst.execute("SELECT count(*) FROM support_tickets").fetchone()[0] < live_before
         st = control.state(dst)
@@ -192,14 +203,14 @@ def test_halt_pauses_pages_skips_and_resume_accepts_once(env, demo_dbs, endpoint
     # accepted once only: the same shrink again halts
     with demo_dbs.src() as src:
         src.execute("DELETE FROM support_tickets WHERE id % 10 < 9")
-    assert not _run(path).success
+    assert _run(path).outcome == "halted"
 
 
 def test_rollback_restores_the_previous_release_and_pauses(env, demo_dbs, endpoints):
     path, _ = env
     out = run_cli("rollback", "-c", str(path))
     assert out.returncode == 1 and "rollback refused" in out.stdout
-    assert _run(path).success
+    assert _run(path).released
     with demo_dbs.dst() as dst:
         first = dst.execute("SELECT count(*), sum(id) FROM support_tickets").fetchone()
         first_snapshot = dst.execute("SELECT snapshot_time FROM prodlike.releases").fetchone()[0]
@@ -207,7 +218,7 @@ def test_rollback_restores_the_previous_release_and_pauses(env, demo_dbs, endpoi
     assert out.returncode == 1 and "only one release was ever made" in out.stdout
     with demo_dbs.src() as src:
         src.execute("DELETE FROM support_tickets WHERE id % 10 = 0")
-    assert _run(path).success
+    assert _run(path).released
     out = run_cli("rollback", "-c", str(path))
     assert out.returncode == 0, out.stdout + out.stderr
     with demo_dbs.dst() as dst:
@@ -233,10 +244,10 @@ def test_rollback_restores_the_previous_release_and_pauses(env, demo_dbs, endpoi
 
 def test_three_failed_runs_pause_and_page_once_then_escalate(env, demo_dbs, endpoints, monkeypatch):
     path, _ = env
-    assert _run(path).success
+    assert _run(path).released
     monkeypatch.setenv("PRODLIKE_DEMO_SOURCE_DSN", f"postgresql://x:y@127.0.0.1:{_dead_port()}/gone")
     for _ in range(3):
-        assert not _run(path).success
+        assert _run(path).outcome == "failed"
     with demo_dbs.dst() as dst:
         st = control.state(dst)
         assert st["paused"] and st["consecutive_failures"] == 3 and "3 consecutive failed runs" in st["paused_reason"]
@@ -268,7 +279,7 @@ def test_a_transient_error_retries_and_does_not_pause(env, demo_dbs, endpoints):
 
 def test_freshness_warns_and_breaches_once_each_then_recovers(env, demo_dbs, endpoints):
     path, _ = env
-    assert _run(path).success
+    assert _run(path).released
     ctx = _ctx(path)
     with demo_dbs.dst() as dst:
         snap = dst.execute("SELECT snapshot_time FROM prodlike.releases").fetchone()[0]
@@ -288,7 +299,7 @@ def test_freshness_warns_and_breaches_once_each_then_recovers(env, demo_dbs, end
 ])
 def test_status_exit_codes(env, demo_dbs, age_hours, paused, code, state):
     path, _ = env
-    assert _run(path).success
+    assert _run(path).released
     with demo_dbs.dst() as dst:
         dst.execute("UPDATE prodlike.releases SET snapshot_time = now() - make_interval(hours => %s)", (age_hours,))
         if paused:
@@ -334,7 +345,7 @@ def test_resume_rejects_an_unknown_check(env, demo_dbs):
 
 def test_sensors_settle_a_crashed_run_and_watch_freshness(env, demo_dbs, endpoints):
     path, _ = env
-    assert _run(path).success
+    assert _run(path).released
     endpoints.requests.clear()
     with demo_dbs.dst() as dst:  # what a killed run process leaves behind
         control.start_run(dst, "crashed-run", ["public"])
@@ -357,7 +368,7 @@ def test_sensors_settle_a_crashed_run_and_watch_freshness(env, demo_dbs, endpoin
 
 def test_schedule_skips_while_a_refresh_runs(env, demo_dbs):
     path, _ = env
-    assert _run(path).success
+    assert _run(path).released
     defs = load_definitions(path)
     schedule = defs.get_schedule_def(automation.SCHEDULE)
     with demo_dbs.dst() as holder, control.refresh_lock(holder):

@@ -122,26 +122,49 @@ class Chromium:
                 out.append(f"log {p['entry'].get('source')}: {p['entry'].get('text')}")
         return out
 
-    def load(self, url: str, screenshot: Path | None = None, max_height: int = 12000) -> PageLoad:
-        """Navigate to url, wait for the load event, and take a full-page screenshot."""
+    def load(self, url: str, screenshot: Path | None = None, max_height: int = 12000,
+             settle_text: str | None = None, settle_timeout: float = 180) -> PageLoad:
+        """Navigate to url, wait for the load event (and, for a page that renders with script, until its text
+        shows settle_text), and take a full-page screenshot."""
         self.events.clear()
         self.call("Page.navigate", session=True, url=url)
         self.wait_for("Page.loadEventFired")
+        if settle_text is not None:
+            self.wait_for_text(settle_text, settle_timeout)
         time.sleep(0.3)  # late console messages
         metrics = self.call("Page.getLayoutMetrics", session=True)
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         result = PageLoad(width=int(size["width"]), height=int(size["height"]))
         if screenshot is not None:
-            height = min(result.height, max_height)
-            self.call("Emulation.setDeviceMetricsOverride", session=True, width=self.width, height=height,
-                      deviceScaleFactor=1, mobile=False)
-            shot = self.call("Page.captureScreenshot", session=True, format="png")
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
-            result.screenshot = screenshot
+            result.screenshot = self.screenshot(screenshot, min(result.height, max_height))
         self.call("Runtime.evaluate", session=True, expression="0")  # flush pending events
         result.errors = self.console_errors()
         return result
+
+    def screenshot(self, path: Path, height: int) -> Path:
+        """A PNG of the page at the browser's width and this height."""
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=self.width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+        shot = self.call("Page.captureScreenshot", session=True, format="png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression in the page."""
+        return self.call("Runtime.evaluate", session=True, expression=expression,
+                         returnByValue=True).get("result", {}).get("value")
+
+    def wait_for_text(self, text: str, timeout: float) -> None:
+        """Poll the page until its visible text contains text (a condition, not a duration)."""
+        deadline = time.monotonic() + timeout
+        probe = f"document.body !== null && document.body.innerText.includes({json.dumps(text)})"
+        while time.monotonic() < deadline:
+            found = self.call("Runtime.evaluate", session=True, expression=probe, returnByValue=True)
+            if found.get("result", {}).get("value") is True:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"the page never showed {text!r}")
 
     def close(self) -> None:
         try:

@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from prodlike.pipelines.report import page as report
-from tests.conftest import ROOT, STATE
+from tests.conftest import ROOT
 from tests.pipelines.report.headless import Chromium, find_or_install_chromium
 
-SCREENSHOTS = STATE / "screenshots"
+# one folder whatever the xdist worker: .prodlike/test/screenshots (or under $PRODLIKE_TEST_STATE)
+SCREENSHOTS = Path(os.environ.get("PRODLIKE_TEST_STATE", ROOT / ".prodlike" / "test")) / "screenshots"
 
 def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "prodlike.pipelines.cli", *args], env={**os.environ, **(env or {})},
@@ -95,6 +96,15 @@ def test_report_of_a_released_and_a_halted_run_in_chromium(demo_env, demo_dbs, c
     assert halted_html.index("public.addresses.city", first_card) < halted_html.index("column(s) within their")
     assert '<div class="card warn">' in halted_html  # the diverging column, shown before the passing ones
     assert "<svg" in released_html and "column(s) within their thresholds" in released_html
+    cards = {c.split("<b>", 1)[1].split("</b>", 1)[0]: c for c in released_html.split('<div class="card ')[1:]}
+    headline = {where: card.split("<dt>statistic</dt><dd>", 1)[1].split("<", 1)[0] for where, card in cards.items()}
+    assert headline["public.customers.email"] == "format_share"  # the judged statistic, not null_fraction 0
+    assert headline["public.orders.total"] in ("psi", "ks") and len(set(headline.values())) >= 3
+    assert "format ipv4" in cards["public.customers.signup_ip"]  # an IP is not 'format phone'
+    assert "format digits" in cards["public.addresses.postcode"] and "format phone" in cards["public.customers.phone"]
+    assert "format phone" not in cards["public.customers.signup_ip"] + cards["public.addresses.postcode"]
+    assert "value lengths" not in cards["public.products.price"]  # a keep numeric (domain) column: its values
+    assert "rows copied (all tables) <span class=\"change\">(" in released_html  # the change, in numbers
     assert "<script" not in halted_html and "http://" not in halted_html and "https://" not in halted_html
     for email in emails:
         assert email not in halted_html and email not in released_html
@@ -104,6 +114,29 @@ def test_report_of_a_released_and_a_halted_run_in_chromium(demo_env, demo_dbs, c
         assert load.errors == [], load.errors
         assert load.width <= 1280, f"the {name} report overflows horizontally ({load.width}px)"
         assert load.screenshot.stat().st_size > 10_000
+        overlaps = chromium.call("Runtime.evaluate", session=True, expression=OVERLAPPING_LABELS,
+                                 returnByValue=True)["result"]["value"]
+        assert overlaps == [], f"labels overlap in the {name} report: {overlaps[:5]}"
+
+
+# every pair of visible text labels inside one plot whose boxes intersect (more than a pixel each way)
+OVERLAPPING_LABELS = """
+(() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('details').values()) svg.open = true;
+  for (const svg of document.querySelectorAll('svg.plot')) {
+    const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()])
+      .filter(([, r]) => r.width > 0 && r.height > 0);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, ra] = boxes[i], [b, rb] = boxes[j];
+      const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      if (x > 1 && y > 1) out.push(`${svg.getAttribute('aria-label')}: '${a}' / '${b}'`);
+    }
+  }
+  return out;
+})()
+"""
 
 
 def test_chromium_harness_sees_console_errors(chromium, tmp_path):
@@ -167,3 +200,13 @@ def test_every_text_is_escaped_and_odd_results_do_not_break_the_page():
     page = report.render(run, [], None, None, now)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;i&gt;" in page and "&lt;x&gt;" in page and "run &lt;r&gt;" in page
+
+
+def test_a_small_dip_is_drawn_from_zero_and_stated_in_numbers():
+    """200,000 -> 194,400 used to fill the whole axis (a cliff); now the axis starts at 0 and the caption says -2.8%."""
+    run = {"run_id": "r3", "status": "released", "tables": {"public.t": {"rows": 194_400}}, "checks": []}
+    trend = [{"id": 1, "run_id": "r1", "tables": {"public.t": {"rows": 200_000}}, "checks": []},
+             {"id": 2, "run_id": "r2", "tables": {"public.t": {"rows": 200_000}}, "checks": []}]
+    html = report.trend_section(trend, run)
+    assert "rows copied (all tables) <span class=\"change\">(200,000 \u2192 194,400, -2.8%)</span>" in html
+    assert '<text x="52" y="118" text-anchor="end">0</text>' in html  # the axis' low label: zero
