@@ -10,6 +10,7 @@ import signal
 import sys
 
 from prodlike.pipelines.checks import runner as checks
+from prodlike.pipelines.checks.distribution import distribution
 from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine.refresh import Refresh
 
@@ -29,7 +30,7 @@ def main() -> int:
     tables = list(r.copy())
     for tr in tables:  # the checks phase: the run holds staging while they read the shadow copy
         checks.count_shadow(r.target_dsn, tr.table)
-        checks.distribution(cfg, r.target_dsn, tr)
+        distribution(cfg, r.target_dsn, tr)
         if at == "checks":
             os.kill(os.getpid(), signal.SIGKILL)
     r.release()

@@ -7,7 +7,7 @@ import pytest
 
 from prodlike.anonymizers import registry
 from prodlike.anonymizers.base import ColumnInfo
-from prodlike.pipelines.checks import runner as checks
+from prodlike.pipelines.checks.leak import leak
 from prodlike.validators.results import Verdict
 from tests.conftest import TEST_KEY, make_config, refresh
 
@@ -26,7 +26,7 @@ COLUMNS = {"first_name": "first_name", "last_name": "last_name", "email": "email
 
 
 def _leak(outcome, verdicts_of: str) -> dict:
-    found = checks.leak(outcome.tables["public.people"], None)
+    found = leak(outcome.tables["public.people"], None)
     return {r.column: r for r in found if r.column == verdicts_of}
 
 

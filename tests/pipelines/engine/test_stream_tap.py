@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from prodlike.pipelines.checks import runner as checks
+from prodlike.pipelines.checks.distribution import distribution
 from prodlike.validators.copytext import unescape_text as unescape_copy_text
 from prodlike.validators.results import Verdict
 from tests.conftest import make_config, refresh
@@ -38,7 +39,7 @@ def test_escaped_categories_and_edges_from_the_first_batch(dbs, monkeypatch, pro
     assert prof.profiles["kind"].labels == {"tab\there": 12000, "back\\slash": 12000, "new\nline": 12000,
                                             "plain": 12000, "cr\rreturn": 12000}
     assert sum(prof.profiles["score"].counts) == 60000 - 60000 // 11
-    results = {r.column: r for r in checks.distribution(cfg, dbs.target, tr)}
+    results = {r.column: r for r in distribution(cfg, dbs.target, tr)}
     assert {c: r.verdict for c, r in results.items() if r.verdict != Verdict.PASS} == {}, \
         [r.explanation for r in results.values()]
 
