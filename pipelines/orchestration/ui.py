@@ -10,9 +10,9 @@ from pathlib import Path
 def ui_environment(config_arg: str | None = None) -> dict[str, str]:
     """PRODLIKE_CONFIG and DAGSTER_HOME for the config found in the README's order: $PRODLIKE_CONFIG,
     ./prodlike.yaml, the demo's (./.prodlike/demo/demo.yaml), else the packaged demo config."""
-    from prodlike.pipelines.orchestration.launch import dagster_home
     from prodlike.pipelines.config.model import load
     from prodlike.pipelines.definitions import resolve_config_path
+    from prodlike.pipelines.orchestration.launch import dagster_home
 
     path = resolve_config_path(config_arg).resolve()
     home = dagster_home(load(path).state_path(path.parent))
