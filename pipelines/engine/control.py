@@ -114,6 +114,15 @@ MIGRATIONS: list[str] = [
     CREATE UNLOGGED TABLE prodlike.leak_hashes (slot integer NOT NULL, hashes bytea NOT NULL);
     ALTER TABLE prodlike.leak_hashes ALTER COLUMN hashes SET STORAGE EXTERNAL;
     """,
+    # 6: production's pg_stat_statements as each refresh read it (normalized query texts and counters, no
+    # values), for the query-time check and the next refresh's delta
+    """
+    CREATE TABLE prodlike.query_stats (
+        run_id text PRIMARY KEY,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        stats jsonb NOT NULL
+    );
+    """,
 ]
 
 
