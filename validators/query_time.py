@@ -31,6 +31,8 @@ MAX_PLAN_LINES = 60
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "prodlike", "pg_toast")
 COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
 LOWER, UPPER, EQUAL = "lower", "upper", "equal"
+PREPARED = "prodlike_query_time"  # the replayed statement's name on staging, deallocated after each query
+STATEMENT_START = ("select", "with", "insert", "update", "delete", "merge", "values", "table", "(")
 SUMMARY, TIME, ROWS, CACHE = "median_time_ratio", "time_vs_median", "rows_per_call", "shared_hit_ratio"
 
 
@@ -145,6 +147,8 @@ def _application_statements(rows: list[tuple]) -> tuple[list[Statement], int]:
 
 def _parse(text: str) -> exp.Expression | None:
     """The statement's tree, or None when sqlglot cannot read it as a query or DML (utility statements)."""
+    if not text.lstrip().lower().startswith(STATEMENT_START):
+        return None
     try:
         tree = sqlglot.parse_one(text, dialect="postgres")
     except sqlglot.errors.SqlglotError:
@@ -465,7 +469,8 @@ class _read_only:
 
     def __exit__(self, *exc) -> None:
         self.conn.execute("ROLLBACK")
-        self.conn.execute("DEALLOCATE ALL")
+        if self.conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (PREPARED,)).fetchone():
+            self.conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(PREPARED)))
 
 
 def _quote(name: str) -> str:
@@ -483,12 +488,12 @@ def _doc(value) -> dict:
 
 def _draw(conn, binding: Binding, schemas: dict[str, str], samples: dict, settings: Replay,
           st: Statement) -> list[list] | str:
-    """One list of parameter values per run (warm-up runs first), from staging's own data: each compared
+    """One list of parameter values per measured run, from staging's own data: each compared
     column's sampled values; a range's lower bound never above its upper; LIMIT as production's rows per call."""
     rng = random.Random(f"{settings.seed}:{st.fingerprint}")
     count = max(binding.targets) if binding.targets else 0
     runs = []
-    for _ in range(settings.warmup + settings.runs):
+    for _ in range(settings.runs):
         values: list = [None] * count
         ranges: dict[tuple, list[int]] = {}
         for n, t in binding.targets.items():
@@ -547,25 +552,29 @@ def _sample(conn, t: Target, schemas: dict[str, str], samples: dict, seed: int) 
 
 
 def _measure(conn, text: str, runs: list[list], settings: Replay, st: Statement) -> Timing:
-    """PREPARE the statement, EXPLAIN (ANALYZE, BUFFERS) EXECUTE it once per run; the warm-up runs are not
-    counted. Time is the median of the measured runs' execution times."""
-    conn.execute(sql.SQL("PREPARE prodlike_query_time AS {}").format(sql.SQL(text)))
-    times, rows, hit, read = [], [], 0, 0
-    plan: dict = {}
-    for i, values in enumerate(runs):
-        args = sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in values)) if values else sql.SQL("")
-        doc = _doc(conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) "
-                                        "EXECUTE prodlike_query_time{}").format(args)).fetchone()[0])
-        if i < settings.warmup:
-            continue
-        plan = doc["Plan"]
-        times.append(float(doc["Execution Time"]))
-        rows.append(float(plan.get("Actual Rows", 0)))
-        hit += int(plan.get("Shared Hit Blocks", 0))
-        read += int(plan.get("Shared Read Blocks", 0))
-    return Timing(st, "timed", staging_ms=statistics.median(times), staging_rows=statistics.fmean(rows),
-                  staging_hit_ratio=hit / (hit + read) if hit + read else None, runs=len(times),
-                  staging_plan=shape(plan)[:MAX_PLAN_LINES])
+    """PREPARE the statement and EXPLAIN (ANALYZE, BUFFERS) EXECUTE it with each run's values: `warmup` unmeasured
+    passes over the same values first (so the measured runs find the cache warm, as a steady production does),
+    then the measured pass. Time is the median of the measured runs' execution times."""
+    conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(PREPARED), sql.SQL(text)))
+    # SERIALIZE (PostgreSQL 17+) counts turning the rows into text, as production's time does
+    options = "ANALYZE, BUFFERS, TIMING OFF, " + ("SERIALIZE, " if conn.info.server_version >= 170000 else "")
+    for _ in range(settings.warmup):
+        for values in runs:
+            _execute(conn, options, values)
+    docs = [_execute(conn, options, values) for values in runs]
+    plans = [d["Plan"] for d in docs]
+    hit = sum(int(p.get("Shared Hit Blocks", 0)) for p in plans)
+    read = sum(int(p.get("Shared Read Blocks", 0)) for p in plans)
+    return Timing(st, "timed", staging_ms=statistics.median(float(d["Execution Time"]) for d in docs),
+                  staging_rows=statistics.fmean(float(p.get("Actual Rows", 0)) for p in plans),
+                  staging_hit_ratio=hit / (hit + read) if hit + read else None, runs=len(docs),
+                  staging_plan=shape(plans[-1])[:MAX_PLAN_LINES])
+
+
+def _execute(conn, options: str, values: list) -> dict:
+    args = sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in values)) if values else sql.SQL("")
+    return _doc(conn.execute(sql.SQL("EXPLAIN ({} FORMAT JSON) EXECUTE {}{}").format(
+        sql.SQL(options), sql.Identifier(PREPARED), args)).fetchone()[0])
 
 
 def production_plans(conn: psycopg.Connection, timings: list[Timing]) -> None:

@@ -389,7 +389,8 @@ class QueryTime(Strict):
                                                    "since the previous refresh.")
     min_calls: int = Field(2, ge=1, description="Queries called fewer times than this in the window are left out.")
     runs: int = Field(5, ge=1, le=50, description="Measured runs per query on staging (their median time counts).")
-    warmup: int = Field(1, ge=0, le=10, description="Unmeasured runs per query first (loads staging's cache).")
+    warmup: int = Field(1, ge=0, le=10, description="Unmeasured passes over the measured runs' parameters "
+                        "first, so the measured runs find staging's cache warm as a steady production does.")
     statement_timeout: Duration = Field(timedelta(seconds=5), description="`statement_timeout` of each replayed "
                                         "run; a query that reaches it is reported at least as a warning.")
     budget: Duration = Field(timedelta(seconds=60), description="Wall time for all replays; queries not started "
