@@ -508,7 +508,7 @@ def _draw(conn, binding: Binding, schemas: dict[str, str], samples: dict, settin
                 values[n - 1] = rng.choice(pool)
                 if t.role != EQUAL:
                     ranges.setdefault((t.table, t.column), []).append(n)
-        for (table, column), numbers in ranges.items():
+        for numbers in ranges.values():
             _order_bounds(values, numbers, binding.targets)
         runs.append(values)
     return runs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -76,7 +76,7 @@ def statement(fp: str, calls: int, total: float, rows: int = 10, hit: int = 90, 
     return qt.Statement(fp, f"SELECT {fp} FROM t", calls, total, calls * (total / calls) ** 2, rows, hit, read)
 
 
-RESET = datetime(2026, 12, 1, tzinfo=timezone.utc)
+RESET = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def stats(*statements: qt.Statement, reset: datetime = RESET) -> qt.ProductionStats:
@@ -98,7 +98,7 @@ def test_window_is_the_delta_since_the_previous_refresh():
 
 def test_window_detects_a_reset_and_an_evicted_entry():
     before = stats(statement("a", 10, 100.0), statement("b", 50, 500.0))
-    reset = stats(statement("a", 3, 9.0), reset=datetime(2026, 12, 2, tzinfo=timezone.utc))
+    reset = stats(statement("a", 3, 9.0), reset=datetime(2026, 12, 2, tzinfo=UTC))
     got, note = qt.window(reset, before)
     assert note.startswith("pg_stat_statements was reset at 2026-12-02") and got[0].calls == 3
     evicted = stats(statement("a", 12, 130.0), statement("b", 7, 70.0))
@@ -326,7 +326,8 @@ def test_production_side_reads_only_the_catalog_and_pg_stat_statements(shop):
     assert got.available and {s.fingerprint for s in got.statements} >= {fp(POINT), fp(SORT)}
     reads = [q for q in issued if q.split()[0].upper() == "SELECT"]
     assert reads and all(not _reads_data(q) for q in reads), issued
-    assert all(q.split()[0].upper() in ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK") for q in issued), issued
+    assert all(q.split()[0].upper() in ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
+               for q in issued), issued
 
 
 def _reads_data(text: str) -> bool:
