@@ -19,10 +19,11 @@ from prodlike.validators import infra, plans
 from prodlike.validators.results import CheckResult, Threshold, Verdict
 
 ROW_COUNT, ROW_COUNT_CHANGE, PLANS, INFRASTRUCTURE = "row_count", "row_count_change", "plans", "infrastructure"
+QUERY_TIME = "query_time"
 INTEGRITY = "referential_integrity"
 DISTRIBUTION, DRIFT, EXPECTATIONS, LEAK = "distribution", "distribution_drift", "expectations", "leak"
 DISTRIBUTION, LEAK = "distribution", "leak"
-CHECK_NAMES = (ROW_COUNT, ROW_COUNT_CHANGE, INTEGRITY, DISTRIBUTION, LEAK, PLANS, INFRASTRUCTURE)
+CHECK_NAMES = (ROW_COUNT, ROW_COUNT_CHANGE, INTEGRITY, DISTRIBUTION, LEAK, PLANS, INFRASTRUCTURE, QUERY_TIME)
 
 
 def integrity(cfg: Config, target_dsn: str, tables: list[str]) -> dict[str, list[CheckResult]]:
@@ -251,9 +252,15 @@ def count_shadow(target_dsn: str, qualified: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {qident(ddl.shadow_name(schema))}.{qident(table)}").fetchone()[0]
 
 
-def parity(cfg: Config, source_dsn: str, target_dsn: str, config_dir: Path) -> dict[str, list[CheckResult]]:
-    """Plans of the workload and infrastructure parity, production vs the shadow copy."""
+def parity(cfg: Config, source_dsn: str, target_dsn: str, config_dir: Path,
+           run_id: str | None = None) -> dict[str, list[CheckResult]]:
+    """Plans of the workload, infrastructure parity and (given the run) query time, production vs the shadow
+    copy."""
     out: dict[str, list[CheckResult]] = {}
+    if cfg.query_time.enabled and run_id is not None:
+        from prodlike.pipelines.checks import query_time
+
+        out[QUERY_TIME] = query_time.check(cfg, source_dsn, target_dsn, run_id)
     with connections.production(source_dsn, cfg.copy_.lock_timeout) as prod, \
             connections.staging(target_dsn) as stage:
         prod.autocommit = stage.autocommit = True

@@ -189,11 +189,19 @@ def build_assets(cfg: Config) -> list:
                                                 "(thresholds.plans)."),
                   dg.AssetCheckSpec(checks.INFRASTRUCTURE, asset=PARITY_KEY, blocking=True,
                                     description="Server version, planner settings, extensions, encoding and index "
-                                                "definitions, production vs staging.")],
-              description="Run-level parity of the staging copy with production: query plans and infrastructure.")
+                                                "definitions, production vs staging."),
+                  *([dg.AssetCheckSpec(checks.QUERY_TIME, asset=PARITY_KEY, blocking=True,
+                                       description="Production's top queries from pg_stat_statements replayed on the "
+                                                   "copy (read-only, rolled back): each query's staging/production "
+                                                   "time ratio against the workload's median, rows per call, "
+                                                   "shared-buffer hit ratio (thresholds.query_time, query_rows, "
+                                                   "query_cache).")]
+                    if cfg.query_time.enabled else [])],
+              description="Run-level parity of the staging copy with production: query plans, infrastructure and "
+                          "query time.")
     def parity(context: dg.AssetExecutionContext, prodlike: ProdlikeResource):
         results = checks.parity(prodlike.config(), prodlike.source_dsn, prodlike.target_dsn,
-                                Path(prodlike.config_path).parent)
+                                Path(prodlike.config_path).parent, context.run.run_id)
         statistics = checks.statistics_note(prodlike.target_dsn, context.run.run_id)
         results[checks.PLANS][0].explanation += f"; {statistics}"
         for found in results.values():
@@ -205,6 +213,7 @@ def build_assets(cfg: Config) -> list:
             "share_differing": dg.MetadataValue.float(float(plan.divergence or 0.0)),
             "infrastructure_differences": dg.MetadataValue.int(
                 sum(r.verdict != Verdict.PASS for r in results[checks.INFRASTRUCTURE])),
+            **query_time_metadata(results.get(checks.QUERY_TIME)),
         })
         for name, found in results.items():
             yield checks.dagster_result(PARITY_KEY, name, found)
@@ -227,6 +236,40 @@ def build_assets(cfg: Config) -> list:
         })
 
     return [copy_tables, parity, release]
+
+
+def query_time_metadata(results: list | None) -> dict:
+    """The query-time check on the parity asset: the median staging/production time ratio (a plotted series
+    release over release), queries timed and off the median, and a table of the queries, outliers first."""
+    from prodlike.validators import query_time as qt
+
+    if not results:
+        return {}
+    summary = results[0]
+    details = summary.details
+    rows = [(d["fingerprint"], d["verdict"], d["calls"], _ms(d["production_mean_ms"]), _ms(d["staging_ms"]),
+             d.get("time_factor", "-"), d["production_rows_per_call"], d["staging_rows_per_call"] or "-",
+             _share(d["production_hit_ratio"]), _share(d["staging_hit_ratio"]),
+             (d["reason"] or d["sql"])[:80].replace("|", "/")) for d in details]
+    out = {
+        "query_time_queries_timed": dg.MetadataValue.int(sum(d["status"] in ("timed", "timed_out") for d in details)),
+        "query_time_off_median": dg.MetadataValue.int(sum(r.statistic == qt.TIME for r in results[1:])),
+        "query_time": dg.MetadataValue.md(_markdown_table(rows, (
+            "query", "verdict", "calls", "production ms", "staging ms", "x median", "rows/call prod",
+            "rows/call staging", "hit prod", "hit staging", "sql or reason"))) if rows else
+        dg.MetadataValue.text(summary.explanation),
+    }
+    if summary.staging is not None:
+        out["query_time_median_ratio"] = dg.MetadataValue.float(float(summary.staging))
+    return out
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _share(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def freshness_policy(cfg: Config) -> dg.FreshnessPolicy | None:
