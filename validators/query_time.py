@@ -699,6 +699,14 @@ def _result(t: Timing, statistic: str, prod, stage, divergence: float, level: Th
                        f"query {t.statement.fingerprint} ({_excerpt(t.statement.sql)}) {what}")
 
 
+def median_ratio(checks: list[dict]) -> float | None:
+    """The median staging/production time ratio in a run's recorded check results (as dicts), or None."""
+    for c in checks:
+        if c.get("check") == CHECK and c.get("statistic") == SUMMARY and c.get("staging") is not None:
+            return float(c["staging"])
+    return None
+
+
 def _excerpt(text: str, width: int = 70) -> str:
     one = " ".join(text.split())
     return one if len(one) <= width else one[:width - 3] + "..."

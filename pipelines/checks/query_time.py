@@ -43,15 +43,7 @@ def previous_median(conn: psycopg.Connection) -> float | None:
     """The median time ratio the live release was judged with (release-over-release trend), or None."""
     live = control.live_release(conn)
     run = control.get_run(conn, live["run_id"]) if live else None
-    return median_of((run or {}).get("checks") or [])
-
-
-def median_of(checks: list[dict]) -> float | None:
-    """The median staging/production time ratio in a run's recorded check results, or None."""
-    for c in checks:
-        if c.get("check") == CHECK and c.get("statistic") == qt.SUMMARY and c.get("staging") is not None:
-            return float(c["staging"])
-    return None
+    return qt.median_ratio((run or {}).get("checks") or [])
 
 
 def staging_columns(conn: psycopg.Connection, cfg: Config) -> qt.Columns:

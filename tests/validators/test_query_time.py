@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from prodlike.pipelines.checks import query_time as glue
 from prodlike.pipelines.config import model as config_mod
+from prodlike.pipelines.orchestration import assets
 from prodlike.pipelines.postgres import ddl
 from prodlike.validators import query_time as qt
 from prodlike.validators.results import Threshold, Verdict
@@ -310,6 +311,22 @@ def test_query_time_flags_the_query_whose_index_staging_dropped(shop):
     assert point["fingerprint"] == fp(POINT)  # outliers first
     assert any("Index" in line for line in point["production_plan"])
     assert not any("Index" in line for line in point["staging_plan"])
+
+    # the whole refresh and check as production's pg_stat_statements saw them: nothing of the workload ran there
+    # (the outlier's production plan above comes from EXPLAIN without ANALYZE, which executes nothing)
+    with pair.src() as admin:
+        issued = [r[0] for r in admin.execute(
+            "SELECT query FROM pg_stat_statements WHERE userid = %s::regrole::oid AND dbid = (SELECT oid FROM "
+            "pg_database WHERE datname = current_database())", (READER,)).fetchall()]
+    workload = {fp(text) for text, _ in WORKLOAD}
+    replayed = [q for q in issued if (tree := qt._parse(q)) is not None and qt.fingerprint(tree)[0] in workload]
+    assert replayed == [], replayed
+    assert issued and not any("ANALYZE" in q.upper() for q in issued)
+
+    metadata = assets.query_time_metadata(results)
+    assert metadata["query_time_off_median"].value == 1
+    assert metadata["query_time_median_ratio"].value == results[0].staging
+    assert fp(POINT) in metadata["query_time"].value
 
 
 def test_production_side_reads_only_the_catalog_and_pg_stat_statements(shop):
