@@ -394,20 +394,23 @@ class Timing:
 def replay_all(conn: psycopg.Connection, statements: list[Statement], columns: Columns, schemas: dict[str, str],
                search_path: list[str], settings: Replay) -> list[Timing]:
     """Replay every statement on staging (conn: autocommit; schemas: production schema -> staging schema;
-    search_path: staging's, for the session). Stops starting new statements once the budget is spent."""
+    search_path: staging's, for the session). Each statement gets an equal share of the budget left: a slow one
+    is measured fewer times (at least once); none starts once the budget is spent."""
     deadline = time.monotonic() + settings.budget_s
     samples: dict[tuple[tuple[str, str], str], list] = {}
     out = []
-    for st in statements:
-        if time.monotonic() > deadline:
-            out.append(Timing(st, "skipped", f"time budget of {settings.budget_s:g}s spent before this query"))
+    for i, st in enumerate(statements):
+        now = time.monotonic()
+        if now > deadline:
+            out.append(Timing(st, "skipped", f"time budget of {settings.budget_s:.3g}s spent before this query"))
             continue
-        out.append(_replay_one(conn, st, columns, schemas, search_path, settings, samples))
+        until = now + (deadline - now) / (len(statements) - i)
+        out.append(_replay_one(conn, st, columns, schemas, search_path, settings, samples, until))
     return out
 
 
 def _replay_one(conn, st: Statement, columns: Columns, schemas: dict[str, str], search_path: list[str],
-                settings: Replay, samples: dict) -> Timing:
+                settings: Replay, samples: dict, until: float) -> Timing:
     tree = _parse(st.sql)
     if tree is None:
         return Timing(st, "skipped", "sqlglot cannot parse it as a query")
@@ -430,7 +433,7 @@ def _replay_one(conn, st: Statement, columns: Columns, schemas: dict[str, str], 
             values = _draw(conn, binding, schemas, samples, settings, st)
             if isinstance(values, str):
                 return Timing(st, "skipped", values)
-            return _measure(conn, text, values, settings, st)
+            return _measure(conn, text, values, settings, st, until)
     except psycopg.errors.QueryCanceled:
         return Timing(st, "timed_out", f"exceeded statement_timeout ({settings.statement_timeout_ms} ms) on staging",
                       staging_ms=float(settings.statement_timeout_ms))
@@ -551,17 +554,25 @@ def _sample(conn, t: Target, schemas: dict[str, str], samples: dict, seed: int) 
     return samples[key]
 
 
-def _measure(conn, text: str, runs: list[list], settings: Replay, st: Statement) -> Timing:
+def _measure(conn, text: str, runs: list[list], settings: Replay, st: Statement, until: float) -> Timing:
     """PREPARE the statement and EXPLAIN (ANALYZE, BUFFERS) EXECUTE it with each run's values: `warmup` unmeasured
-    passes over the same values first (so the measured runs find the cache warm, as a steady production does),
-    then the measured pass. Time is the median of the measured runs' execution times."""
+    passes over the same values first (so the measured runs find the cache warm, as a steady production does; cut
+    short after a third of the statement's time), then the measured runs (at least one; no new one after `until`).
+    Time is the median of the measured runs' execution times."""
     conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(PREPARED), sql.SQL(text)))
     # SERIALIZE (PostgreSQL 17+) counts turning the rows into text, as production's time does
     options = "ANALYZE, BUFFERS, TIMING OFF, " + ("SERIALIZE, " if conn.info.server_version >= 170000 else "")
-    for _ in range(settings.warmup):
-        for values in runs:
-            _execute(conn, options, values)
-    docs = [_execute(conn, options, values) for values in runs]
+    start = time.monotonic()
+    warm_until = start + (until - start) / 3
+    for values in [v for _ in range(settings.warmup) for v in runs]:
+        if time.monotonic() > warm_until:
+            break
+        _execute(conn, options, values)
+    docs = []
+    for values in runs:
+        if docs and time.monotonic() > until:
+            break
+        docs.append(_execute(conn, options, values))
     plans = [d["Plan"] for d in docs]
     hit = sum(int(p.get("Shared Hit Blocks", 0)) for p in plans)
     read = sum(int(p.get("Shared Read Blocks", 0)) for p in plans)

@@ -46,6 +46,15 @@ def previous_median(conn: psycopg.Connection) -> float | None:
     return qt.median_ratio((run or {}).get("checks") or [])
 
 
+def budget_seconds(conn: psycopg.Connection, cfg: Config, run_id: str) -> float:
+    """The replays' wall time: query_time.budget of the run's time so far, within min_budget and max_budget."""
+    q = cfg.query_time
+    elapsed = conn.execute("SELECT extract(epoch FROM clock_timestamp() - started_at) FROM prodlike.runs "
+                           "WHERE run_id = %s", (run_id,)).fetchone()
+    share = q.budget * float(elapsed[0]) if elapsed else 0.0
+    return min(max(share, q.min_budget.total_seconds()), q.max_budget.total_seconds())
+
+
 def staging_columns(conn: psycopg.Connection, cfg: Config) -> qt.Columns:
     """Columns of every copied relation (tables, views) in the shadow schemas, under production's names;
     schema-only and excluded tables left out (their rows are not on staging)."""
@@ -81,7 +90,7 @@ def check(cfg: Config, source_dsn: str, target_dsn: str, run_id: str) -> list[Ch
         schemas = {s: ddl.shadow_name(s) for s in cfg.schemas}
         search_path = [*schemas.values(), EXTENSION_SCHEMA, "public"]
         settings = qt.Replay(q.runs, q.warmup, int(q.statement_timeout.total_seconds() * 1000),
-                             q.budget.total_seconds())
+                             budget_seconds(stage, cfg, run_id))
         timings = qt.replay_all(stage, chosen, staging_columns(stage, cfg), schemas, search_path, settings)
     results = qt.judge(timings, levels(cfg), note, trend)
     outliers = {d["fingerprint"] for d in results[0].details if d["verdict"] in ("warn", "error")}

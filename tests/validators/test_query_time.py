@@ -363,3 +363,28 @@ def test_without_pg_stat_statements_the_check_is_skipped_saying_why(demo_dbs, mo
     results = glue.check(cfg, demo_dbs.source, demo_dbs.target, run_id)
     assert len(results) == 1 and results[0].verdict == Verdict.SKIPPED
     assert "pg_stat_statements is not installed in production's database" in results[0].explanation
+
+
+def test_replay_budget_timeout_and_read_only(dbs):
+    """On staging alone: a slow statement is measured fewer times within its share of the budget, one past
+    statement_timeout is reported timed out, a statement that would write fails in the read-only transaction,
+    and none starts once the budget is spent."""
+    with dbs.dst() as conn:
+        conn.execute("CREATE TABLE t (id integer PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g "
+                     "FROM generate_series(1, 100) g; ANALYZE t")
+        conn.execute("CREATE FUNCTION bump() RETURNS integer LANGUAGE sql AS "
+                     "'INSERT INTO t VALUES (1000, ''x'') RETURNING id'")
+        columns = {("public", "t"): {"id", "v"}}
+        slow = qt.Statement("slow", "SELECT v, pg_sleep(0.1) FROM t WHERE id = $1", 5, 5.0, 5.0, 5, 1, 0)
+        stuck = qt.Statement("stuck", "SELECT v FROM t WHERE pg_sleep(2) IS NOT NULL LIMIT 1", 5, 5.0, 5.0, 5, 1, 0)
+        writes = qt.Statement("writes", "SELECT bump() FROM t WHERE id = $1", 5, 5.0, 5.0, 5, 1, 0)
+        settings = qt.Replay(runs=5, warmup=1, statement_timeout_ms=300, budget_s=0.9)
+        got = qt.replay_all(conn, [slow, stuck, writes], columns, {"public": "public"}, ["public"], settings)
+        assert 1 <= got[0].runs < 5 and got[0].status == "timed"
+        assert got[1].status == "timed_out" and "statement_timeout (300 ms)" in got[1].reason
+        assert got[2].status == "failed" and "ReadOnlySqlTransaction" in got[2].reason
+        spent = qt.replay_all(conn, [slow], columns, {"public": "public"}, ["public"],
+                              qt.Replay(budget_s=0.0))
+        assert spent[0].status == "skipped" and "budget" in spent[0].reason
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 100
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
