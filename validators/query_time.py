@@ -706,8 +706,9 @@ def _round(x: float | None) -> float | None:
 
 def _result(t: Timing, statistic: str, prod, stage, divergence: float, level: Threshold, verdict: Verdict,
             what: str) -> CheckResult:
+    # the query's text stays in the details (report, Dagster metadata): explanations travel in alerts
     return CheckResult(CHECK, None, None, statistic, prod, stage, round(divergence, 4), level, verdict,
-                       f"query {t.statement.fingerprint} ({_excerpt(t.statement.sql)}) {what}")
+                       f"query {t.statement.fingerprint} {what}")
 
 
 def median_ratio(checks: list[dict]) -> float | None:
@@ -716,11 +717,6 @@ def median_ratio(checks: list[dict]) -> float | None:
         if c.get("check") == CHECK and c.get("statistic") == SUMMARY and c.get("staging") is not None:
             return float(c["staging"])
     return None
-
-
-def _excerpt(text: str, width: int = 70) -> str:
-    one = " ".join(text.split())
-    return one if len(one) <= width else one[:width - 3] + "..."
 
 
 def _explain(timings: list[Timing], median: float | None, judged: bool, failing: list[CheckResult],
@@ -748,6 +744,7 @@ def _explain(timings: list[Timing], median: float | None, judged: bool, failing:
         parts.append(f"{len(others)} rows-per-call or cache-hit finding{'s' * (len(others) > 1)}")
     skipped = [t for t in timings if t.status == "skipped"]
     if skipped:
-        parts.append("skipped: " + "; ".join(f"{t.statement.fingerprint}: {t.reason}" for t in skipped[:3])
+        parts.append("skipped: " + "; ".join(f"{t.statement.fingerprint}: {t.reason.split(' (')[0]}"
+                                             for t in skipped[:3])
                      + (f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""))
     return "; ".join(parts)
