@@ -15,13 +15,17 @@ from prodlike.validators import query_time as qt
 from prodlike.validators.results import CheckResult, Threshold
 
 CHECK = qt.CHECK
+KEEP_RUNS = 20  # runs whose production statistics stay in the control schema (the delta needs the newest only)
 
 
 def record_production(prod: psycopg.Connection, stage: psycopg.Connection, run_id: str, limit: int) -> None:
-    """Read production's pg_stat_statements (catalog and pg_stat_statements reads only) and keep it with the run."""
+    """Read production's pg_stat_statements (catalog and pg_stat_statements reads only) and keep it with the run
+    (and the last KEEP_RUNS runs' before it)."""
     stats = qt.read_production(prod, limit)
     stage.execute("INSERT INTO prodlike.query_stats (run_id, stats) VALUES (%s, %s) ON CONFLICT (run_id) "
                   "DO UPDATE SET stats = excluded.stats, recorded_at = now()", (run_id, Jsonb(qt.to_json(stats))))
+    stage.execute("DELETE FROM prodlike.query_stats WHERE run_id NOT IN (SELECT run_id FROM prodlike.query_stats "
+                  "ORDER BY recorded_at DESC LIMIT %s)", (KEEP_RUNS,))
 
 
 def levels(cfg: Config) -> qt.Levels:
