@@ -388,3 +388,24 @@ def test_replay_budget_timeout_and_read_only(dbs):
         assert spent[0].status == "skipped" and "budget" in spent[0].reason
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 100
         assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
+
+
+def test_each_refresh_keeps_production_statistics_for_the_next_ones_delta(dbs):
+    """The control schema keeps what each refresh read; the check takes this run's and the one before."""
+    from prodlike.pipelines.engine import control
+
+    with dbs.dst() as stage, dbs.src() as prod:
+        control.migrate(stage)
+        glue.record_production(prod, stage, "run-1", 100)  # production without pg_stat_statements
+        first, none = glue._stored(stage, "run-1")
+        assert none is None and not first.available and "not installed" in first.reason
+        stage.execute("INSERT INTO prodlike.query_stats (run_id, stats, recorded_at) VALUES (%s, %s, now() + "
+                      "interval '1 minute')", ("run-2", psycopg.types.json.Jsonb(qt.to_json(stats(
+                          statement("a", 30, 300.0))))))
+        current, previous = glue._stored(stage, "run-2")
+        assert current.statements[0].calls == 30 and previous is not None and not previous.available
+        got, note = qt.window(current, previous)
+        assert note.startswith("cumulative") and got[0].calls == 30
+        for i in range(glue.KEEP_RUNS + 2):
+            glue.record_production(prod, stage, f"more-{i}", 100)
+        assert stage.execute("SELECT count(*) FROM prodlike.query_stats").fetchone()[0] == glue.KEEP_RUNS
