@@ -8,7 +8,8 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -422,7 +423,7 @@ def _replay_one(conn, st: Statement, columns: Columns, schemas: dict[str, str], 
     text = _on_staging(tree, schemas, st.sql)
     explain_only = isinstance(tree, exp.DML) or bool(tree.args.get("locks"))
     try:
-        with _read_only(conn, search_path, settings.statement_timeout_ms):
+        with read_only(conn, search_path, settings.statement_timeout_ms):
             if explain_only:
                 plan = _explain_generic(conn, text)
                 return Timing(st, "explained", "writes or locks rows: explained (GENERIC_PLAN), never executed",
@@ -457,27 +458,20 @@ def _on_staging(tree: exp.Expression, schemas: dict[str, str], text: str) -> str
     return renamed.sql(dialect="postgres", comments=False)
 
 
-class _read_only:
-    """A READ ONLY transaction with a statement_timeout, always rolled back (prepared statements deallocated)."""
-
-    def __init__(self, conn: psycopg.Connection, search_path: list[str], timeout_ms: int):
-        self.conn, self.search_path, self.timeout_ms = conn, search_path, timeout_ms
-
-    def __enter__(self) -> psycopg.Connection:
-        self.conn.execute("BEGIN TRANSACTION READ ONLY")
-        self.conn.execute("SELECT set_config('statement_timeout', %s, true), set_config('search_path', %s, true), "
-                          "set_config('plan_cache_mode', 'force_custom_plan', true)",
-                          (str(self.timeout_ms), ", ".join(_quote(s) for s in self.search_path)))
-        return self.conn
-
-    def __exit__(self, *exc) -> None:
-        self.conn.execute("ROLLBACK")
-        if self.conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (PREPARED,)).fetchone():
-            self.conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(PREPARED)))
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+@contextmanager
+def read_only(conn: psycopg.Connection, search_path: list[str], timeout_ms: int) -> Iterator[None]:
+    """A READ ONLY transaction under statement_timeout (custom plans: each run planned for its own values), always
+    rolled back; the replayed statement deallocated after it."""
+    conn.execute("BEGIN TRANSACTION READ ONLY")
+    try:
+        path = ", ".join(sql.Identifier(s).as_string(conn) for s in search_path)
+        conn.execute("SELECT set_config('statement_timeout', %s, true), set_config('search_path', %s, true), "
+                     "set_config('plan_cache_mode', 'force_custom_plan', true)", (str(timeout_ms), path))
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        if conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (PREPARED,)).fetchone():
+            conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(PREPARED)))
 
 
 def _explain_generic(conn: psycopg.Connection, text: str) -> dict:

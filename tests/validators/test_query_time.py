@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -15,11 +16,12 @@ from sqlglot import exp
 
 from prodlike.pipelines.checks import query_time as glue
 from prodlike.pipelines.config import model as config_mod
+from prodlike.pipelines.engine import control
 from prodlike.pipelines.orchestration import assets
 from prodlike.pipelines.postgres import ddl
 from prodlike.validators import query_time as qt
 from prodlike.validators.results import Threshold, Verdict
-from tests.conftest import ROOT, TEST_KEY, refresh
+from tests.conftest import ROOT, TEST_KEY, Pair, _drop, _pair, refresh
 
 COLUMNS = {("public", "orders"): {"id", "customer_id", "status", "ordered_at", "total"},
            ("public", "order_items"): {"order_id", "product_id", "quantity"},
@@ -216,26 +218,44 @@ def run_workload(dsn: str) -> None:
 READER, READER_PASSWORD = "qt_reader", "qt-reader-password"
 
 
-@pytest.fixture
-def shop(demo_dbs, monkeypatch):
-    """The demo shop plus a 200,000-row events table, pg_stat_statements filled by the workload; prodlike reads
-    production as its own role (so its statements can be told apart); both databases sort in memory."""
-    with demo_dbs.src() as conn:
+@pytest.fixture(scope="module")
+def shop(request, servers, demo_template):
+    """Refreshed once for the module: the demo shop plus a 200,000-row events table as production, its
+    pg_stat_statements filled by the workload, read by prodlike as its own role (so its statements can be told
+    apart), both databases sorting in memory; the copy stays in the shadow schema (not released). The tests
+    change staging and put it back."""
+    pair = _pair(request, servers, template=demo_template)
+    with pair.src() as conn:
         conn.execute(EVENTS)
         conn.execute("VACUUM ANALYZE events")
         conn.execute("CREATE EXTENSION pg_stat_statements")
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER,)).fetchone():
             conn.execute(f"CREATE ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'")
             conn.execute(f"GRANT pg_read_all_data, pg_read_all_stats, pg_read_all_settings TO {READER}")
-        conn.execute(f'ALTER DATABASE "{demo_dbs.source_db}" SET work_mem = \'64MB\'')
-    with demo_dbs.dst() as conn:
-        conn.execute(f'ALTER DATABASE "{demo_dbs.target_db}" SET work_mem = \'64MB\'')
-    run_workload(demo_dbs.source)
-    reader = demo_dbs.source.replace("postgres:" + demo_dbs.prod.password, f"{READER}:{READER_PASSWORD}")
-    monkeypatch.setenv("PL_QT_SOURCE", reader)
-    monkeypatch.setenv("PL_QT_TARGET", demo_dbs.target)
-    monkeypatch.setenv("PL_QT_KEY", TEST_KEY.decode())
-    return demo_dbs, reader
+        conn.execute(f'ALTER DATABASE "{pair.source_db}" SET work_mem = \'64MB\'')
+    with pair.dst() as conn:
+        conn.execute(f'ALTER DATABASE "{pair.target_db}" SET work_mem = \'64MB\'')
+    run_workload(pair.source)
+    reader = pair.source.replace("postgres:" + pair.prod.password, f"{READER}:{READER_PASSWORD}")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PL_QT_SOURCE", reader)
+        env.setenv("PL_QT_TARGET", pair.target)
+        env.setenv("PL_QT_KEY", TEST_KEY.decode())
+        run_id = uuid.uuid4().hex
+        refresh(shop_config(), run_id, release=False)
+        yield Shop(pair, reader, run_id)
+    _drop(pair.prod, pair.source_db)
+    _drop(pair.stage, pair.target_db)
+
+
+@dataclass
+class Shop:
+    pair: Pair
+    reader: str
+    run_id: str
+
+    def check(self, **extra) -> list:
+        return glue.check(shop_config(**extra), self.pair.source, self.pair.target, self.run_id)
 
 
 def shop_config(events: bool = True, **extra) -> config_mod.Config:
@@ -268,14 +288,14 @@ def fp(text: str) -> str:
     return qt.fingerprint(sqlglot.parse_one(text.replace("%s", "$1"), dialect="postgres"))[0]
 
 
-def test_query_time_on_a_faithful_copy_then_with_work_mem_cut(shop):
-    pair, _ = shop
-    cfg = shop_config()
-    run_id = uuid.uuid4().hex
-    refresh(cfg, run_id, release=False)
-    before = checksums(pair.target)
+def flagged(results) -> set[str]:
+    """Fingerprints of the queries judged off the median."""
+    return {r.explanation.split()[1] for r in results[1:] if r.statistic == qt.TIME}
 
-    results = glue.check(cfg, pair.source, pair.target, run_id)
+
+def test_a_faithful_copy_passes_and_staging_is_unchanged(shop):
+    before = checksums(shop.pair.target)
+    results = shop.check()
     summary = results[0]
     assert summary.verdict == Verdict.PASS, [r.explanation for r in results]
     assert summary.production >= 8 and summary.staging is not None  # queries considered; the median ratio
@@ -285,43 +305,40 @@ def test_query_time_on_a_faithful_copy_then_with_work_mem_cut(shop):
                                    "ordered_at))"
     assert by_sql(results, "UPDATE orders")["status"] == "explained"
     assert by_sql(results, "DISTINCT kind")["status"] == "timed"
-    assert checksums(pair.target) == before  # no statement changed staging's data
+    assert checksums(shop.pair.target) == before  # no statement changed staging's data
 
-    with pair.dst() as conn:
-        conn.execute(f'ALTER DATABASE "{pair.target_db}" SET work_mem = \'64kB\'')
-    # the external sort runs about 4x slower here: judged at 2.5x so a busy test machine cannot hide it
-    cut = glue.check(shop_config(thresholds={"query_time": {"warn": 2.5}}), pair.source, pair.target, run_id)
-    flagged = {r.explanation.split()[1] for r in cut[1:] if r.statistic == qt.TIME}
-    assert flagged == {fp(SORT)}, [r.explanation for r in cut]
+
+def test_a_sort_that_spills_with_staging_work_mem_cut(shop):
+    with shop.pair.dst() as conn:
+        conn.execute(f'ALTER DATABASE "{shop.pair.target_db}" SET work_mem = \'64kB\'')
+    try:
+        # the external sort runs about 4x slower here: judged at 2.5x so a busy test machine cannot hide it
+        cut = shop.check(thresholds={"query_time": {"warn": 2.5}})
+    finally:
+        with shop.pair.dst() as conn:
+            conn.execute(f'ALTER DATABASE "{shop.pair.target_db}" SET work_mem = \'64MB\'')
+    assert flagged(cut) == {fp(SORT)}, [r.explanation for r in cut]
     sort = by_sql(cut, "DISTINCT kind")
     assert sort["verdict"] == "warn" and sort["production_plan"] and sort["staging_plan"]
-    assert checksums(pair.target) == before
+    assert "Sort" in " ".join(sort["staging_plan"])  # the spilling sort, where production hashes
 
 
-def test_query_time_flags_the_query_whose_index_staging_dropped(shop):
-    pair, _ = shop
-    cfg = shop_config(post_load_sql=["DROP INDEX events_account_id_idx"])
-    run_id = uuid.uuid4().hex
-    refresh(cfg, run_id, release=False)
-    results = glue.check(cfg, pair.source, pair.target, run_id)
+def test_the_query_whose_index_staging_dropped(shop):
+    shadow = ddl.shadow_name("public")
+    with shop.pair.dst() as conn:
+        conn.execute(psycopg.sql.SQL("DROP INDEX {}").format(psycopg.sql.Identifier(shadow, "events_account_id_idx")))
+    try:
+        results = shop.check()
+    finally:
+        with shop.pair.dst() as conn:
+            conn.execute(psycopg.sql.SQL("CREATE INDEX events_account_id_idx ON {} (account_id)").format(
+                psycopg.sql.Identifier(shadow, "events")))
     assert results[0].verdict == Verdict.WARN
-    flagged = [r for r in results[1:] if r.statistic == qt.TIME]
-    assert [r.explanation.split()[1] for r in flagged] == [fp(POINT)], results[0].explanation
+    assert flagged(results) == {fp(POINT)}, results[0].explanation
     point = results[0].details[0]
     assert point["fingerprint"] == fp(POINT)  # outliers first
     assert any("Index" in line for line in point["production_plan"])
     assert not any("Index" in line for line in point["staging_plan"])
-
-    # the whole refresh and check as production's pg_stat_statements saw them: nothing of the workload ran there
-    # (the outlier's production plan above comes from EXPLAIN without ANALYZE, which executes nothing)
-    with pair.src() as admin:
-        issued = [r[0] for r in admin.execute(
-            "SELECT query FROM pg_stat_statements WHERE userid = %s::regrole::oid AND dbid = (SELECT oid FROM "
-            "pg_database WHERE datname = current_database())", (READER,)).fetchall()]
-    workload = {fp(text) for text, _ in WORKLOAD}
-    replayed = [q for q in issued if (tree := qt._parse(q)) is not None and qt.fingerprint(tree)[0] in workload]
-    assert replayed == [], replayed
-    assert issued and not any("ANALYZE" in q.upper() for q in issued)
 
     metadata = assets.query_time_metadata(results)
     assert metadata["query_time_off_median"].value == 1
@@ -329,11 +346,24 @@ def test_query_time_flags_the_query_whose_index_staging_dropped(shop):
     assert fp(POINT) in metadata["query_time"].value
 
 
+def test_production_saw_no_replay(shop):
+    """The refresh and every check as production's pg_stat_statements saw them: nothing of the workload ran there
+    as prodlike's role (the outliers' production plans come from EXPLAIN without ANALYZE, which runs nothing)."""
+    shop.check()
+    with shop.pair.src() as admin:
+        issued = [r[0] for r in admin.execute(
+            "SELECT query FROM pg_stat_statements WHERE userid = %s::regrole::oid AND dbid = (SELECT oid FROM "
+            "pg_database WHERE datname = current_database())", (READER,)).fetchall()]
+    workload = {fp(text) for text, _ in WORKLOAD}
+    replayed = [q for q in issued if (tree := qt._parse(q)) is not None and qt.fingerprint(tree)[0] in workload]
+    assert issued and replayed == [], replayed
+    assert not any("ANALYZE" in q.upper() for q in issued)
+
+
 def test_production_side_reads_only_the_catalog_and_pg_stat_statements(shop):
-    pair, reader = shop
-    with psycopg.connect(pair.source, autocommit=True) as admin:
+    with psycopg.connect(shop.pair.source, autocommit=True) as admin:
         admin.execute("SELECT pg_stat_statements_reset(%s::regrole::oid, 0, 0)", (READER,))
-        with psycopg.connect(reader) as conn:
+        with psycopg.connect(shop.reader) as conn:
             conn.read_only = True
             got = qt.read_production(conn)
             conn.rollback()
@@ -351,18 +381,6 @@ def _reads_data(text: str) -> bool:
     """Whether a statement reads a relation other than the system catalogs and pg_stat_statements."""
     tree = sqlglot.parse_one(text, dialect="postgres")
     return any(not (t.db == "pg_catalog" or t.name.startswith("pg_")) for t in tree.find_all(exp.Table))
-
-
-def test_without_pg_stat_statements_the_check_is_skipped_saying_why(demo_dbs, monkeypatch):
-    monkeypatch.setenv("PL_QT_SOURCE", demo_dbs.source)
-    monkeypatch.setenv("PL_QT_TARGET", demo_dbs.target)
-    monkeypatch.setenv("PL_QT_KEY", TEST_KEY.decode())
-    cfg = shop_config(events=False)
-    run_id = uuid.uuid4().hex
-    refresh(cfg, run_id, release=False)
-    results = glue.check(cfg, demo_dbs.source, demo_dbs.target, run_id)
-    assert len(results) == 1 and results[0].verdict == Verdict.SKIPPED
-    assert "pg_stat_statements is not installed in production's database" in results[0].explanation
 
 
 def test_replay_budget_timeout_and_read_only(dbs):
@@ -390,15 +408,21 @@ def test_replay_budget_timeout_and_read_only(dbs):
         assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
 
 
-def test_each_refresh_keeps_production_statistics_for_the_next_ones_delta(dbs):
-    """The control schema keeps what each refresh read; the check takes this run's and the one before."""
-    from prodlike.pipelines.engine import control
-
+def test_without_pg_stat_statements_skipped_and_statistics_kept_per_refresh(dbs, monkeypatch):
+    """Production without pg_stat_statements: the check is skipped, saying why. The control schema keeps what each
+    refresh read; the check takes this run's and the one before; old runs' are pruned."""
+    monkeypatch.setenv("PL_QT_SOURCE", dbs.source)
+    monkeypatch.setenv("PL_QT_TARGET", dbs.target)
+    monkeypatch.setenv("PL_QT_KEY", TEST_KEY.decode())
     with dbs.dst() as stage, dbs.src() as prod:
         control.migrate(stage)
-        glue.record_production(prod, stage, "run-1", 100)  # production without pg_stat_statements
+        control.start_run(stage, "run-1", ["public"])
+        glue.record_production(prod, stage, "run-1", 100)
         first, none = glue._stored(stage, "run-1")
-        assert none is None and not first.available and "not installed" in first.reason
+        assert none is None and not first.available
+        results = glue.check(shop_config(events=False), dbs.source, dbs.target, "run-1")
+        assert len(results) == 1 and results[0].verdict == Verdict.SKIPPED
+        assert "pg_stat_statements is not installed in production's database" in results[0].explanation
         stage.execute("INSERT INTO prodlike.query_stats (run_id, stats, recorded_at) VALUES (%s, %s, now() + "
                       "interval '1 minute')", ("run-2", psycopg.types.json.Jsonb(qt.to_json(stats(
                           statement("a", 30, 300.0))))))
