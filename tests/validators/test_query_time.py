@@ -430,6 +430,11 @@ def test_without_pg_stat_statements_skipped_and_statistics_kept_per_refresh(dbs,
         assert current.statements[0].calls == 30 and previous is not None and not previous.available
         got, note = qt.window(current, previous)
         assert note.startswith("cumulative") and got[0].calls == 30
+        # the release-over-release trend: the median ratio the live release was judged with
+        control.update_run(stage, "run-1", checks=[{"check": qt.CHECK, "statistic": qt.SUMMARY, "staging": 1.7}])
+        stage.execute("INSERT INTO prodlike.releases (run_id, snapshot_time, schemas, tables) VALUES "
+                      "('run-1', now(), '{public}', '{}')")
+        assert glue.previous_median(stage) == 1.7
         for i in range(glue.KEEP_RUNS + 2):
             glue.record_production(prod, stage, f"more-{i}", 100)
         assert stage.execute("SELECT count(*) FROM prodlike.query_stats").fetchone()[0] == glue.KEEP_RUNS
