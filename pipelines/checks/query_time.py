@@ -21,7 +21,10 @@ KEEP_RUNS = 20  # runs whose production statistics stay in the control schema (t
 def record_production(prod: psycopg.Connection, stage: psycopg.Connection, run_id: str, limit: int) -> None:
     """Read production's pg_stat_statements (catalog and pg_stat_statements reads only) and keep it with the run
     (and the last KEEP_RUNS runs' before it)."""
-    stats = qt.read_production(prod, limit)
+    try:
+        stats = qt.read_production(prod, limit)
+    except Exception as err:  # an optional check's read must never fail the copy; the check says why it skipped
+        stats = qt.ProductionStats(False, f"reading production's pg_stat_statements failed ({type(err).__name__})")
     stage.execute("INSERT INTO prodlike.query_stats (run_id, stats) VALUES (%s, %s) ON CONFLICT (run_id) "
                   "DO UPDATE SET stats = excluded.stats, recorded_at = now()", (run_id, Jsonb(qt.to_json(stats))))
     stage.execute("DELETE FROM prodlike.query_stats WHERE run_id NOT IN (SELECT run_id FROM prodlike.query_stats "
