@@ -395,23 +395,29 @@ class Timing:
 def replay_all(conn: psycopg.Connection, statements: list[Statement], columns: Columns, schemas: dict[str, str],
                search_path: list[str], settings: Replay) -> list[Timing]:
     """Replay every statement on staging (conn: autocommit; schemas: production schema -> staging schema;
-    search_path: staging's, for the session). Each statement gets an equal share of the budget left: a slow one
-    is measured fewer times (at least once); none starts once the budget is spent."""
+    search_path: staging's, for the session). Each statement gets an equal share of the budget left, and a run is
+    expected to take production's mean time times the median ratio seen so far: a slow statement runs fewer times
+    (at least once, without warm-up when one run is more than a third of its share); one expected to overrun the
+    budget left is skipped, saying so."""
     deadline = time.monotonic() + settings.budget_s
     samples: dict[tuple[tuple[str, str], str], list] = {}
-    out = []
+    out: list[Timing] = []
     for i, st in enumerate(statements):
         now = time.monotonic()
-        if now > deadline:
-            out.append(Timing(st, "skipped", f"time budget of {settings.budget_s:.3g}s spent before this query"))
+        ratios = [ratio(t) for t in out if t.status == "timed"]
+        expected = max(st.mean_ms, FLOOR_MS) * (statistics.median(ratios) if ratios else 1.0) / 1000
+        if now + expected > deadline:
+            out.append(Timing(st, "skipped", f"one run would take about {expected:.2g}s on staging, more than the "
+                                             f"{max(deadline - now, 0):.2g}s left of the check's time budget "
+                                             f"({settings.budget_s:.2g}s)"))
             continue
         until = now + (deadline - now) / (len(statements) - i)
-        out.append(_replay_one(conn, st, columns, schemas, search_path, settings, samples, until))
+        out.append(_replay_one(conn, st, columns, schemas, search_path, settings, samples, (until, expected)))
     return out
 
 
 def _replay_one(conn, st: Statement, columns: Columns, schemas: dict[str, str], search_path: list[str],
-                settings: Replay, samples: dict, until: float) -> Timing:
+                settings: Replay, samples: dict, until: tuple[float, float]) -> Timing:
     tree = _parse(st.sql)
     if tree is None:
         return Timing(st, "skipped", "sqlglot cannot parse it as a query")
@@ -548,25 +554,29 @@ def _sample(conn, t: Target, schemas: dict[str, str], samples: dict, seed: int) 
     return samples[key]
 
 
-def _measure(conn, text: str, runs: list[list], settings: Replay, st: Statement, until: float) -> Timing:
+def _measure(conn, text: str, runs: list[list], settings: Replay, st: Statement,
+             until: tuple[float, float]) -> Timing:
     """PREPARE the statement and EXPLAIN (ANALYZE, BUFFERS) EXECUTE it with each run's values: `warmup` unmeasured
-    passes over the same values first (so the measured runs find the cache warm, as a steady production does; cut
-    short after a third of the statement's time), then the measured runs (at least one; no new one after `until`).
-    Time is the median of the measured runs' execution times."""
+    passes over the same values first (so the measured runs find the cache warm, as a steady production does), as
+    long as they fit in a third of the statement's time, then the measured runs (at least one; no new one expected
+    to end after the statement's time). until: (when the statement's time ends, seconds one run is expected to
+    take). Time is the median of the measured runs' execution times."""
+    end, expected = until
     conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(PREPARED), sql.SQL(text)))
     # SERIALIZE (PostgreSQL 17+) counts turning the rows into text, as production's time does
     options = "ANALYZE, BUFFERS, TIMING OFF, " + ("SERIALIZE, " if conn.info.server_version >= 170000 else "")
     start = time.monotonic()
-    warm_until = start + (until - start) / 3
+    warm_until = start + (end - start) / 3
     for values in [v for _ in range(settings.warmup) for v in runs]:
-        if time.monotonic() > warm_until:
+        if time.monotonic() + expected > warm_until:
             break
         _execute(conn, options, values)
-    docs = []
+    docs: list[dict] = []
     for values in runs:
-        if docs and time.monotonic() > until:
+        if docs and time.monotonic() + expected > end:
             break
         docs.append(_execute(conn, options, values))
+        expected = float(docs[-1]["Execution Time"]) / 1000
     plans = [d["Plan"] for d in docs]
     hit = sum(int(p.get("Shared Hit Blocks", 0)) for p in plans)
     read = sum(int(p.get("Shared Read Blocks", 0)) for p in plans)

@@ -393,11 +393,11 @@ class QueryTime(Strict):
                         "first, so the measured runs find staging's cache warm as a steady production does.")
     statement_timeout: Duration = Field(timedelta(seconds=5), description="`statement_timeout` of each replayed "
                                         "run; a query that reaches it is reported at least as a warning.")
-    budget: float = Field(0.1, gt=0, le=1, description="Wall time for all replays, as a share of the run's time "
+    budget: float = Field(0.05, gt=0, le=1, description="Wall time for all replays, as a share of the run's time "
                           "before them (copy, indexes, table checks), so the check stays inside the validation budget; "
-                          "each query gets an equal part (a slow one runs fewer times); queries not started by then "
-                          "are reported skipped.")
-    min_budget: Duration = Field(timedelta(seconds=5), description="The replays' wall time on a run shorter than "
+                          "each query gets an equal part (a slow one runs fewer times, at least once); a query "
+                          "expected to overrun what is left is reported skipped.")
+    min_budget: Duration = Field(timedelta(seconds=1), description="The replays' wall time on a run shorter than "
                                  "`min_budget / budget` (a small copy still times a few queries).")
     max_budget: Duration = Field(timedelta(seconds=120), description="At most this wall time for all replays.")
     production_plans: bool = Field(True, description="EXPLAIN (GENERIC_PLAN, no ANALYZE: planning only, never "

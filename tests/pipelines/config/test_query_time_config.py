@@ -34,7 +34,7 @@ def test_bad_query_time_config_names_the_key(text, message):
 
 def test_query_time_defaults_and_overrides():
     cfg = cfgmod.load_text(MINIMAL, "prodlike.yaml")
-    assert cfg.query_time.enabled and cfg.query_time.top == 20 and cfg.query_time.budget == 0.1
+    assert cfg.query_time.enabled and cfg.query_time.top == 20 and cfg.query_time.budget == 0.05
     t = cfg.thresholds
     assert (t.query_time.warn, t.query_time.error) == (3.0, None)
     assert (t.query_rows.warn, t.query_cache.warn) == (10.0, 0.2)
