@@ -41,11 +41,41 @@ POLICIES = {
 KEY = "benchmark-key-not-secret-0123456789abcdef"
 
 
+PRELOAD = {"shared_preload_libraries": "pg_stat_statements"}  # production's side of the query-time check
+# the application's queries on production, for the query-time check: (statement, parameter sets)
+WORKLOAD = [
+    ("SELECT * FROM bench WHERE id = %s", [(i * 7919 % 900_000 + 1,) for i in range(40)]),
+    ("SELECT id, full_name FROM bench WHERE email = %s", [(f"user{i * 104_729 % 900_000 + 1}@mail"
+                                                           f"{(i * 104_729 % 900_000 + 1) % 97}.example.org",)
+                                                          for i in range(40)]),
+    ("SELECT count(*) FROM bench WHERE created_at >= %s AND created_at < %s",
+     [("2024-01-02", "2024-01-03"), ("2024-01-05", "2024-01-06")] * 5),
+    ("SELECT status, count(*), sum(amount) FROM bench GROUP BY status", [()] * 5),
+    ("SELECT id, amount FROM bench WHERE status = %s ORDER BY amount DESC LIMIT %s", [("paid", 20), ("new", 20)] * 5),
+]
+
+
 def servers():
     STATE.mkdir(parents=True, exist_ok=True)
-    prod = embedded.server(STATE, "production").start()
+    prod = embedded.server(STATE, "production").start(PRELOAD)
+    with psycopg.connect(prod.dsn(), autocommit=True) as conn:
+        loaded = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+    if loaded != PRELOAD["shared_preload_libraries"]:  # started earlier without it
+        prod.stop()
+        prod.start(PRELOAD)
     stage = embedded.server(STATE, "staging").start()
     return prod, stage
+
+
+def run_workload(prod) -> None:
+    """Fill production's pg_stat_statements for the bench database with the application's queries."""
+    with psycopg.connect(prod.dsn("bench"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+                     "current_database()), 0)")
+        for statement, params in WORKLOAD:
+            for args in params:
+                conn.execute(statement, args)
 
 
 def build(prod, rows: int) -> None:
@@ -132,7 +162,7 @@ def worker() -> None:
                       "profile_s": leaf.profile_s, **validation, "peak_rss_mb": copy_rss_mb}))
 
 
-CHECKS = ("count", "distribution", "leak", "integrity")
+CHECKS = ("count", "distribution", "leak", "integrity", "query_time")
 
 
 def validate(cfg, target: str, tr) -> dict:
@@ -141,6 +171,7 @@ def validate(cfg, target: str, tr) -> dict:
     wall time; the budget (issue 4) is 25% of the copy's wall time, with GX and without."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from prodlike.pipelines.checks import query_time
     from prodlike.pipelines.checks.distribution import distribution
     from prodlike.pipelines.checks.expectations import expectations
     from prodlike.pipelines.checks.integrity import integrity
@@ -163,12 +194,14 @@ def validate(cfg, target: str, tr) -> dict:
         leaks = leaking.result()
     expected = timed("great_expectations", expectations, cfg, target, [tr])
     timed("integrity", integrity, cfg, target, [tr.table])
+    timing = timed("query_time", query_time.check, cfg, os.environ["BENCH_SOURCE"], target, "bench")
     total = time.perf_counter() - t0
     return {"validate_s": total - seconds["great_expectations"], "validate_with_gx_s": total,
             "great_expectations_s": seconds["great_expectations"], "checks_s": seconds,
             "distribution_verdicts": sorted({r.verdict.value for r in found}),
             "leak_verdicts": sorted({r.verdict.value for r in leaks}),
-            "expectation_verdicts": sorted({r.verdict.value for rs in expected.values() for r in rs})}
+            "expectation_verdicts": sorted({r.verdict.value for rs in expected.values() for r in rs}),
+            "query_time_verdicts": [timing[0].verdict.value], "query_time": timing[0].explanation}
 
 
 def main() -> None:
@@ -184,6 +217,7 @@ def main() -> None:
     t0 = time.perf_counter()
     build(prod, args.rows)
     build_s = time.perf_counter() - t0
+    run_workload(prod)
     wanted = set(args.only or ["pg_dump_restore", *POLICIES])
     results = {"raw_copy": raw_copy(prod, stage)}
     if "pg_dump_restore" in wanted:
@@ -208,7 +242,8 @@ def main() -> None:
         "validation_with_gx_share_of_copy": {m: round(results[m]["validate_with_gx_s"] / results[m]["seconds"], 3)
                                              for m in methods},
         "checks_s": {m: {k: round(v, 3) for k, v in results[m]["checks_s"].items()} for m in methods},
-        "verdicts": {m: {k: results[m][f"{k}_verdicts"] for k in ("distribution", "leak", "expectation")}
+        "verdicts": {m: {k: results[m][f"{k}_verdicts"] for k in ("distribution", "leak", "expectation",
+                                                                  "query_time")}
                      for m in methods},
         "build_s": round(build_s, 1),
     }
@@ -245,6 +280,7 @@ def main() -> None:
     Console(width=max(Console().width, 140)).print(checks)
     for m in methods:
         print(f"verdicts {m}: " + "; ".join(f"{k} {'/'.join(v)}" for k, v in report["verdicts"][m].items()))
+        print(f"query_time {m}: {results[m]['query_time']}")
 
 
 if __name__ == "__main__":

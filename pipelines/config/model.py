@@ -207,6 +207,21 @@ class Thresholds(Strict):
         description="Release over release: PSI between production's distribution now and at the live release "
                     "(production's own drift; warns by default).",
     )
+    query_time: Levels = Field(
+        Levels(warn=3.0, error=None),
+        description="Query time: how many times a production query's staging/production time ratio is off the "
+                    "workload's median ratio, either way (hardware-independent; default warn at 3x, error off).",
+    )
+    query_rows: Levels = Field(
+        Levels(warn=10.0, error=None),
+        description="Query time: how many times a query's rows per call on staging differ from production's "
+                    "((rows + 1) ratio, either way; replayed parameters are drawn from staging's data).",
+    )
+    query_cache: Levels = Field(
+        Levels(warn=0.2, error=None),
+        description="Query time: production's shared-buffer hit ratio of a query minus staging's (after warm-up); "
+                    "positive when staging reads more from disk.",
+    )
     tables: dict[str, TableThresholds] = Field(
         default_factory=dict,
         description="Per-table overrides: `schema.table` -> `{check: {warn, error}, columns: {col: {check: "
@@ -292,6 +307,32 @@ class Copy(Strict):
         "per core; 0: transform and profile inside the copy threads.")
 
 
+class QueryTime(Strict):
+    """The query-time check: production's top queries from pg_stat_statements replayed on the staging copy."""
+
+    enabled: bool = Field(True, description="Run the check (skipped, saying why, when production has no "
+                                            "pg_stat_statements).")
+    top: int = Field(20, ge=1, le=200, description="Production queries replayed: the top ones by execution time "
+                                                   "since the previous refresh.")
+    min_calls: int = Field(2, ge=1, description="Queries called fewer times than this in the window are left out.")
+    runs: int = Field(5, ge=1, le=50, description="Measured runs per query on staging (their median time counts).")
+    warmup: int = Field(1, ge=0, le=10, description="Unmeasured passes over the measured runs' parameters "
+                        "first, so the measured runs find staging's cache warm as a steady production does.")
+    statement_timeout: Duration = Field(timedelta(seconds=5), description="`statement_timeout` of each replayed "
+                                        "run; a query that reaches it is reported at least as a warning.")
+    budget: float = Field(0.05, gt=0, le=1, description="Wall time for all replays, as a share of the run's time "
+                          "before them (copy, indexes, table checks), so the check stays inside the validation budget; "
+                          "each query gets an equal part (a slow one runs fewer times, at least once); a query "
+                          "expected to overrun what is left is reported skipped.")
+    min_budget: Duration = Field(timedelta(seconds=1), description="The replays' wall time on a run shorter than "
+                                 "`min_budget / budget` (a small copy still times a few queries).")
+    max_budget: Duration = Field(timedelta(seconds=120), description="At most this wall time for all replays.")
+    production_plans: bool = Field(True, description="EXPLAIN (GENERIC_PLAN, no ANALYZE: planning only, never "
+                                   "executed) the outlier queries on production for the report's side-by-side plans.")
+    statements: int = Field(500, ge=10, le=5000, description="pg_stat_statements entries kept per refresh in "
+                            "staging's control schema (by total time), for the next refresh's delta.")
+
+
 class Config(Strict):
     """prodlike.yaml: what to refresh, from where, to where, and how to judge it."""
 
@@ -320,6 +361,8 @@ class Config(Strict):
         "`.prodlike/<config file name without .yaml>` beside the config file, so every config has its own "
         "Dagster instance and reports.")
     workload: str | None = Field(None, description="SQL file of representative queries for plan checks.")
+    query_time: QueryTime = Field(QueryTime(), description="Query-time parity against production's "
+                                  "pg_stat_statements (thresholds.query_time, query_rows, query_cache).")
     distribution_sample_rows: int = Field(
         1_000_000, ge=0, description="The distribution check scans every staging row of a table up to this many "
         "rows and a Bernoulli sample of about this many beyond (`TABLESAMPLE BERNOULLI ... REPEATABLE`, the same "

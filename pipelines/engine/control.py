@@ -133,6 +133,15 @@ MIGRATIONS: list[str] = [
         last_error text
     );
     """,
+    # 7: production's pg_stat_statements as each refresh read it (normalized query texts and counters, no
+    # values), for the query-time check and the next refresh's delta
+    """
+    CREATE TABLE prodlike.query_stats (
+        run_id text PRIMARY KEY,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        stats jsonb NOT NULL
+    );
+    """,
 ]
 
 

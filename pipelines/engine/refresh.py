@@ -229,6 +229,7 @@ class Refresh:
             units = self._units(cat, report, rename, live_rows(snapshot.conn, cfg.schemas))
             self._profile_specs(snapshot.conn, cat, units)
             self._read_statistics(stage, snapshot.conn, units)
+            self._read_query_stats(stage, snapshot.conn)
             if self.on_start:
                 estimates: dict[str, int] = {}
                 for u in units:
@@ -258,6 +259,14 @@ class Refresh:
                 for name in (u.source, u.asset):
                     keep.setdefault(name, set()).update(set(u.columns) - transformed)
         self._stats = statistics.read(prod, keep)
+
+    def _read_query_stats(self, stage: psycopg.Connection, prod: psycopg.Connection) -> None:
+        """Production's pg_stat_statements for the query-time check, read inside the refresh (catalog and
+        pg_stat_statements reads only, in a savepoint), kept in the control schema."""
+        if self.cfg.query_time.enabled:
+            from prodlike.pipelines.checks import query_time  # it imports this module back (EXTENSION_SCHEMA)
+
+            query_time.record_production(prod, stage, self.run_id, self.cfg.query_time.statements)
 
     def _prepare_shadow(self, stage: psycopg.Connection, cat: Catalog, report: PreflightReport,
                         snapshot: Snapshot) -> ddl.Renamer:

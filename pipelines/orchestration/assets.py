@@ -21,6 +21,7 @@ from prodlike.pipelines.oncall.loop import Context
 from prodlike.pipelines.orchestration import checks
 from prodlike.pipelines.orchestration.names import asset_name, table_of_path
 from prodlike.pipelines.report.page import reports_dir, safe_file_name
+from prodlike.validators import query_time as qt
 from prodlike.validators.results import Verdict
 
 COPY_GROUP, RELEASE_GROUP = "copy", "release"
@@ -261,10 +262,43 @@ def _parity_metadata(results: dict[str, list], target_dsn: str, run_id: str) -> 
     for found in results.get("plans", [])[:1]:
         metadata["queries_compared"] = dg.MetadataValue.int(int(found.staging or 0))
         metadata["share_differing"] = dg.MetadataValue.float(float(found.divergence or 0.0))
+    metadata.update(query_time_metadata(results.get("query_time")))
     if "infrastructure" in results:
         metadata["infrastructure_differences"] = dg.MetadataValue.int(
             sum(r.verdict != Verdict.PASS for r in results["infrastructure"]))
     return metadata
+
+
+def query_time_metadata(results: list | None) -> dict:
+    """The query-time check on the parity asset: the median staging/production time ratio (a plotted series
+    release over release), queries timed and off the median, and a table of the queries, outliers first."""
+    if not results:
+        return {}
+    summary = results[0]
+    details = summary.details
+    rows = [(d["fingerprint"], d["verdict"], d["calls"], _ms(d["production_mean_ms"]), _ms(d["staging_ms"]),
+             d.get("time_factor", "-"), d["production_rows_per_call"], d["staging_rows_per_call"] or "-",
+             _share(d["production_hit_ratio"]), _share(d["staging_hit_ratio"]),
+             (d["reason"] or d["sql"])[:80].replace("|", "/")) for d in details]
+    out = {
+        "query_time_queries_timed": dg.MetadataValue.int(sum(d["status"] in ("timed", "timed_out") for d in details)),
+        "query_time_off_median": dg.MetadataValue.int(sum(r.statistic == qt.TIME for r in results[1:])),
+        "query_time": dg.MetadataValue.md(_markdown_table(rows, (
+            "query", "verdict", "calls", "production ms", "staging ms", "x median", "rows/call prod",
+            "rows/call staging", "hit prod", "hit staging", "sql or reason"))) if rows else
+        dg.MetadataValue.text(summary.explanation),
+    }
+    if summary.staging is not None:
+        out["query_time_median_ratio"] = dg.MetadataValue.float(float(summary.staging))
+    return out
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _share(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def freshness_policy(cfg: Config) -> dg.FreshnessPolicy | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prodlike.pipelines.checks import registry, tally
+from prodlike.pipelines.report import query_time as query_time_chart
 from prodlike.pipelines.report.charts import (
     distribution_svg,
     esc,
@@ -17,6 +18,7 @@ from prodlike.pipelines.report.charts import (
     number,
 )
 from prodlike.pipelines.report.data import ReportError, freshness_windows, read
+from prodlike.validators import query_time as qt
 
 __all__ = ["ReportError", "render", "reports_dir", "safe_file_name", "write_report"]
 SEVERITY = {"error": 0, "warn": 1, "skipped": 2, "pass": 3}
@@ -312,6 +314,54 @@ def plans_section(checks: list[dict], status: str = "") -> str:
             f'threshold: {threshold_text(check.get("threshold"))} (share differing).</p>{"".join(blocks)}</section>')
 
 
+def _query_numbers(d: dict) -> str:
+    """A replayed query's numbers on both sides, in one line."""
+    prod = (f"production: {number(d.get('production_mean_ms'))} ms mean "
+            f"(stddev {number(d.get('production_stddev_ms'))}) over {number(d.get('calls'))} calls, "
+            f"{number(d.get('production_rows_per_call'))} rows/call, "
+            f"hit ratio {_percent(d.get('production_hit_ratio'))}")
+    if d.get("staging_ms") is None:
+        return prod
+    return (f"{prod}; staging: {number(d.get('staging_ms'))} ms median of {number(d.get('runs'))} runs, "
+            f"{number(d.get('staging_rows_per_call'))} rows/call, hit ratio {_percent(d.get('staging_hit_ratio'))}; "
+            f"ratio {number(d.get('ratio'))}, {number(d.get('time_factor'))}x off the median")
+
+
+def _percent(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.0%}"
+
+
+def query_time_section(checks: list[dict], status: str = "") -> str:
+    """Production's top queries replayed on staging: the dot plot around the median ratio, then every query
+    (outliers first, each with both plans)."""
+    found = [c for c in checks if c.get("check") == qt.CHECK and c.get("statistic") == qt.SUMMARY]
+    if not found:
+        return f'<section><h2>Query time</h2><p class="muted">{_not_reached(status)}</p></section>'
+    summary = found[0]
+    queries = [d for d in summary.get("details") or [] if isinstance(d, dict)]
+    median = summary.get("staging")
+    blocks = []
+    for d in queries:
+        v = str(d.get("verdict"))
+        cls = v if v in ("pass", "warn", "error") else "error" if v == "failed" else "skipped"
+        reason = f'<p class="explain">{esc(d.get("reason"))}</p>' if d.get("reason") else ""
+        trees = ""
+        if v in ("warn", "error"):
+            plans = {**d, "production_plan": d.get("production_plan") or ["(not planned on production)"]}
+            trees = _plan_trees(plans)
+        blocks.append(f'<details class="query {cls}"{" open" if trees else ""}><summary><span class="badge {cls}">'
+                      f'{esc(v)}</span> <code>{esc(d.get("fingerprint"))}</code> <span class="sql-short">'
+                      f'{esc(" ".join(str(d.get("sql", "")).split())[:140])}</span></summary>{_full_sql(d)}'
+                      f'<p class="explain">{esc(_query_numbers(d))}</p>{reason}{trees}</details>')
+    plot = query_time_chart.dot_plot_svg(queries, median, summary.get("threshold") or {}) if median else ""
+    return (f'<section><h2>Query time {badge(summary.get("verdict"))}</h2><p>{esc(summary.get("explanation"))}; '
+            f'threshold: {threshold_text(summary.get("threshold"))} (times off the median ratio, either way).</p>'
+            f'<p class="muted">Each of production\'s top queries (pg_stat_statements) replayed on the copy with '
+            f'values from staging\'s own data, in a read-only transaction that is rolled back; a dot is the query\'s '
+            f'staging/production time ratio over the workload\'s median ratio (1 = like the rest).</p>'
+            f'{plot}{"".join(blocks)}</section>')
+
+
 def infrastructure_section(checks: list[dict], status: str = "") -> str:
     found = [c for c in checks if c.get("check") == "infrastructure"]
     if not found:
@@ -359,6 +409,10 @@ def trend_section(trend: list[dict], run: dict) -> str:
     charts = [line_chart_svg(rows, "rows copied (all tables)", last_halted=halted),
               line_chart_svg(plans, "share of workload queries with equal plans", "{:.0%}", ceiling=1.0,
                              last_halted=halted)]
+    ratios = [(label, qt.median_ratio(checks or [])) for label, _, checks in points]
+    if any(v is not None for _, v in ratios):
+        charts.append(line_chart_svg(ratios, "median staging/production query-time ratio", "{:.2f}",
+                                     floor_zero=False, last_halted=halted))
     charts += [line_chart_svg([(label, float(tabs[t]["rows"]) if t in tabs else None) for label, tabs, _ in points],
                               f"rows of {t}", last_halted=halted)
                for t in _changing_tables(points)]
@@ -443,6 +497,7 @@ def render(run: dict, trend: list[dict], live: dict | None, cfg: Any = None, now
         tables_section(run, checks),
         distributions_section(checks, run["status"] == "released"),
         plans_section(checks, run["status"]),
+        query_time_section(checks, run["status"]),
         infrastructure_section(checks, run["status"]),
         trend_section(trend, run),
     ])
