@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from prodlike.pipelines.errors import ProdlikeError
+
 NULL = b"\\N"
 ESCAPED = (b"\\", b"\n", b"\r", b"\t")  # the bytes encode() escapes inside a value
 _UNESCAPES = {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
@@ -17,7 +19,7 @@ _NEEDS_ESCAPE = re.compile(r"[\\\n\r\t]")
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-class MalformedRows(ValueError):
+class MalformedRows(ProdlikeError, ValueError):
     """COPY rows that do not split into the expected fields (the rows themselves are withheld)."""
 
 

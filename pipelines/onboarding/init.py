@@ -226,6 +226,8 @@ def _key(name: str) -> str:
 
 def _rule(name: str) -> str:
     """A transformer name as a YAML scalar: quoted where YAML would read another type (`null`, `true`, `on`)."""
+    if name.startswith("{"):  # a rule with parameters, written as a YAML flow mapping
+        return name
     return name if yaml.safe_load(name) == name else json.dumps(name)
 
 

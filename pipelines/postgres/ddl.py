@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.postgres.catalog import Catalog
 from prodlike.pipelines.postgres.dump import Entry
 from prodlike.pipelines.postgres.rename import Renamer
@@ -32,7 +33,7 @@ def previous_name(schema: str) -> str:
     return f"_prodlike_prev_{schema}"[:63]
 
 
-class DDLError(RuntimeError):
+class DDLError(ProdlikeError, RuntimeError):
     """A DDL statement failed in staging; says which object (kind and qualified name), never row values."""
 
     def __init__(self, label: str, err: psycopg.Error):

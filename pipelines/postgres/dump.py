@@ -13,6 +13,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from prodlike.pipelines.config.secrets import redact
+from prodlike.pipelines.errors import ProdlikeError
 from prodlike.pipelines.postgres.sqltokens import Token, quote_ident, tokenize
 
 SECTIONS = ("pre-data", "post-data")
@@ -22,7 +23,7 @@ _DUMP_OPTIONS = ["--schema-only", "--no-owner", "--no-privileges", "--no-securit
                  "--no-subscriptions", "--no-tablespaces", "--no-statistics", "--no-sync"]
 
 
-class DumpError(RuntimeError):
+class DumpError(ProdlikeError, RuntimeError):
     """pg_dump could not read production's schema."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from prodlike.pipelines.errors import ProdlikeError
+
 # kinds: ws, comment, string (any quoting), dollar (dollar-quoted body), ident (quoted identifier),
 # word (keyword or unquoted identifier), number, param ($1), op (operator), punct ( ) , ; [ ] .
 _PATTERNS = [
@@ -24,7 +26,7 @@ _PATTERNS = [
 _LEXER = re.compile("|".join(f"(?P<{k}{i}>{p})" for i, (k, p) in enumerate(_PATTERNS)))
 
 
-class LexError(ValueError):
+class LexError(ProdlikeError, ValueError):
     """The text is not lexically valid SQL (an unterminated string, comment or identifier)."""
 
 

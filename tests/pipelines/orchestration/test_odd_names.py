@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from prodlike.pipelines.definitions import build_definitions
-from prodlike.pipelines.orchestration.assets import asset_name, name_of_asset, table_key, table_of
+from prodlike.pipelines.orchestration.assets import table_key, table_of
+from prodlike.pipelines.orchestration.names import asset_name, name_of_asset
 from tests.conftest import STATE, TEST_KEY
 
 ODD_SQL = """
