@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
 
 PACKAGES = {"prodlike.pipelines": ROOT / "pipelines", "prodlike.anonymizers": ROOT / "anonymizers",
@@ -17,7 +15,6 @@ PACKAGES = {"prodlike.pipelines": ROOT / "pipelines", "prodlike.anonymizers": RO
 DAGSTER_ALLOWED = ("prodlike.pipelines.orchestration", "prodlike.pipelines.definitions")
 # engine/copy_engine.py and engine/workers.py import each other (a batch goes to the workers, whose worker imports
 # transform_batch back); the batch codec that ends it is branch `reliability`'s work
-KNOWN_CYCLE = {"prodlike.pipelines.engine.copy_engine", "prodlike.pipelines.engine.workers"}
 
 
 def modules() -> dict[str, Path]:
@@ -106,12 +103,7 @@ def test_only_the_dagster_definitions_import_dagster():
     assert offenders == []
 
 
-def test_no_import_cycle_besides_the_known_one():
-    found = [sorted(c) for c in cycles(graph()) if c != KNOWN_CYCLE]
-    assert found == []
-
-
-@pytest.mark.xfail(reason="engine/copy_engine.py <-> engine/workers.py: the batch codec (branch reliability) "
-                          "ends this cycle", strict=False)
-def test_the_copy_engine_and_its_workers_form_no_cycle():
-    assert KNOWN_CYCLE not in cycles(graph())
+def test_no_import_cycle():
+    """Not even the copy engine and its workers (workers imported transform_batch from copy_engine; it lives in
+    engine/batch.py now)."""
+    assert [sorted(c) for c in cycles(graph())] == []

@@ -10,7 +10,6 @@ from psycopg.types.json import Jsonb
 from prodlike.pipelines.checks import registry
 from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine import control
-from prodlike.pipelines.engine.refresh import EXTENSION_SCHEMA
 from prodlike.pipelines.postgres import connections, ddl
 from prodlike.validators import query_time as qt
 from prodlike.validators.results import CheckResult, Threshold
@@ -96,7 +95,7 @@ def check(cfg: Config, source_dsn: str, target_dsn: str, run_id: str) -> list[Ch
             return qt.judge([], levels(cfg), "", skipped_reason=f"no application query with at least {q.min_calls} "
                                                                 f"calls in production's pg_stat_statements ({note})")
         schemas = {s: ddl.shadow_name(s) for s in cfg.schemas}
-        search_path = [*schemas.values(), EXTENSION_SCHEMA, "public"]
+        search_path = [*schemas.values(), ddl.EXTENSION_SCHEMA, "public"]
         settings = qt.Replay(q.runs, q.warmup, int(q.statement_timeout.total_seconds() * 1000),
                              budget_seconds(stage, cfg, run_id))
         timings = qt.replay_all(stage, chosen, staging_columns(stage, cfg), schemas, search_path, settings)

@@ -28,7 +28,7 @@ from prodlike.validators.distributions import ColumnSpec, read_edges
 from prodlike.validators.expectations import preload
 
 log = logging.getLogger("prodlike")
-EXTENSION_SCHEMA = "prodlike_ext"
+EXTENSION_SCHEMA = ddl.EXTENSION_SCHEMA
 
 
 @dataclass
@@ -264,7 +264,7 @@ class Refresh:
         """Production's pg_stat_statements for the query-time check, read inside the refresh (catalog and
         pg_stat_statements reads only, in a savepoint), kept in the control schema."""
         if self.cfg.query_time.enabled:
-            from prodlike.pipelines.checks import query_time  # it imports this module back (EXTENSION_SCHEMA)
+            from prodlike.pipelines.checks import query_time  # only when enabled: it imports the validators
 
             query_time.record_production(prod, stage, self.run_id, self.cfg.query_time.statements)
 

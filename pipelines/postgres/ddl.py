@@ -33,6 +33,8 @@ def previous_name(schema: str) -> str:
     return f"_prodlike_prev_{schema}"[:63]
 
 
+EXTENSION_SCHEMA = "prodlike_ext"  # staging's home of extensions: never refreshed, so no release drop reaches them
+
 class DDLError(ProdlikeError, RuntimeError):
     """A DDL statement failed in staging; says which object (kind and qualified name), never row values."""
 
