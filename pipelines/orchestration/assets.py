@@ -12,7 +12,7 @@ from prodlike.pipelines.checks import registry, runner
 from prodlike.pipelines.checks.plans import statistics_note
 from prodlike.pipelines.config.model import Config, load
 from prodlike.pipelines.config.secrets import resolve
-from prodlike.pipelines.engine import control, progress
+from prodlike.pipelines.engine import control, progress, runlock
 from prodlike.pipelines.engine.control import RefreshPausedError
 from prodlike.pipelines.engine.refresh import Refresh
 from prodlike.pipelines.errors import Refused, safe_message
@@ -151,7 +151,7 @@ def build_assets(cfg: Config) -> list:
                                       copied=copied)
             yield from checks.after_copy_results(run, table_key)
         except RefreshPausedError as err:
-            _refused(context, str(err))
+            _refused(context, prodlike, str(err))
             return
         except Refused as err:  # the preflight or the policy refused: a verdict on the config, not a crash
             _halted(context, prodlike, f"the preflight refused the copy: {safe_message(err)}", tables)
@@ -233,6 +233,8 @@ def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what:
         oncall.conclude(prodlike.oncall(), run_id, None)
     except Exception as err:
         context.log.error(f"could not conclude the halted run (alerts may be missing): {safe_message(err)}")
+    finally:
+        runlock.let_go(prodlike.target_dsn, run_id)  # concluded: staging is free for the next run
     context.log_event(dg.AssetObservation(asset_key=RELEASE_KEY, metadata={
         "state": dg.MetadataValue.text(f"not released: run {run_id} halted; staging keeps its last release"),
         **report_metadata(prodlike, run_id)}))
@@ -244,9 +246,10 @@ def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what:
                         f"(`prodlike report {run_id} --open`); then `prodlike status`.")
 
 
-def _refused(context: dg.AssetExecutionContext, message: str) -> None:
+def _refused(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, message: str) -> None:
     """A refresh asked for while refreshes are paused: nothing ran, nothing failed; say why, once."""
     context.instance.add_run_tags(context.run.run_id, {OUTCOME_TAG: "refused: paused"})
+    runlock.let_go(prodlike.target_dsn, context.run.run_id)  # nothing was written: staging stays free
     context.log.warning(f"REFUSED, nothing copied: {message}")
 
 

@@ -37,14 +37,14 @@ def test_one_count_full_run_ids_prefixes_status_line_and_a_quiet_resume(demo_env
     path, env, reports = demo_env
     out = run_cli("refresh", "-c", str(path), env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    passed, warned, failed = map(int, re.search(r"checks: (\d+) passed, (\d+) warned, (\d+) failed",
-                                                out.stdout).groups())
+    found = re.search(r"checks: (\d+) passed, (\d+) warned, (\d+) failed(?:, (\d+) skipped)?", out.stdout)
+    passed, warned, failed, skipped = (int(n or 0) for n in found.groups())
     with demo_dbs.dst() as dst:
         run_id = dst.execute("SELECT run_id FROM prodlike.runs").fetchone()[0]
     history = run_cli("history", "-c", str(path), env=env)
     assert run_id in history.stdout  # the whole id, never cut
-    counted = f"{passed + warned + failed} checks: " + ", ".join(
-        f"{n} {v}" for v, n in (("warn", warned), ("pass", passed)) if n)
+    counted = f"{passed + warned + failed + skipped} checks: " + ", ".join(
+        f"{n} {v}" for v, n in (("warn", warned), ("skipped", skipped), ("pass", passed)) if n)
     assert counted in history.stdout  # the release row counts as the CLI did
     report = run_cli("report", run_id[:8], "-c", str(path), env=env)
     assert report.returncode == 0 and f"{run_id}.html" in report.stdout, report.stdout + report.stderr
