@@ -12,6 +12,7 @@ import phonenumbers
 # Bounded quantifiers only (tests/anonymizers/test_patterns.py checks the parse trees): an unbounded `+` before a
 # literal that never comes (an '@') costs the rest of the text at every start position, i.e. quadratic time.
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-\u00C0-\u024F]{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}")
+_LOCAL_BEFORE = re.compile(r"[A-Za-z0-9._%+\-\u00C0-\u024F]{0,64}")  # EMAIL's local part, read backwards
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
@@ -23,6 +24,8 @@ PHONE = re.compile(r"(?<![\w+\-.])(?:\+|00)?(?:\(\d{1,5}\)|\d{1,8})"
                    r"|(?<![\w+\-.])(?:\+|00)\d{7,15}(?![\w@])")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 _DIGITS = re.compile(r"\d")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+_NATIONAL_LENGTHS: set[int] = set()  # national_lengths(), once computed
 # National numbers (no country code) count as phones when one of these numbering plans allows their length.
 REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "MX", "IN", "AU")
 MIN_DIGITS, MAX_DIGITS = 7, 15  # E.164 allows 15 digits; shorter runs are extensions, amounts, codes
@@ -34,16 +37,17 @@ def is_phone(candidate: str) -> bool:
     """Whether a PHONE candidate is a phone number: 7 to 15 digits; international ones (+ or 00) possible for
     their country code (libphonenumber parses them), national ones written in groups or with an area code in
     parentheses, not shaped like a date or an IPv4 address, of a length one of REGIONS' plans allows."""
-    digits = len(_DIGITS.findall(candidate))
+    digits = (len(candidate) - len(candidate.translate(_NO_DIGITS)) if candidate.isascii()
+              else len(_DIGITS.findall(candidate)))
     if not MIN_DIGITS <= digits <= MAX_DIGITS:
         return False
     text = candidate.strip()
     if text.startswith(("+", "00")):
         return _possible("+" + text.lstrip("+")[2 if text.startswith("00") else 0:], None)
-    grouped = "(" in text or any(sep in text for sep in " -/") or text.count(".") >= 2
+    grouped = "(" in text or " " in text or "-" in text or "/" in text or text.count(".") >= 2
     if not grouped or _DATE.fullmatch(text) or IPV4.fullmatch(text):
         return False
-    return digits in national_lengths()
+    return digits in (_NATIONAL_LENGTHS or national_lengths())
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +61,8 @@ def national_lengths() -> frozenset[int]:
         found.update(desc.possible_length or ())
         found.update(desc.possible_length_local_only or ())
         found.update(n + 1 for n in desc.possible_length or ())  # written with a trunk prefix (0, 1)
-    return frozenset(n for n in found if MIN_DIGITS <= n <= MAX_DIGITS)
+    _NATIONAL_LENGTHS.update(n for n in found if MIN_DIGITS <= n <= MAX_DIGITS)
+    return frozenset(_NATIONAL_LENGTHS)
 
 
 def _possible(text: str, region: str | None) -> bool:
@@ -68,12 +73,15 @@ def _possible(text: str, region: str | None) -> bool:
 
 
 def emails(text: str) -> Iterator[re.Match]:
-    """The e-mail addresses inside a text, as EMAIL.finditer finds them, but searched only around each '@' (a
-    window of the longest local part before it and the longest domain after it): a long run without an '@'
-    costs nothing."""
+    """The e-mail addresses inside a text, as EMAIL.finditer finds them, but searched only around each '@' (from
+    the start of the run of local-part characters before it, at most 64, to the longest domain after it): a long
+    run without an '@' costs nothing. (No match starts earlier in that window: it would hold an earlier '@', whose
+    own search found it.)"""
     pos = 0
     while (at := text.find("@", pos)) >= 0:
-        m = EMAIL.search(text, max(pos, at - 64), at + 320)
+        start = max(pos, at - 64)
+        local = _LOCAL_BEFORE.match(text[start:at][::-1])
+        m = EMAIL.search(text, at - local.end(), at + 320)
         if m is not None and m.start() <= at:
             yield m
             pos = m.end()

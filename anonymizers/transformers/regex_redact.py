@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import freetext
 from .. import names as free_names
 from ..base import Batch, Transformer
 from ..fpe import permute
@@ -22,6 +23,7 @@ from .phone import Phone
 PATTERNS = [("email", emails, "@", 0), ("card", CARD.finditer, None, 13), ("ipv6", IPV6.finditer, ":", 0),
             ("ipv4", IPV4.finditer, ".", 4), ("phone", phones, None, MIN_DIGITS)]
 _NO_DIGITS = str.maketrans("", "", "0123456789")
+CHUNK = 4096  # texts joined and scanned at once
 
 
 class Params(BaseModel):
@@ -49,6 +51,7 @@ class RegexRedact(Transformer):
         self.first, self.last = FirstName(None, key), LastName(None, key)
         self.siblings: dict[str, Transformer] = {}
         self._picked: dict[tuple[str, bool], str] = {}
+        self._replacing: dict[str, str] = {}  # a dictionary name in free text -> its replacement (no row context)
 
     def bind(self, siblings: dict[str, Transformer]) -> None:
         """Read the same row's person-name columns (their production values, and their anonymized values)."""
@@ -84,9 +87,10 @@ class RegexRedact(Transformer):
         return self.many([value])[0]
 
     def many(self, values):
-        out = self._patterns(values)
-        if self.params.names or self.params.name_list:
-            out = [self._names(v, {}, self.pick) for v in out]
+        if self.params.name_list:
+            out = [self._names(v, {}, self.pick) for v in self._redact(values, False)]
+        else:
+            out = self._redact(values, self.params.names)
         return [self._fit(v) for v in out]
 
     def _names(self, text: str, row: dict[str, str], pick) -> str:
@@ -95,24 +99,66 @@ class RegexRedact(Transformer):
         return free_names.replace_names(text, row, pick)
 
     def _patterns(self, values: list[str]) -> list[str]:
-        """Pattern by pattern over the whole batch: each pattern's distinct matches are anonymized together by the
-        column transformers' vectorized many(), then put back."""
+        """The texts with their e-mails, cards, IPs and phones replaced (no names)."""
+        return self._redact(values, False)
+
+    def _redact(self, values: list[str], names: bool) -> list[str]:
+        """Pattern by pattern over each chunk of the batch, then (`names`) dictionary names: each pattern's distinct
+        matches anonymized together by the column transformers' vectorized many(), then put back. The chunk's
+        texts are joined (freetext): e-mails searched around each '@', cards, IPv4 addresses and phones inside
+        digit runs only, names in one scan. A text holding an IPv6 address (or a NUL) is searched on its own, every
+        pattern in turn, as all texts were before; the outputs are the same either way."""
         out = list(values)
-        digits = [len(v) - len(v.translate(_NO_DIGITS)) for v in out]  # of the original text
-        for kind, finder, needs, fewest in PATTERNS:
+        for at in range(0, len(out), CHUNK):
+            rows = [i for i in range(at, min(at + CHUNK, len(out))) if freetext.SEP not in out[i]]
+            big = freetext.replace_emails(freetext.SEP.join([out[i] for i in rows]), self._many)
+            texts = big.split(freetext.SEP) if rows else []
+            alone = [j for j, v in enumerate(texts) if v.count(":") >= 2 and IPV6.search(v) is not None]
+            if alone:
+                for j, v in zip(alone, self._text_by_text([texts[j] for j in alone], PATTERNS[1:],
+                                                          [values[rows[j]] for j in alone])):
+                    out[rows[j]] = free_names.replace_names(v, {}, self.pick) if names else v
+                done = set(alone)
+                rows = [i for j, i in enumerate(rows) if j not in done]
+                big = freetext.SEP.join([v for j, v in enumerate(texts) if j not in done])
+            if rows:
+                big = freetext.replace_digit_patterns(big, self._many)
+                if names:
+                    big = freetext.replace_dictionary_names(big, free_names.forms(), self._dictionary_name)
+                for i, v in zip(rows, big.split(freetext.SEP)):
+                    out[i] = v
+        rest = [i for i, v in enumerate(out) if freetext.SEP in v]  # as they came: the text-by-text path
+        for i, v in zip(rest, self._text_by_text([out[i] for i in rest], PATTERNS)):
+            out[i] = free_names.replace_names(v, {}, self.pick) if names else v
+        return out
+
+    def _dictionary_name(self, word: str) -> str:
+        """What a capitalised dictionary name in free text becomes with no row context (cached)."""
+        got = self._replacing.get(word)
+        if got is None:
+            first = word.lower() in free_names.dictionary()[0]
+            got = self._replacing[word] = free_names.like(word, self.pick(word, first))
+        return got
+
+    def _text_by_text(self, texts: list[str], patterns, originals: list[str] | None = None) -> list[str]:
+        """Patterns searched in each text on its own (a text with fewer digits than a pattern's matches hold,
+        counted in its original form, is skipped)."""
+        texts = list(texts)
+        digits = [len(v) - len(v.translate(_NO_DIGITS)) for v in (originals or texts)]
+        for kind, finder, needs, fewest in patterns:
             spans = {}
-            for i, v in enumerate(out):
-                if (needs is None or needs in v) and digits[i] >= fewest:
+            for j, v in enumerate(texts):
+                if (needs is None or needs in v) and digits[j] >= fewest:
                     found = [(m.start(), m.end()) for m in finder(v)]
                     if found:
-                        spans[i] = found
+                        spans[j] = found
             if not spans:
                 continue
-            found = dict.fromkeys(out[i][a:b] for i, cut in spans.items() for a, b in cut)
+            found = dict.fromkeys(texts[j][a:b] for j, cut in spans.items() for a, b in cut)
             mapping = dict(zip(found, self._many(kind, list(found))))
-            for i, cut in spans.items():
-                out[i] = _splice(out[i], cut, mapping)
-        return out
+            for j, cut in spans.items():
+                texts[j] = freetext.splice(texts[j], cut, mapping)
+        return texts
 
     def transform(self, values, batch: Batch | None = None):
         """With the row's name columns: patterns over each distinct text once, then names row by row (the row's
@@ -197,11 +243,3 @@ def _clashes(new: str, word: str, avoid: frozenset[str] | set[str]) -> bool:
     return word.lower() in found or bool(found & avoid)
 
 
-def _splice(text: str, cuts: list[tuple[int, int]], mapping: dict[str, str]) -> str:
-    """The text with each cut [a, b) replaced by mapping[text[a:b]]."""
-    parts, at = [], 0
-    for a, b in cuts:
-        parts += [text[at:a], mapping[text[a:b]]]
-        at = b
-    parts.append(text[at:])
-    return "".join(parts)

@@ -8,7 +8,7 @@ import re._parser as sre_parse  # the parse tree of a pattern: its quantifiers a
 
 import pytest
 
-from prodlike.anonymizers import names, patterns
+from prodlike.anonymizers import freetext, names, patterns
 from prodlike.anonymizers import scan as scanner
 from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import ColumnShape
@@ -17,7 +17,10 @@ from prodlike.anonymizers.registry import get
 KEY = b"patterns-key-0123456789-0123456789-0123"
 ON_USER_DATA = {"email": patterns.EMAIL, "card": patterns.CARD, "ipv4": patterns.IPV4, "ipv6": patterns.IPV6,
                 "phone": patterns.PHONE, "date": patterns._DATE, "name words": names.WORD,
-                "scanner ip": scanner._IP, "scanner card": scanner._CARD}
+                "scanner ip": scanner._IP, "scanner card": scanner._CARD, "digit runs": freetext.RUN,
+                "long digit runs": freetext.LONG_RUN, "ascii digit runs": freetext.LONG_RUN_ASCII,
+                "name tokens": freetext.NAME_TOKEN, "ascii name tokens": freetext.NAME_TOKEN_ASCII,
+                "local part before @": patterns._LOCAL_BEFORE}
 REPEATS = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, getattr(sre_parse, "POSSESSIVE_REPEAT", None)}
 
 

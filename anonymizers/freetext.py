@@ -1,0 +1,124 @@
+"""Free text scanned batch-wide: the texts joined by NUL (which PostgreSQL text never holds), each digit pattern run
+only inside the stretches that can hold one of its matches, and dictionary names found by one scan of the batch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .patterns import CARD, IPV4, MIN_DIGITS, PHONE, emails, is_phone
+
+SEP = "\x00"  # joins a batch's texts; a text holding one takes the text-by-text path
+EDGE = "\x01"  # stands for a text's start or end beside a run (no pattern matches or reads it otherwise)
+# A run of the characters a phone, card or IPv4 address is written with, from a character one can start with ('+',
+# '(' or a digit): every match of those patterns lies inside one such run, so searching the runs alone finds them
+# all. Bounded (linear); a run cut by the bound is joined back by runs(). LONG_RUN: those that can hold a match
+# (FEWEST characters at least; shorter ones are skipped in C).
+RUN = re.compile(r"([+(\d][\d()+\-./ ]{0,253})")
+LONG_RUN = re.compile(r"([+(\d][\d()+\-./ ]{3,253})")
+LONG_RUN_ASCII = re.compile(r"([+(0-9][0-9()+\-./ ]{3,253})")  # the same on ASCII text, twice as fast
+RUN_LONGEST = 254
+_RUN_TAIL = " -./)"  # run characters that cannot start one
+# Digit patterns in the order they are replaced, with the fewest digits and a character every match holds.
+DIGIT_STAGES = (("card", CARD, 13, None), ("ipv4", IPV4, 4, "."), ("phone", PHONE, MIN_DIGITS, None))
+FEWEST = min(fewest for _, _, fewest, _ in DIGIT_STAGES)
+_DIGIT = re.compile(r"\d")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+# A whole run of 3 to 64 letters not starting with a-z: the form every capitalised dictionary name has in a text
+# (names.forms()). The first letter is matched by a plain range so the scan skips other characters in C.
+NAME_TOKEN = re.compile(r"([A-Z\u00AA-\U0010FFFF](?<=[^\W\d_])(?<![^\W\d_].)[^\W\d_]{2,63}(?![^\W\d_]))")
+NAME_TOKEN_ASCII = re.compile(r"([A-Z](?<![A-Za-z].)[A-Za-z]{2,63}(?![A-Za-z]))")  # the same on ASCII text
+
+
+def digits(text: str) -> int:
+    """How many characters of the text `\\d` matches."""
+    return len(text) - len(text.translate(_NO_DIGITS)) if text.isascii() else len(_DIGIT.findall(text))
+
+
+def runs(big: str) -> list[str]:
+    """The text split into gaps and runs (the odd parts: every maximal run of FEWEST characters or more)."""
+    parts = (LONG_RUN_ASCII if big.isascii() else LONG_RUN).split(big)
+    if not any(len(p) == RUN_LONGEST for p in parts[1::2]):
+        return parts
+    parts = _all_runs(big)
+    for k in range(len(parts) - 2, 0, -2):  # a short run joins its gaps
+        if len(parts[k]) < FEWEST:
+            parts[k - 1:k + 2] = [parts[k - 1] + parts[k] + parts[k + 1]]
+    return parts
+
+
+def _all_runs(big: str) -> list[str]:
+    """RUN.split(big), runs cut by RUN's bound joined back: the odd parts are the maximal runs."""
+    parts = RUN.split(big)
+    out, cut = [parts[0]], False
+    for k in range(1, len(parts), 2):
+        run, gap = parts[k], parts[k + 1]
+        if cut and not out[-1].strip(_RUN_TAIL):  # the previous run went on through this gap
+            out[-2] += out[-1] + run
+            out[-1] = gap
+        else:
+            out += [run, gap]
+        cut = len(run) == RUN_LONGEST
+    return out
+
+
+def replace_emails(big: str, anonymize: Callable[[str, list[str]], list[str]]) -> str:
+    """Joined texts with their e-mails (patterns.emails: searched around each '@') replaced by anonymize("email",
+    distinct matches). No match crosses a SEP, so the matches are those of each text on its own."""
+    cuts = [m.span() for m in emails(big)]
+    if not cuts:
+        return big
+    distinct = list(dict.fromkeys(big[a:b] for a, b in cuts))
+    return splice(big, cuts, dict(zip(distinct, anonymize("email", distinct))))
+
+
+def replace_digit_patterns(big: str, anonymize: Callable[[str, list[str]], list[str]]) -> str:
+    """Joined texts with no IPv6 address: cards, IPv4 addresses and phones replaced stage by stage as a
+    text-by-text scan would replace them (anonymize(kind, distinct matches) gives their new forms). Each run long
+    enough to hold a match becomes a segment with one character of context on each side (what the patterns'
+    lookarounds read); each stage runs once over the segments joined, and the segments go back in place."""
+    parts = runs(big)
+    if len(parts) == 1:
+        return big
+    segs = [_edge(parts[k - 1][-1:]) + parts[k] + _edge(parts[k + 1][:1]) for k in range(1, len(parts), 2)]
+    for kind, pattern, fewest, needs in DIGIT_STAGES:
+        at = [j for j, seg in enumerate(segs) if len(seg) >= fewest + 2 and (needs is None or needs in seg)]
+        if not at:
+            continue
+        joined = SEP.join([segs[j] for j in at])
+        found = pattern.finditer(joined)
+        cuts = [m.span() for m in found if is_phone(m.group(0))] if kind == "phone" else [m.span() for m in found]
+        if cuts:
+            distinct = list(dict.fromkeys(joined[a:b] for a, b in cuts))
+            for j, seg in zip(at, splice(joined, cuts, dict(zip(distinct, anonymize(kind, distinct)))).split(SEP)):
+                segs[j] = seg
+    parts[1::2] = [seg[1:-1] for seg in segs]
+    return "".join(parts)
+
+
+def _edge(context: str) -> str:
+    """A run's context character; EDGE for the start or end of a text (which every lookaround reads alike)."""
+    return context if context and context != SEP else EDGE
+
+
+def replace_dictionary_names(big: str, forms: frozenset[str], replacement: Callable[[str], str]) -> str:
+    """Joined texts with every whole word that is one of `forms` replaced by replacement(word), in one scan. (A
+    name glued inside a run of more than 64 letters is not a whole word: it stays.)"""
+    parts = (NAME_TOKEN_ASCII if big.isascii() else NAME_TOKEN).split(big)
+    found = set(parts[1::2]) & forms
+    if not found:
+        return big
+    mapping = {w: replacement(w) for w in found}
+    get = mapping.get
+    parts[1::2] = [get(w, w) for w in parts[1::2]]
+    return "".join(parts)
+
+
+def splice(text: str, cuts: list[tuple[int, int]], mapping: dict[str, str]) -> str:
+    """The text with each cut [a, b) replaced by mapping[text[a:b]]."""
+    pieces, at = [], 0
+    for a, b in cuts:
+        pieces += [text[at:a], mapping[text[a:b]]]
+        at = b
+    pieces.append(text[at:])
+    return "".join(pieces)

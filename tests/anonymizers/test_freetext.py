@@ -1,0 +1,91 @@
+"""The joined free-text scan (anonymizers/freetext.py) replaces exactly what a text-by-text scan replaces: the
+same e-mails, cards, IPs, phones and dictionary names, in texts of every shape the shortcuts could get wrong."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from prodlike.anonymizers import freetext
+from prodlike.anonymizers import names as free_names
+from prodlike.anonymizers.base import ColumnInfo
+from prodlike.anonymizers.registry import get
+from prodlike.anonymizers.transformers.regex_redact import PATTERNS
+
+KEY = b"freetext-key-0123456789-0123456789-012345"
+
+CASES = [
+    "030-1234567",                                        # a whole value that is one phone (runs at both edges)
+    "call 030-1234567",                                   # a phone at the end of the text
+    "(030) 1234-567 is the office",                       # at the start, area code in parentheses
+    "+49 30 1234567, or 0049 30 7654321.",                # international, + and 00
+    "card 4111 1111 1111 1111 then 10.1.2.3 then 2026-01-02",  # card, IPv4, a date (no phone)
+    "mail anna.smith@corp.example or 030-1234567",        # an e-mail beside a phone
+    "x@y.example@z.example 030 1234567@w.example",        # '@' next to '@', digits in a local part
+    "fe80::1 and 2001:db8:0:0:1:0:0:1 with 030-1234567",  # IPv6: the text-by-text path
+    "1 " * 300 + "030-1234567",                           # a digit run longer than the run bound (254)
+    "-" * 300 + "030-1234567" + "." * 300,                # separators around a phone
+    "Dear Anna, Maria and SMITH; anna stays lower case.", # dictionary names in three cases
+    "AnnaSmith Kim9Weber (Anna) 'Maria'",                 # names glued to letters, digits, brackets
+    "Zoë Ñúñez and José wrote to Ørsted",                 # non-ASCII names and text
+    "٠٣٠-١٢٣٤٥٦٧ and 030-1234567",                        # Arabic-Indic digits (non-ASCII path)
+    "",                                                   # empty
+    "(((( ++++ ))))",                                     # start characters without digits
+]
+
+
+def _reference(t, texts: list[str]) -> list[str]:
+    """The text-by-text scan, one pattern at a time (digits counted before each), then dictionary names."""
+    out = list(texts)
+    for pattern in PATTERNS:
+        out = t._text_by_text(out, [pattern])
+    return [t._fit(free_names.replace_names(v, {}, t.pick)) for v in out]
+
+
+def _fuzz(n: int) -> list[str]:
+    rnd = random.Random(16)
+    pieces = (list("0123456789") * 5 + list(" -./()+:@,") * 2 + ["Anna", "Smith", "Kim", "Weber", "x@y.example",
+              "+49 30 1234567", "10.1.2.3", "4111 1111 1111 1111", "(030) 1234-567", "00", "\n", "é", "A" * 70])
+    return ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("params", [{}, {"names": False}])
+def test_the_joined_scan_replaces_what_the_text_by_text_scan_replaces(params):
+    t = get("regex_redact")(params, KEY, ColumnInfo())
+    texts = CASES + _fuzz(3000)
+    expected = _reference(t, texts) if params.get("names", True) else [
+        t._fit(v) for v in _reference_patterns(t, texts)]
+    got = t.many(texts)
+    wrong = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
+    assert not wrong, f"{len(wrong)} texts differ, first at index {wrong[0]}"
+    assert [t.one(v) for v in CASES] == got[:len(CASES)]
+
+
+def _reference_patterns(t, texts: list[str]) -> list[str]:
+    out = list(texts)
+    for pattern in PATTERNS:
+        out = t._text_by_text(out, [pattern])
+    return out
+
+
+def test_a_phone_and_a_name_in_the_benchmark_note_are_replaced():
+    t = get("regex_redact")({}, KEY, ColumnInfo())
+    note = "Dear Anna Smith, call 030-1234567 or mail anna.smith1@mail.example. Kind regards, Kim Weber"
+    out = t.one(note)
+    for kept in ("Anna", "Smith", "1234567", "anna.smith1@mail.example", "Weber"):
+        assert kept not in out
+
+
+def test_runs_are_joined_back_where_the_bound_cut_them():
+    text = "+49 " + "1 " * 200 + "(030) 1234567"
+    parts = freetext.runs(text)
+    assert parts[1::2] == [text]  # one run, however long
+
+
+def test_a_name_glued_inside_more_than_64_letters_is_not_a_word():
+    """The text-by-text scan cut such a run into words of 64 letters and replaced a name that filled one; the
+    joined scan only looks at whole runs (on purpose: no name is written that way)."""
+    t = get("regex_redact")({}, KEY, ColumnInfo())
+    glued = "x" * 64 + "Anna"
+    assert t.one(glued) == glued
