@@ -41,15 +41,19 @@ def unchanged_check(table: str, column: str, transformer: str, chance: float, un
 
 
 def free_text_check(table: str, column: str, transformer: str, leaked: int, present: int,
-                    allowed: float = 0.0) -> CheckResult:
+                    limit: Threshold | None = None) -> CheckResult:
     """Rows (non-NULL) of a free-text column whose staging text still holds a production name of the same row's
-    name columns, or an e-mail or phone number of its production text; above `allowed` (default: any) an error."""
+    name columns, or an e-mail or phone number of its production text, as a share judged by `limit`
+    (thresholds.free_text_leaks; default: error at any row)."""
+    limit = limit or Threshold(error=0.0)
     share = leaked / present if present else 0.0
-    verdict = Verdict.ERROR if leaked and share > allowed else Verdict.PASS
+    verdict = limit.judge(share) if leaked else Verdict.PASS
+    levels = "; ".join(f"{name} above {level:.4%}" for name, level in (("warn", limit.warn), ("error", limit.error))
+                       if level is not None) or "not judged"
     explanation = (f"{table}.{column} ({transformer}): {leaked:,} of {present:,} texts still hold a production "
-                   f"name, e-mail or phone of their row ({share:.4%}; error above {allowed:.4%})")
-    return CheckResult(CHECK, table, column, "free_text_leaked_share", 0.0, share, share, Threshold(error=allowed),
-                       verdict, explanation)
+                   f"name, e-mail or phone of their row ({share:.4%}; {levels}; thresholds.free_text_leaks)")
+    return CheckResult(CHECK, table, column, "free_text_leaked_share", 0.0, share, share, limit, verdict,
+                       explanation)
 
 
 # Leak check (b): production values found anywhere in the staging column, by anti-join of keyed hashes.

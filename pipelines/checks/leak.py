@@ -8,7 +8,7 @@ import functools
 from prodlike.anonymizers.registry import REGISTRY
 from prodlike.anonymizers.registry import get as transformer
 from prodlike.pipelines.checks import registry
-from prodlike.pipelines.checks.runner import passed, shadow_relation, table_profile
+from prodlike.pipelines.checks.runner import passed, shadow_relation, table_profile, threshold
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import qident
 from prodlike.validators.distributions import _as_copy_text
@@ -16,13 +16,15 @@ from prodlike.validators.leaks import Scan, anti_join, distinct_check, free_text
 from prodlike.validators.results import CheckResult
 
 NAME = "leak"
+FREE_TEXT = "free_text_leaks"  # the thresholds key judging free-text columns (the rest has fixed limits)
 
 
-def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
+def leak(tr, target_dsn: str | None = None, cfg=None) -> list[CheckResult]:
     """(a) Per anonymized column: rows whose output equals their own input (counted in the transform path)
     against the transformer's documented chance rate; transformers that may keep a value (keep, mask) are not
     judged so. Free text (partial transformers: regex_redact, json; and kept text in a table with person-name
-    columns) is judged by the rows still holding a production name, e-mail or phone of their row (any is an error).
+    columns) is judged by the share of rows still holding a production name, e-mail or phone of their row
+    (thresholds.free_text_leaks of `cfg`, per table and column; default and without `cfg`: any row is an error).
     (b) Per identifier column (email, hash, phone, ip, tokenize): staged values equal to any production value of
     the column, by anti-join of keyed hashes taken from the copy stream, and the distinct count they keep."""
     prof = table_profile(tr)
@@ -35,8 +37,9 @@ def leak(tr, target_dsn: str | None = None) -> list[CheckResult]:
         cls = transformer(spec.transformer)
         if (spec.anonymized and cls.partial) or (not spec.anonymized and name in unchanged):  # free text
             col = prof.profiles[name]
+            limit = threshold(cfg, FREE_TEXT, tr.table, name) if cfg is not None else None
             found.append(free_text_check(tr.table, name, spec.transformer, unchanged.get(name, 0),
-                                         col.rows - col.nulls))
+                                         col.rows - col.nulls, limit))
             continue
         chance = cls.chance_rate if spec.anonymized else 1.0
         if chance < 1.0:
@@ -79,11 +82,11 @@ def _overlaps(tr, target_dsn: str, prof) -> list[CheckResult]:
 
 
 def run(ctx: registry.TableContext) -> list[CheckResult]:
-    return leak(ctx.table, ctx.target_dsn)
+    return leak(ctx.table, ctx.target_dsn, ctx.cfg)
 
 
 CHECK = registry.register(registry.Check(
-    NAME, registry.TABLE, blocking=True, thresholds=(), runner=run, order=15,
+    NAME, registry.TABLE, blocking=True, thresholds=(FREE_TEXT,), runner=run, order=15,
     description="Anonymized values equal to their own production input more often than the transformer's chance "
                 "rate (counted in the copy stream); production identifiers anywhere in the staging column (keyed "
                 "hashes of every row, both sides)."))

@@ -151,6 +151,7 @@ class ColumnThresholds(Strict):
     format: Levels | None = Field(None, description="Override of `thresholds.format`.")
     lengths: Levels | None = Field(None, description="Override of `thresholds.lengths`.")
     drift: Levels | None = Field(None, description="Override of `thresholds.drift`.")
+    free_text_leaks: Levels | None = Field(None, description="Override of `thresholds.free_text_leaks`.")
 
 
 class TableThresholds(ColumnThresholds):
@@ -206,6 +207,12 @@ class Thresholds(Strict):
         Levels(warn=0.1, error=None),
         description="Release over release: PSI between production's distribution now and at the live release "
                     "(production's own drift; warns by default).",
+    )
+    free_text_leaks: Levels = Field(
+        Levels(warn=None, error=0.0),
+        description="Leak check, free-text columns (regex_redact, json, kept text beside person-name columns): "
+                    "share of non-NULL rows whose staging text still holds a production name, e-mail or phone "
+                    "of the same row (default: error at any row; e.g. `{warn: 0.0, error: 0.01}` tolerates 1%).",
     )
     query_time: Levels = Field(
         Levels(warn=3.0, error=None),

@@ -82,3 +82,36 @@ def test_free_text_names_are_deterministic_and_match_the_name_columns():
     assert out == t.transform(batch.columns["notes"], batch)
     assert t.leaked(batch.columns["notes"], out, batch) == 0
     assert t.leaked(batch.columns["notes"], batch.columns["notes"], batch) == 2
+
+
+# Only every 40th note names its row's person (10 of 400 rows: a 2.5% share).
+SOME = """
+UPDATE people SET notes = CASE WHEN id % 40 = 0 THEN 'Dear ' || first_name || ' ' || last_name || ', thanks'
+                               ELSE 'Order ' || id || ' shipped' END;
+"""
+
+
+@pytest.mark.parametrize("levels, verdict", [
+    (None, Verdict.ERROR),                               # default: any row is an error
+    ({"error": 0.01}, Verdict.ERROR),                    # 2.5% above a 1% error level
+    ({"warn": 0.0, "error": 0.05}, Verdict.WARN),        # between warn and error
+    ({"error": 0.05}, Verdict.PASS),                     # below the error level, no warn level
+    ({"table": {"error": 0.05}}, Verdict.PASS),          # a per-column override (thresholds.tables)
+])
+def test_the_free_text_threshold_is_configurable(dbs, monkeypatch, levels, verdict):
+    with dbs.src() as src:
+        src.execute(SQL)
+        src.execute(SOME)
+    if levels is None:
+        extra = {}
+    elif "table" in levels:
+        extra = {"thresholds": {"tables": {"public.people": {"columns": {"notes": {"free_text_leaks":
+                                                                                   levels["table"]}}}}}}
+    else:
+        extra = {"thresholds": {"free_text_leaks": levels}}
+    cfg = make_config(dbs, monkeypatch, {"public.people": {"columns": {**COLUMNS, "notes": "keep"}}}, **extra)
+    outcome = refresh(cfg, release=False).outcome
+    result = {r.column: r for r in leak(outcome.tables["public.people"], None, cfg)}["notes"]
+    assert result.staging == pytest.approx(10 / 400)
+    assert result.verdict == verdict, result.explanation
+    assert "10 of 400 texts" in result.explanation and "thresholds.free_text_leaks" in result.explanation
