@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..base import STRING, USER, ParameterError, Transformer
+from ..base import STRING, USER, ColumnInfo, ParameterError, Transformer
 from ..registry import get, register
 
 
@@ -32,11 +32,12 @@ class Params(BaseModel):
 class Json(Transformer):
     name = "json"
     description = ("Parse json/jsonb, apply a transformer at each configured path (`*` matches every array "
-                   "element or key), redact e-mails/phones/cards/IPs in every other string, re-serialize.")
+                   "element or key), redact e-mails/phones/cards/IPs in every other string, re-serialize; under "
+                   "varchar(n) compact, rewritten strings cut to fit.")
     Params = Params
     accepts = frozenset(USER + STRING)
     partial = True
-    min_width = 64  # may write longer values than a narrower column holds
+    min_width = 4  # under varchar(n): compact, rewritten strings cut; 'null' when nothing else fits
 
     def setup(self):
         self.rules = {}
@@ -46,7 +47,8 @@ class Json(Transformer):
             if name == "json":
                 raise ParameterError("transformer 'json': a path cannot use the json transformer itself")
             self.rules[tuple(path.split("."))] = get(name)(params, self._key)
-        self.redact = get("regex_redact")(None, self._key) if self.params.redact_rest else None
+        self.redact = (get("regex_redact")(None, self._key, ColumnInfo(max_length=self.column.max_length))
+                       if self.params.redact_rest else None)
 
     def __init__(self, params, key, column=None):
         self._key = key
@@ -79,7 +81,40 @@ class Json(Transformer):
             doc = _json.loads(value)
         except ValueError:
             return self.redact.one(value) if self.redact else value
-        return _json.dumps(self._walk(doc, ()), ensure_ascii=False, separators=(", ", ": "))
+        walked = self._walk(doc, ())
+        out = _json.dumps(walked, ensure_ascii=False, separators=(", ", ": "))
+        limit = self.column.max_length
+        return out if limit is None or len(out) <= limit else _fit(doc, walked, limit)
+
+
+def _fit(doc: Any, walked: Any, limit: int) -> str:
+    """A rewritten document longer than the column (varchar(n)): written compact; then the strings this
+    transformer rewrote are cut, the longest first, until it fits; `null` when even that cannot fit (a path
+    rule that wrote a longer number). Production text is never what fills the room."""
+    box = [walked]  # a document that is one string is cut like the strings inside one
+    out = _json.dumps(walked, ensure_ascii=False, separators=(",", ":"))
+    leaves = _rewritten([doc], box, [])
+    while len(out) > limit and leaves:
+        leaves.sort(key=lambda ref: len(ref[0][ref[1]]))
+        holder, key = leaves[-1]
+        text = holder[key]
+        holder[key] = text[: max(0, len(text) - (len(out) - limit))]
+        if not holder[key]:
+            leaves.pop()
+        out = _json.dumps(box[0], ensure_ascii=False, separators=(",", ":"))
+    return out if len(out) <= limit else "null"
+
+
+def _rewritten(doc: Any, walked: Any, found: list) -> list:
+    """(container, key) of every string of `walked` that differs from `doc` at the same place."""
+    pairs = (walked.items() if isinstance(walked, dict) else enumerate(walked) if isinstance(walked, list) else ())
+    for key, new in pairs:
+        old = doc.get(key) if isinstance(doc, dict) else doc[key] if isinstance(doc, list) else None
+        if isinstance(new, str) and new != old and new:
+            found.append((walked, key))
+        elif isinstance(new, (dict, list)):
+            _rewritten(old, new, found)
+    return found
 
 
 def _coerce(text: str, like: Any) -> Any:

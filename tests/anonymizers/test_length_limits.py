@@ -3,6 +3,8 @@ says so at that width, keeps its unconstrained outputs where they fit, and the p
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 
 import pyarrow as pa
@@ -78,6 +80,7 @@ def _shape(type_sql: str) -> policy.TableShape:
     ("first_name", "character varying(2)", 3),   # only 'Bo' would fit: too few names
     ("email", "character varying(27)", 28),      # <16-hex tag>@example.com is 28
     ("address", "character varying(21)", 22),
+    ("json", "character varying(3)", 4),          # 'null', what a document that cannot fit becomes
 ])
 def test_policy_refuses_only_below_the_minimum_naming_it(name, type_sql, minimum):
     with pytest.raises(policy.PolicyError, match=re.escape(
@@ -96,3 +99,66 @@ def test_char_columns_are_padded_as_postgresql_pads_them():
     out = plan.apply({"who": pa.array(["Anna        ", "Bob         ", None])})["who"].to_pylist()
     assert [len(v) for v in out[:2]] == [12, 12] and out[2] is None
     assert out[0].rstrip() == _make("first_name", 12).one("Anna        ")
+
+
+IPS = ["10.0.0.1", "192.168.1.254", "1.2.3.4/24", "255.255.255.255", "2001:db8::1", "::1", "fe80::1%eth0",
+       "::ffff:1.2.3.4", "2001:0db8:85a3:0000:0000:8a2e:0370:7334/64", "not an address", "010.1.1.1"]
+
+
+@pytest.mark.parametrize("limit", [7, 12, 15, 20, 39, 45])
+def test_ip_under_a_length_limit_keeps_the_written_shape(limit):
+    """Under varchar(n) every output is as long as its input (so it fits wherever the input did), and
+    addresses stay addresses of the same version."""
+    t = _make("ip", limit)
+    fitting = [v for v in IPS if len(v) <= limit]
+    out = t.transform(fitting)
+    assert [len(o) for o in out] == [len(v) for v in fitting]
+    assert t.transform_arrow(pa.array(fitting)).to_pylist() == out
+    for value, new in zip(fitting, out):
+        if value[0] not in "n0":  # an address (not the text, not the octet with a leading zero)
+            addr = new.split("/")[0].split("%")[0]
+            assert ipaddress.ip_address(addr).version == ipaddress.ip_address(value.split("/")[0].split("%")[0]).version
+            assert new != value
+
+
+def test_ip_at_varchar_15_stays_injective_at_one_million():
+    t = _make("ip", 15)
+    values = [f"{i >> 24 & 255}.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(0, 1 << 32, 4294)][:1_000_000]
+    assert len(set(values)) == len(values) == 1_000_000
+    assert len(set(t.transform(values))) == 1_000_000
+
+
+def test_ip_under_a_length_limit_keeps_whole_prefix_octets_and_groups():
+    """keep_prefix_v4/v6 keep the whole octets (groups) they cover, the written shape the rest; '::' counts the
+    zero groups it stands for."""
+    t = registry.get("ip")({"keep_prefix_v4": 20, "keep_prefix_v6": 64}, KEY, ColumnInfo(max_length=45))
+    assert t.one("192.168.1.254").startswith("192.168.")  # 20 bits: two whole octets kept
+    assert t.one("2001:db8:1:2::3").startswith("2001:db8:1:2::")
+    assert t.one("::2:3:4:5:6").startswith("::2:")  # '2' is the fourth group (bits 48-64)
+    assert t.one("10.0.0.1") != "10.0.0.1"
+
+
+DOCS = ['{"contact": {"email": "anna.smith@corp.example"}, "n": 1}', '{"items":[{"phone":"+1 555 0100"}]}',
+        '"mail me at x@y.example"', '{"note":"call +49 30 1234567 or write to anna.smith@corp.example"}', "[]",
+        "null", "not json: x@y.example"]
+
+
+@pytest.mark.parametrize("limit", [4, 10, 25, 30, 40, 60, 80])
+def test_json_fits_varchar(limit):
+    """A document longer than the column after its rewrite is written compact, then its rewritten strings are cut
+    (longest first): it stays a JSON document that fits, and holds no production e-mail or phone."""
+    t = registry.get("json")({"paths": {"contact.email": "email"}}, KEY, ColumnInfo(max_length=limit))
+    fitting = [d for d in DOCS if len(d) <= limit]
+    out = t.transform(fitting)
+    for doc, new in zip(fitting, out):
+        assert len(new) <= limit
+        if doc.startswith(("{", "[", '"', "n")) and not doc.startswith("not"):
+            json.loads(new)
+        for pii in ("anna.smith@corp.example", "x@y.example", "1234567", "555 0100"):
+            assert pii not in new or pii not in doc
+
+
+def test_json_outputs_that_fit_are_the_unconstrained_ones():
+    free = registry.get("json")({}, KEY, ColumnInfo()).transform(DOCS)
+    fitted = registry.get("json")({}, KEY, ColumnInfo(max_length=60)).transform(DOCS)
+    assert [b for a, b in zip(free, fitted) if len(a) <= 60] == [a for a in free if len(a) <= 60]
