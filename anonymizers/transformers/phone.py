@@ -1,13 +1,15 @@
-"""phone: keyed digits in the original format, keeping the country prefix."""
+"""phone: keyed digits in the original format, keeping the country prefix and the area code."""
 
 import re
+from functools import lru_cache
 
 import numpy as np
+import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..base import Transformer
-from ..fpe import permute_array, permute_many, permute_runs, tabled
+from ..fpe import permute, permute_array, permute_many, permute_runs, tabled
 from ..registry import register
 
 _PREFIX = re.compile(r"^\s*(\+\d{1,3}|00\d{1,3})")
@@ -17,6 +19,12 @@ _ASCII_SHAPE = str.maketrans({**{d: "#" for d in "0123456789"}, "#": "\u0100"}) 
 MAX_DIGITS = 15
 MAX_WIDTH = 32  # longer values (not phone numbers) take the value-by-value path
 MAX_HEAD = 6  # longer prefixes (leading whitespace) likewise: a group key holds its length, digits and prefix
+_SHAPE_RUNS = re.compile(r"#{1,32}")  # the same, in a shape (digits written as #)
+_SHAPE_TRUNK = re.compile(r"\s*\(#\)")
+_RUNS = re.compile(r"\d{1,32}")  # digit groups of a tail (longer runs are no phone's: counted in pieces, still no area)
+_TRUNK = re.compile(r"\s*\(\d\)")  # '+44 (0) 20 ...': the trunk prefix in parentheses before the area code
+MAX_AREA = 5  # the longest area code kept (a longer first group is not one)
+MIN_SUBSCRIBER = 4  # digits left to permute at least, else nothing is kept
 _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[48:58] = True
 _SPACE = np.zeros(256, dtype=bool)
@@ -26,7 +34,8 @@ _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True  # what \s matches among 
 @register
 class Phone(Transformer):
     name = "phone"
-    description = "Same format and country prefix (+49 ...), every other digit replaced by a keyed permutation."
+    description = ("Same format, country prefix (+49 ...) and area code (the first digit group; compact international "
+                   "numbers stay valid in their plan), every other digit replaced by a keyed permutation.")
     injective = True
     identifier = True
     format_keeping = True
@@ -85,26 +94,36 @@ class Phone(Transformer):
         zeros = digit[:, 2] * (1 + digit[:, 3] * (1 + digit[:, 4]))
         head = np.where((near[:, 0] == 43) & (plus > 0), start + 1 + plus,
                         np.where((near[:, 0] == 48) & (near[:, 1] == 48) & (zeros > 0), start + 2 + zeros, 0))
-        slots = _DIGIT[chars] & (np.arange(width) >= head[:, None])
+        digit = _DIGIT[chars]
+        slots = digit & (np.arange(width) >= head[:, None])
         count = slots.sum(axis=1)
         ok = (count > 0) & (count <= MAX_DIGITS) & (head <= MAX_HEAD)
+        # the area code: the first digit group when there are more (area_digits()); a compact international
+        # number, or a one-digit group in parentheses after a country code (a trunk prefix?), value by value
+        first = np.argmax(slots, axis=1)
+        beyond = ~digit & (np.arange(width) >= first[:, None])
+        end = np.where(beyond.any(axis=1), np.argmax(beyond, axis=1), width)
+        group = end - first
+        padded[:, width] = 0
+        before = np.take_along_axis(padded, np.maximum(first - 1, 0)[:, None], axis=1)[:, 0]
+        after = np.take_along_axis(padded, end[:, None], axis=1)[:, 0]
+        trunk = (head > 0) & (group == 1) & (first > 0) & (before == 40) & (after == 41)
+        ok &= ~(((head > 0) & (count == group)) | trunk)
+        area = np.where((count > group) & (group <= MAX_AREA) & (count - group >= MIN_SUBSCRIBER), group, 0)
         x = np.zeros(rows, dtype=np.int64)
         for j in range(width):
             x = np.where(slots[:, j], x * 10 + (chars[:, j].astype(np.int64) - 48), x)
         key = np.zeros((rows, 8), dtype=np.uint8)  # (prefix length, digit count, prefix) as one 64-bit key
-        key[:, 0], key[:, 1] = np.minimum(head, 255), np.minimum(count, 255)
+        key[:, 0], key[:, 1] = np.minimum(head, 255), np.minimum(count, 15) | (area << 4)
         for j in range(min(MAX_HEAD, width)):
             key[:, 2 + j] = np.where(j < head, chars[:, j], 0)
         y = np.zeros(rows, dtype=np.int64)
         _, inverse = np.unique(key.view(np.uint64)[:, 0][ok], return_inverse=True)
         members = np.flatnonzero(ok)[np.argsort(inverse, kind="stable")]
         for idx in np.split(members, np.cumsum(np.bincount(inverse))[:-1]) if len(members) else ():
-            first = idx[0]
-            n, tweak = int(count[first]), chars[first, : head[first]].tobytes().decode("ascii")
-            if tabled(10 ** n):
-                y[idx] = permute_array(self.keyed, x[idx], 10 ** n, tweak=tweak)
-            else:
-                y[idx] = permute_many(self.keyed, x[idx].tolist(), 10 ** n, tweak=tweak)
+            one = idx[0]
+            n, tweak = int(count[one]), chars[one, : head[one]].tobytes().decode("ascii")
+            y[idx] = self._kept(x[idx], n, int(area[one]), tweak)
         out = chars.copy()
         for j in reversed(range(width)):
             y, digit_j = np.where(slots[:, j], y // 10, y), y % 10
@@ -140,10 +159,9 @@ class Phone(Transformer):
         x = np.zeros(len(values), dtype=np.int64)
         for j in slots:
             x = x * 10 + (chars[:, j].astype(np.int64) - 48)
-        if tabled(10 ** n) and len(values) >= 64:
-            y = permute_array(self.keyed, x, 10 ** n, tweak=head)
-        else:
-            y = np.asarray(permute_many(self.keyed, x.tolist(), 10 ** n, tweak=head), dtype=np.int64)
+        tail = shape[len(head):]
+        k = area_digits(head, [len(g) for g in _SHAPE_RUNS.findall(tail)], bool(_SHAPE_TRUNK.match(tail)), n)
+        y = np.asarray(self._numbers(x.tolist(), n, k, head), dtype=np.int64)
         res = chars.copy()
         for j in reversed(slots):
             y, d = np.divmod(y, 10)
@@ -154,7 +172,7 @@ class Phone(Transformer):
     def _grouped(self, values):
         """Any values: group by prefix and shape, then permute each group's digits in one call."""
         out: list[str | None] = [None] * len(values)
-        groups: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
+        groups: dict[tuple[str, str, int, int | None], list[tuple[int, int]]] = {}
         for idx, value in enumerate(values):
             m = _PREFIX.match(value)
             head, tail = (value[: m.end()], value[m.end():]) if m else ("", value)
@@ -162,12 +180,92 @@ class Phone(Transformer):
             if not digits or len(digits) > MAX_DIGITS:  # not a phone number: still never copied as it is
                 out[idx] = permute_runs(self.keyed, value)
                 continue
-            groups.setdefault((head, tail.translate(_FORMAT), len(digits)), []).append((idx, int(digits)))
-        for (head, fmt, n), items in groups.items():
-            mapped = permute_many(self.keyed, [x for _, x in items], 10 ** n, tweak=head)
+            k = text_area_digits(head, tail, len(digits))
+            groups.setdefault((head, tail.translate(_FORMAT), len(digits), k), []).append((idx, int(digits)))
+        for (head, fmt, n, k), items in groups.items():
+            mapped = self._numbers([x for _, x in items], n, k, head)
             for (idx, _), y in zip(items, mapped):
                 out[idx] = head + fmt.format(*str(y).zfill(n))
         return out
 
     def one(self, value):
         return self.many([value])[0]
+
+    def _kept(self, x: np.ndarray, n: int, k: int, head: str) -> np.ndarray:
+        """n-digit numbers (after the prefix `head`) permuted keeping their first k digits (the area code): the
+        rest, shifted by a keyed offset of the area code, through one keyed permutation per (head, n, k). With k
+        = 0 the whole number is permuted (as before area codes were kept)."""
+        x = np.asarray(x, dtype=np.int64)
+        if not k:
+            if tabled(10 ** n) and len(x) >= 64:
+                return permute_array(self.keyed, x, 10 ** n, tweak=head)
+            return np.asarray(permute_many(self.keyed, x.tolist(), 10 ** n, tweak=head), dtype=np.int64)
+        size = 10 ** (n - k)
+        area, rest = np.divmod(x, size)
+        codes, where = np.unique(area, return_inverse=True)
+        offsets = np.array([self._offset(head, n, k, int(a)) for a in codes], dtype=np.int64)[where]
+        shifted = (rest + offsets) % size
+        tweak = f"{head}|area{k}"
+        if tabled(size) and len(x) >= 64:
+            moved = permute_array(self.keyed, shifted, size, tweak=tweak)
+        else:
+            moved = np.asarray(permute_many(self.keyed, shifted.tolist(), size, tweak=tweak), dtype=np.int64)
+        return area * size + moved
+
+    def _offset(self, head: str, n: int, k: int, area: int) -> int:
+        """A keyed offset per area code (so equal subscriber digits in two areas do not map alike)."""
+        cache = self.__dict__.setdefault("_offsets", {})
+        got = cache.get((head, n, k, area))
+        if got is None:
+            got = cache[(head, n, k, area)] = self.keyed.integer(f"area|{head}|{n}|{area:0{k}d}", 64) % 10 ** (n - k)
+        return got
+
+    def _walked(self, xs: list[int], n: int, head: str) -> list[int]:
+        """A compact international number (one digit group after its prefix, e.g. +14155550100): the keyed
+        permutation of its digits, repeated until the result is as valid in its country's plan as the input
+        (libphonenumber): a valid number maps to a valid one (so its area code is a real one), an invalid one
+        to an invalid one; cycle walking within each class keeps it a bijection."""
+        out = []
+        for x in xs:
+            want = _valid(head, n, x)
+            y = permute(self.keyed, x, 10 ** n, tweak=head)
+            while _valid(head, n, y) != want:
+                y = permute(self.keyed, y, 10 ** n, tweak=head)
+            out.append(y)
+        return out
+
+    def _numbers(self, xs: list[int], n: int, k: int | None, head: str) -> list[int]:
+        """The new digits of numbers sharing a prefix, a digit count and an area rule (area_digits())."""
+        if k is None:
+            return self._walked(xs, n, head)
+        return self._kept(np.asarray(xs, dtype=np.int64), n, k, head).tolist()
+
+
+def area_digits(head: str, groups: list[int], trunk: bool, n: int) -> int | None:
+    """How many leading digits after the prefix are the area code, kept as they are: the first digit group when
+    the number is written in groups (with a '(0)' trunk prefix after a country code, that and the next group),
+    at most MAX_AREA digits and leaving MIN_SUBSCRIBER to permute; None for a compact international number (one
+    group after a country code: libphonenumber judges it, see _walked); 0 otherwise (a compact national number:
+    its country is unknown)."""
+    if head and trunk and len(groups) >= 3:
+        k = 1 + groups[1]
+        return k if groups[1] <= MAX_AREA and n - k >= MIN_SUBSCRIBER else 0
+    if len(groups) >= 2:
+        return groups[0] if groups[0] <= MAX_AREA and n - groups[0] >= MIN_SUBSCRIBER else 0
+    return None if head and n > MIN_SUBSCRIBER else 0
+
+
+def text_area_digits(head: str, tail: str, n: int) -> int | None:
+    """area_digits() of a value written as head + tail."""
+    return area_digits(head, [len(g) for g in _RUNS.findall(tail)], bool(_TRUNK.match(tail)), n)
+
+
+@lru_cache(maxsize=1 << 16)
+def _valid(head: str, n: int, x: int) -> bool:
+    """Whether head + the n digits of x is a valid number in its country's plan (libphonenumber)."""
+    text = head.strip()
+    digits = text[2:] if text.startswith("00") else text.lstrip("+")
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(f"+{digits}{x:0{n}d}", None))
+    except phonenumbers.NumberParseException:
+        return False
