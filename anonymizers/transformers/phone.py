@@ -24,7 +24,7 @@ _SHAPE_TRUNK = re.compile(r"\s*\(#\)")
 _RUNS = re.compile(r"\d{1,32}")  # digit groups of a tail (longer runs are no phone's: counted in pieces, still no area)
 _TRUNK = re.compile(r"\s*\(\d\)")  # '+44 (0) 20 ...': the trunk prefix in parentheses before the area code
 MAX_AREA = 5  # the longest area code kept (a longer first group is not one)
-MIN_SUBSCRIBER = 4  # digits left to permute at least, else nothing is kept
+MIN_SUBSCRIBER = 6  # digits left to permute at least, else nothing is kept (chance_rate: 1 in 10^6 stays)
 _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[48:58] = True
 _SPACE = np.zeros(256, dtype=bool)
@@ -39,6 +39,7 @@ class Phone(Transformer):
     injective = True
     identifier = True
     format_keeping = True
+    chance_rate = 1e-6  # a kept area code leaves at least MIN_SUBSCRIBER digits: a permutation of 10^6 numbers or more
 
     def many(self, values):
         """ASCII values of phone-like width: a few numpy passes per width, each (prefix, digit count) group's
