@@ -322,9 +322,12 @@ def cmd_config_check(args) -> int:
     path, cfg = _config(args)
     text = path.read_text()
     problems = offline_problems(cfg, text)
-    if args.connect:
+    connected = args.connect and not any(p.startswith("source.dsn:") for p in problems)
+    if connected:
         problems += [p for p in catalog_problems(cfg) if p not in problems]
-    where = "against production's catalog" if args.connect else "without connecting"
+    elif args.connect:
+        problems.append("--connect: production's catalog was not read, since source.dsn does not resolve (above)")
+    where = "with production's catalog" if connected else "without connecting"
     if problems:
         raise CliError(f"{path}: {len(problems)} problem(s) found {where}:\n"
                        + "\n".join(f"  - {p}" for p in problems))

@@ -125,6 +125,6 @@ def test_config_check_connect_compares_every_fk_with_production(dbs, tmp_path):
     out = run_cli("config", "check", "--connect", "-c", str(path), env=env)
     text = " ".join(out.stdout.split())
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "found against production's catalog" in text
+    assert "found with production's catalog" in text
     assert ("public.orders.buyer_email references public.customers.email, which uses email; public.orders.buyer_email "
             "must use exactly the same transform (remove its rule" in text), text
