@@ -3,6 +3,7 @@ them in parallel from one snapshot), a release asset downstream of all of them, 
 
 
 from pathlib import Path
+from typing import NoReturn
 
 import dagster as dg
 import psycopg
@@ -224,7 +225,7 @@ def _failing_checks(target_dsn: str, run_id: str) -> str | None:
     return f"{len(errors)} check result(s) failed at ERROR: " + "; ".join(named[:5]) + more
 
 
-def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str, tables: list[str]) -> None:
+def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str, tables: list[str]) -> NoReturn:
     """A halt is a verdict, not a crash: the run is tagged, concluded (pause, alert, report), every table asset
     records that this run's copy is not live (after a parity halt its shadow copy had materialized), then this step
     fails with the verdict as its one message and no stack trace (halt.Halted): the run shows as failed and the
