@@ -130,7 +130,7 @@ def prodlike(method: str, prod, stage) -> dict:
     """Run prodlike's copy in a separate process so its peak RSS is its own."""
     dst = fresh_db(stage, f"bench_{method}")
     env = dict(os.environ, BENCH_SOURCE=prod.dsn("bench"), BENCH_TARGET=dst, BENCH_KEY=KEY,
-               BENCH_POLICY=json.dumps(POLICIES[method]))
+               BENCH_POLICY=json.dumps(POLICIES[method]), BENCH_METHOD=method)
     out = subprocess.run([sys.executable, __file__, "--worker"], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{method} failed:\n{out.stderr[-3000:]}")
@@ -156,7 +156,16 @@ def worker() -> None:
     total = time.perf_counter() - t0
     leaf = tables[0].leaves[0]
     copy_rss_mb = peak_rss_mb()  # before validation imports Great Expectations (pandas, SQLAlchemy)
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # --profile-validation: pyinstrument's tree of the validation phase, every thread
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="disabled")
+        profiler.start()
     validation = validate(cfg, os.environ["BENCH_TARGET"], tables[0])
+    if profile:
+        profiler.stop()
+        Path(f"{profile}.{os.environ['BENCH_METHOD']}.txt").write_text(profiler.output_text(show_all=False))
     print(json.dumps({"seconds": total, "rows": tables[0].rows, "copy_s": leaf.seconds, "read_s": leaf.read_s,
                       "transform_s": leaf.transform_s, "write_s": leaf.write_s, "post_data_s": tables[0].post_data_s,
                       "profile_s": leaf.profile_s, **validation, "peak_rss_mb": copy_rss_mb}))
@@ -209,8 +218,12 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--only", nargs="*", help="methods to run besides raw_copy (default: all)")
+    p.add_argument("--profile-validation", metavar="PREFIX", help="write a pyinstrument profile of each "
+                   "prodlike method's validation to PREFIX.<method>.txt (needs `pip install pyinstrument`)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.profile_validation:
+        os.environ["BENCH_PROFILE"] = str(Path(args.profile_validation).resolve())
     if args.worker:
         return worker()
     prod, stage = servers()

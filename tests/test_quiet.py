@@ -46,3 +46,22 @@ def test_importing_what_a_run_imports_warns_about_nothing():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert not NOISE.search(out.stderr), out.stderr[-2000:]
+
+
+def test_the_readme_offers_only_make_validate_and_it_prints_no_warning():
+    """The README's way to validate the definitions is `make validate` (plain `dagster definitions validate` warns
+    that it is superseded on every call, before our module loads: nothing of ours can silence it)."""
+    readme = (ROOT / "README.md").read_text()
+    parts = readme.split("```")  # odd parts: fenced blocks, a command a line; even parts: prose with `spans`
+    commands = [line.split("#")[0] for block in parts[1::2] for line in block.splitlines()[1:]]
+    commands += [span for prose in parts[0::2] for span in re.findall(r"`([^`]+)`", prose)]
+    offered = {" ".join(c.split()) for c in commands if "validate" in c}
+    offered = {c for c in offered if c.startswith(("make", "dagster", ".venv"))}
+    assert offered == {"make validate"}, offered
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "PYTHONWARNINGS", "PRODLIKE_CONFIG")}
+    out = subprocess.run(["make", "validate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Validation successful" in out.stderr + out.stdout
+    warned = [line for line in (out.stdout + out.stderr).splitlines() if NOISE.search(line) or "warn" in
+              line.lower() and "PYTHONWARNINGS" not in line]
+    assert not warned, warned

@@ -316,15 +316,28 @@ def cmd_report(args) -> int:
 
 def cmd_config_check(args) -> int:
     # the transformer registry (pyarrow, numpy) costs a second to import: only this command needs it
-    from prodlike.pipelines.config.check import offline_problems
+    from prodlike.pipelines.config import foreign_keys
+    from prodlike.pipelines.config.check import catalog_problems, offline_problems
 
     path, cfg = _config(args)
-    problems = offline_problems(cfg)
+    text = path.read_text()
+    problems = offline_problems(cfg, text)
+    connected = args.connect and not any(p.startswith("source.dsn:") for p in problems)
+    if connected:
+        problems += [p for p in catalog_problems(cfg) if p not in problems]
+    elif args.connect:
+        problems.append("--connect: production's catalog was not read, since source.dsn does not resolve (above)")
+    where = "with production's catalog" if connected else "without connecting"
     if problems:
-        raise CliError(f"{path}: {len(problems)} problem(s) found without connecting:\n"
+        raise CliError(f"{path}: {len(problems)} problem(s) found {where}:\n"
                        + "\n".join(f"  - {p}" for p in problems))
     console.print(f"[green]config OK[/]: {path} ({len(cfg.anonymization.tables)} tables in the policy; "
                   f"`prodlike preflight` compares it with production)", soft_wrap=True)
+    if not args.connect:
+        _, compared = foreign_keys.mismatches(text, cfg)
+        console.print(f"foreign keys: not read from production; {compared} FK column(s) recorded in this file's "
+                      "`prodlike init` notes compared with their key's rule; `prodlike config check --connect` "
+                      "compares every FK column with its key (reads production's catalog, no data)", soft_wrap=True)
     if args.show:
         console.print(secrets.redact(json.dumps(cfg.model_dump(mode="json", by_alias=True), indent=2)))
     return 0
@@ -402,6 +415,8 @@ def parser() -> argparse.ArgumentParser:
     chk = cfg_sub.add_parser("check", help="validate a config without connecting: keys, transformers and their "
                                            "parameters, thresholds, ${ENV} variables, schedule")
     chk.add_argument("-c", "--config")
+    chk.add_argument("--connect", action="store_true", help="also compare the policy with production's catalog "
+                     "(every FK column's rule with its key's, columns that exist); reads the catalog, no data")
     chk.add_argument("--show", action="store_true", help="also print the config as resolved (secrets redacted)")
     chk.set_defaults(func=cmd_config_check)
     cfg_sub.add_parser("schema", help="print the JSON Schema of prodlike.yaml").set_defaults(func=cmd_config_schema)

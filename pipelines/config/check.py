@@ -1,5 +1,7 @@
 """`prodlike config check`: everything that can be judged without connecting, beyond the model's own validation:
-transformer names and parameters, threshold levels in order, and every `${ENV}` reference set."""
+transformer names and parameters, threshold levels in order, every `${ENV}` reference set, FK columns whose rule
+differs from their key's (where init's notes record the key); with --connect, the policy against production's
+catalog (every foreign key, every column)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,34 @@ import difflib
 from pydantic import BaseModel, ValidationError
 
 from prodlike.anonymizers import registry as transformers
-from prodlike.pipelines.config import secrets
+from prodlike.pipelines.config import foreign_keys, secrets
 from prodlike.pipelines.config.model import Config, Levels
 
 
-def offline_problems(cfg: Config) -> list[str]:
-    """Every problem found, each naming its key and the fix (empty: nothing to fix)."""
-    return _rule_problems(cfg) + _threshold_problems(cfg) + _unset_variables(cfg)
+def offline_problems(cfg: Config, text: str = "") -> list[str]:
+    """Every problem found, each naming its key and the fix (empty: nothing to fix); text is the config file's,
+    whose comments may record foreign keys (init's notes)."""
+    fk_problems, _ = foreign_keys.mismatches(text, cfg)
+    return _rule_problems(cfg) + fk_problems + _threshold_problems(cfg) + _unset_variables(cfg)
+
+
+def catalog_problems(cfg: Config) -> list[str]:
+    """The policy against production's catalog (read only, no data): every FK column's rule against its key's,
+    columns that do not exist, columns left unclassified; the anonymization key is not needed."""
+    from prodlike.anonymizers import policy as anon_policy
+    from prodlike.pipelines.engine.preflight import select_tables
+    from prodlike.pipelines.engine.refresh import config_rules, shapes
+    from prodlike.pipelines.postgres import connections
+    from prodlike.pipelines.postgres.catalog import read_catalog
+
+    with connections.production(cfg.source.resolve("source"), cfg.copy_.lock_timeout) as conn:
+        cat = read_catalog(conn, cfg.schemas)
+    listed = [q for q in select_tables(cfg, cat).copied if q in cfg.anonymization.tables]
+    try:
+        anon_policy.build(config_rules(cfg), shapes(cat, listed), b"\0" * 32, listed)
+    except anon_policy.PolicyError as err:
+        return list(err.problems)
+    return []
 
 
 def _rule_problems(cfg: Config) -> list[str]:

@@ -177,6 +177,17 @@ class EmbeddedServer:
             self._pg("pg_ctl", "-D", str(self.data_dir), "-w", "-m", mode, "stop", timeout=60)
 
 
+def start_with(srv: EmbeddedServer, settings: dict[str, str]) -> EmbeddedServer:
+    """Start srv with settings; a server already running without them (started by an older demo) is restarted."""
+    srv.start(settings)
+    with psycopg.connect(srv.dsn(), autocommit=True) as conn:
+        current = {k: conn.execute("SELECT current_setting(%s)", (k,)).fetchone()[0] for k in settings}
+    if current != settings:
+        srv.stop()
+        srv.start(settings)
+    return srv
+
+
 def server(state_dir: Path, name: str, binaries: Path | None = None) -> EmbeddedServer:
     """The embedded server called name under state_dir (not started)."""
     return EmbeddedServer(name=name, root=Path(state_dir).resolve() / "servers" / name, binaries=binaries)

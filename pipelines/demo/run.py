@@ -14,7 +14,7 @@ from rich.console import Console
 from prodlike.anonymizers.keys import DEMO_KEY
 from prodlike.pipelines.config.model import load
 from prodlike.pipelines.config.secrets import write_env_file
-from prodlike.pipelines.demo import DEMO_CONFIG, embedded
+from prodlike.pipelines.demo import DEMO_CONFIG, embedded, traffic
 from prodlike.pipelines.demo import data as demo_data
 from prodlike.pipelines.engine import control
 from prodlike.pipelines.errors import redact
@@ -39,7 +39,7 @@ def ensure_reader(server: embedded.EmbeddedServer, dbname: str) -> str:
 
 
 def start_servers(state_dir: Path) -> tuple[embedded.EmbeddedServer, embedded.EmbeddedServer]:
-    prod = embedded.server(state_dir, "production").start()
+    prod = embedded.start_with(embedded.server(state_dir, "production"), traffic.PRELOAD)
     stage = embedded.server(state_dir, "staging").start()
     embedded.create_database(prod.dsn(), PRODUCTION_DB)
     embedded.create_database(stage.dsn(), STAGING_DB)
@@ -61,6 +61,11 @@ def prepare(state_dir: Path, rows: int, reseed: bool, console: Console) -> tuple
                       f"in {time.perf_counter() - t0:.1f}s")
     else:
         console.print(f"reusing the seeded demo production database ({rows:,} rows)")
+    traffic.enable_statistics(prod.dsn(PRODUCTION_DB))
+    t0 = time.perf_counter()
+    ran = traffic.run(prod.dsn(PRODUCTION_DB))
+    console.print(f"production served {ran} queries of the shop's application in {time.perf_counter() - t0:.1f}s "
+                  f"(its pg_stat_statements: what the query_time check replays on the copy)")
     source = ensure_reader(prod, PRODUCTION_DB)
     target = stage.dsn(STAGING_DB)
     os.environ[ENV_SOURCE], os.environ[ENV_TARGET] = source, target

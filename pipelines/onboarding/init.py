@@ -114,7 +114,8 @@ def column_line(finding: Finding, table: str, shape: anon_policy.TableShape) -> 
     fk = next(((ref, ref_cols[cols.index(col.name)]) for cols, ref, ref_cols in shape.foreign_keys
                if col.name in cols), None)
     if finding.current == "keep (integer key)":
-        return ColumnLine(col.name, "keep", f"{col.type_sql}; integer key")
+        note = f"; foreign key to {fk[0]}.{fk[1]} (inherits its transform)" if fk is not None else ""
+        return ColumnLine(col.name, "keep", f"{col.type_sql}; integer key{note}")
     if fk is not None:
         return ColumnLine(col.name, None, f"{col.type_sql}; foreign key: gets exactly the transform of "
                                           f"{fk[0]}.{fk[1]} (do not set one here)")

@@ -3,6 +3,7 @@ them in parallel from one snapshot), a release asset downstream of all of them, 
 
 
 from pathlib import Path
+from typing import NoReturn
 
 import dagster as dg
 import psycopg
@@ -19,6 +20,7 @@ from prodlike.pipelines.errors import Refused, safe_message
 from prodlike.pipelines.oncall import loop as oncall
 from prodlike.pipelines.oncall.loop import Context
 from prodlike.pipelines.orchestration import checks
+from prodlike.pipelines.orchestration.halt import Halted
 from prodlike.pipelines.orchestration.names import asset_name, table_of_path
 from prodlike.pipelines.report.page import reports_dir, safe_file_name
 from prodlike.validators import query_time as qt
@@ -223,10 +225,11 @@ def _failing_checks(target_dsn: str, run_id: str) -> str | None:
     return f"{len(errors)} check result(s) failed at ERROR: " + "; ".join(named[:5]) + more
 
 
-def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str, tables: list[str]) -> None:
-    """A halt is a verdict, not a crash: no exception (so no stack trace); this step yields no materialization,
-    so the steps after it are skipped; the run is tagged, concluded (pause, alert, report) and says so once; every
-    table asset records that this run's copy is not live (after a parity halt its shadow copy had materialized)."""
+def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what: str, tables: list[str]) -> NoReturn:
+    """A halt is a verdict, not a crash: the run is tagged, concluded (pause, alert, report), every table asset
+    records that this run's copy is not live (after a parity halt its shadow copy had materialized), then this step
+    fails with the verdict as its one message and no stack trace (halt.Halted): the run shows as failed and the
+    steps after it do not run."""
     run_id = context.run.run_id
     context.instance.add_run_tags(run_id, {OUTCOME_TAG: "halted"})
     try:
@@ -241,9 +244,9 @@ def _halted(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, what:
     for q in tables:
         context.log_event(dg.AssetObservation(asset_key=table_key(q), metadata={
             "state": dg.MetadataValue.text(f"not live: run {run_id} halted; staging serves its last release")}))
-    context.log.warning(f"HALTED: {what}. Staging keeps serving its last release; the release is skipped and "
-                        f"refreshes are paused. Parity report: {prodlike.report_path(run_id).resolve()} "
-                        f"(`prodlike report {run_id} --open`); then `prodlike status`.")
+    raise Halted(f"HALTED: {what}. Staging keeps serving its last release; the release is skipped and "
+                 f"refreshes are paused. Parity report: {prodlike.report_path(run_id).resolve()} "
+                 f"(`prodlike report {run_id} --open`); then `prodlike status`.", report_metadata(prodlike, run_id))
 
 
 def _refused(context: dg.AssetExecutionContext, prodlike: ProdlikeResource, message: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 
 from prodlike.pipelines.demo import embedded
-from prodlike.pipelines.demo.run import PRODUCTION_DB
+from prodlike.pipelines.demo.run import PRODUCTION_DB, STAGING_DB
 from tests.conftest import STATE as TEST_STATE
 from tests.test_quiet import NOISE
 
@@ -32,6 +32,14 @@ def _words(out: subprocess.CompletedProcess) -> str:
     return " ".join((out.stdout + out.stderr).split())
 
 
+def _query_time_check(state: Path) -> dict:
+    """The query_time summary of the demo's newest run, as staging's control schema recorded it."""
+    staging = embedded.server(state, "staging").dsn(STAGING_DB)
+    with psycopg.connect(staging) as conn:
+        checks = conn.execute("SELECT checks FROM prodlike.runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+    return next(c for c in checks if c["check"] == "query_time" and c["table"] is None)
+
+
 def test_after_the_demo_every_command_finds_it_and_on_call_can_follow_the_readme():
     shutil.rmtree(ROOT, ignore_errors=True)
     ROOT.mkdir(parents=True)
@@ -43,6 +51,9 @@ def test_after_the_demo_every_command_finds_it_and_on_call_can_follow_the_readme
         assert (state / "demo.env").stat().st_mode & 0o777 == 0o600  # secrets readable by the owner only
         assert "parity report: " in _words(demo)
         assert not NOISE.search(demo.stdout + demo.stderr), demo.stderr[-3000:]  # no dependency warning
+        query_time = _query_time_check(ROOT / ".prodlike")  # production preloads pg_stat_statements, the demo's
+        assert query_time["verdict"] == "pass", query_time      # traffic fills it: the faithful copy passes, timed
+        assert query_time["production"] >= 5 and "queries timed on staging" in query_time["explanation"]
 
         for command in (["status"], ["history"], ["report"], ["config", "check"]):
             out = prodlike(*command)

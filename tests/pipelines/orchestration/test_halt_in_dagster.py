@@ -1,6 +1,7 @@
-"""In Dagster a halt is a check verdict, not a crash: no step failure or stack trace, the parity and release steps
-skipped with one reason each, the halt said once; a refresh refused while paused is not a failed run; the table
-assets of an unreleased copy are not shown as freshly materialized; the report is reachable from the UI."""
+"""In Dagster a halt is a check verdict, not a crash, and not a success either: the run fails at the step that
+decided, with the verdict as its one message and no stack trace, the parity and release steps not run; a refresh
+refused while paused is not a failed run; the table assets of an unreleased copy are not shown as freshly
+materialized; the report is reachable from the UI."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def screenshot_run_page(home: Path, config: Path, run_id: str, browser, shot: Pa
         browser.load(f"http://127.0.0.1:{port}/runs/{run_id}", settle_text="HALTED")
         browser.evaluate("[...document.querySelectorAll('button')].filter(b => b.innerText.trim() === 'Skip')"
                          ".forEach(b => b.click())")  # the UI's first-visit community dialog
-        browser.wait_for_text("STEP_SKIPPED", 60)
+        browser.wait_for_text("RUN_FAILURE", 60)
         browser.screenshot(shot, 1600)
         return browser.evaluate("document.body.innerText")
     finally:
@@ -97,14 +98,24 @@ def test_a_halt_is_a_verdict_and_a_paused_refusal_is_not_a_failure(dagster_env, 
         halted = _run(path, instance)
         events = list(instance.all_logs(halted.run_id))
         messages = _messages(instance, halted.run_id)
-        assert not [e for e in events if e.dagster_event and e.dagster_event.is_step_failure]
+        # a halt is not a green success: the run failed, at the step that decided, with the verdict as its one
+        # message and no stack trace (the UI prints a failure's stack under its message); no retry
+        assert not halted.success and instance.get_run_by_id(halted.run_id).status == dg.DagsterRunStatus.FAILURE
+        failures = [e.dagster_event.step_failure_data for e in events
+                    if e.dagster_event and e.dagster_event.is_step_failure]
+        assert len(failures) == 1 and failures[0].error.stack == [] and failures[0].error.cause is None
+        halt = failures[0].error.message
+        assert halt.startswith("HALTED: ") and "row_count_change on public.support_tickets" in halt
+        assert "Staging keeps serving its last release" in halt and f"prodlike report {halted.run_id}" in halt
+        shown = failures[0].user_failure_data.metadata  # beside the message in the UI
+        assert shown["open_the_report"].value == f"prodlike report {halted.run_id} --open"
+        run_failure = next(e.dagster_event for e in events if e.dagster_event and e.dagster_event.is_run_failure)
+        assert run_failure.job_failure_data.error.stack == [] and run_failure.job_failure_data.error.message == halt
         assert not any("DagsterAssetCheckFailedError" in m or "Traceback" in m for m in messages)
-        skipped = [e.step_key for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_SKIPPED"]
-        assert sorted(skipped) == ["staging__parity", "staging__release"]
-        assert sum("Skipping step" in m for m in messages) == 2  # one reason per skipped step
-        halt = [m for m in messages if m.startswith("HALTED: ")]
-        assert len(halt) == 1 and "row_count_change on public.support_tickets" in halt[0]
-        assert "Staging keeps serving its last release" in halt[0] and f"prodlike report {halted.run_id}" in halt[0]
+        assert not [e for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"]
+        assert not [m for m in messages if m.startswith("HALTED: ")]  # said once: in the failure, not a log line too
+        not_run = [m for m in messages if m.startswith("Dependencies for step")]  # the release never runs
+        assert [m.split()[3] for m in not_run] == ["staging__parity", "staging__release"]
         assert instance.get_run_by_id(halted.run_id).tags[OUTCOME_TAG] == "halted"
         failed = [e for e in halted.get_asset_check_evaluations() if not e.passed and e.severity.value == "ERROR"]
         assert [(e.check_name, e.asset_key) for e in failed] == [("row_count_change", table)]
@@ -116,6 +127,7 @@ def test_a_halt_is_a_verdict_and_a_paused_refusal_is_not_a_failure(dagster_env, 
         assert observed.metadata["state"].value.startswith(f"not live: run {halted.run_id} halted")
         page = screenshot_run_page(home, path, halted.run_id, chromium, SCREENSHOTS / "dagster-halted-run.png")
         assert "HALTED" in page and "DagsterAssetCheckFailedError" not in page
+        assert "Stack Trace" not in page and "Traceback" not in page and 'File "' not in page
 
         refused = _run(path, instance)  # halted runs pause refreshes
         messages = _messages(instance, refused.run_id)
