@@ -13,7 +13,8 @@ import dagster as dg
 import psycopg
 
 from prodlike.pipelines.checks import tally
-from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions
+from prodlike.pipelines.config.model import load
+from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions, refresh_job, resolve_config_path
 from prodlike.pipelines.engine import control, progress, runlock
 from prodlike.pipelines.orchestration.assets import FORCE_TAG, OUTCOME_TAG
 from prodlike.pipelines.postgres import connections
@@ -61,13 +62,26 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False,
     """Run the refresh job in-process with the persistent instance of the config's state folder."""
     dagster_home(state_dir)
     progress.use(progress.for_terminal())
-    job = load_definitions(config_file).resolve_job_def(REFRESH_JOB)
+    defs = load_definitions(config_file)
+    job = defs.resolve_job_def(REFRESH_JOB)
+    run_config = DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG
+    tags = {FORCE_TAG: "true"} if force else None
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config=DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG,
-                                        tags={FORCE_TAG: "true"} if force else None)
+        if load(resolve_config_path(config_file)).copy_.executor == "multiprocess":
+            return run_distributed(config_file, instance, run_config, tags)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
     runlock.let_go_run(result.run_id)  # the run is over: staging is free even if no hook concluded it
     return result
+
+
+def run_distributed(config_file: Path, instance: dg.DagsterInstance, run_config: dict | None = None,
+                    tags: dict | None = None) -> dg.ExecuteJobResult:
+    """The per-step refresh job on the multiprocess executor: every step process rebuilds the job from
+    $PRODLIKE_CONFIG, set here to the run's config."""
+    os.environ["PRODLIKE_CONFIG"] = str(Path(config_file).resolve())
+    with dg.execute_job(dg.reconstructable(refresh_job), instance=instance, run_config=run_config,
+                        tags=tags, raise_on_error=False) as result:
+        return result
 
 
 def outcome(result: dg.ExecuteInProcessResult, target_dsn: str) -> Outcome:
