@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 from prodlike.pipelines.checks import registry, runner
 from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine import runlock
-from prodlike.pipelines.engine.control import RefreshPausedError
+from prodlike.pipelines.engine.control import RefreshLockedError, RefreshPausedError
 from prodlike.pipelines.engine.distributed import DistributedRefresh, Prepared, Slice
 from prodlike.pipelines.errors import Refused, safe_message
 from prodlike.pipelines.orchestration import assets as a
@@ -24,6 +24,7 @@ from prodlike.pipelines.postgres import connections
 PRODUCTION_TAG = "prodlike/production"  # copy steps carry their production server: the concurrency limit's key
 HOLDER_OP, RELEASE_OP = "hold_snapshot", a.RELEASE_KEY.to_python_identifier()
 FAILURE_CHECK_SECONDS = 1.0
+COPY_COMPLETE = "shadow copy complete"  # logged when the copy phase ends (the benchmark times the run up to it)
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED,
              dg.DagsterRunStatus.CANCELING}
 
@@ -66,8 +67,12 @@ def failure_watch(context):
     return failed
 
 
-def _fail(err: BaseException) -> dg.Failure:
-    return dg.Failure(description=safe_message(err), metadata=a._failure_metadata(err))
+def _fail(err: BaseException, retry: bool = True) -> dg.Failure:
+    """A step's failure as the assets report it; retried (by the step's policy) only when retry is on and the
+    error is transient: a lost snapshot or a lost hold on staging never comes back."""
+    transient = connections.is_transient(err) and not isinstance(err, RefreshLockedError)
+    return dg.Failure(description=safe_message(err), metadata=a._failure_metadata(err),
+                      allow_retries=retry and transient)
 
 
 def build_job(cfg: Config, hooks: set) -> dg.JobDefinition:
@@ -152,6 +157,7 @@ def build_job(cfg: Config, hooks: set) -> dg.JobDefinition:
                     for _check, found in runner.table_checks(table):
                         runner.record(prodlike.target_dsn, context.run.run_id, found)
                     results.append(tr)
+            context.log.info(f"{COPY_COMPLETE}: {len(results)} table(s) with keys, indexes and statistics")
             run = registry.RunContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tables=tables,
                                       copied=results)
             for check in registry.checks(refresh.cfg, registry.TABLES):
