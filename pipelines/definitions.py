@@ -42,6 +42,19 @@ def build_definitions(cfg: Config, path: Path) -> dg.Definitions:
                                      SEALED_IO_MANAGER: sealed_outputs})
 
 
+def cluster_definitions(executor: dg.ExecutorDefinition, path: str | Path | None = None) -> dg.Definitions:
+    """The definitions with the per-step refresh job on a cluster executor (dagster-k8s's k8s_job_executor,
+    dagster-celery's celery_executor): the code location a cluster loads (README, Running on a cluster)."""
+    p = resolve_config_path(path)
+    cfg = load(p)
+    defs = build_definitions(cfg, p)
+    hooks = {automation.conclude_on_release, automation.conclude_on_failure}
+    job = distributed.build_job(cfg, hooks, executor)
+    return dg.Definitions(assets=defs.assets, jobs=[job], sensors=automation.build_sensors(cfg, job),
+                          schedules=[automation.build_schedule(cfg, job)] if cfg.schedule else [],
+                          resources=defs.resources)
+
+
 def load_definitions(path: str | Path | None = None) -> dg.Definitions:
     p = resolve_config_path(path)
     return build_definitions(load(p), p)

@@ -166,9 +166,10 @@ def split(units: list[CopyUnit], prod: psycopg.Connection, slice_bytes: int) -> 
 class DistributedRefresh(Refresh):
     """The steps of one refresh, each run in its own process; staging's control schema joins them."""
 
-    # ---- start (first step: records the run) -----------------------------------------------------
+    # ---- start (the holder's first act: records the run) ----------------------------------------
     def start(self) -> None:
-        """Take staging for the run, refuse while paused, record the run; then pass staging on to the holder."""
+        """Take staging for the run (kept by this process until hold_snapshot ends), refuse while paused, record
+        the run."""
         with self._staging() as stage:
             runlock.hold(self.target_dsn, self.run_id)
             try:
@@ -183,7 +184,6 @@ class DistributedRefresh(Refresh):
             except BaseException:
                 self.close()
                 raise
-        runlock.pass_on(self.target_dsn, self.run_id)
 
     # ---- the snapshot holder --------------------------------------------------------------------
     def hold_snapshot(self, failed_elsewhere: Callable[[], str | None]) -> dict:
@@ -228,7 +228,7 @@ class DistributedRefresh(Refresh):
         """The run's snapshot once its holder published it."""
         with connections.staging(target_dsn, autocommit=True) as stage:
             while True:
-                snap = published(stage, run_id)
+                snap = published(stage, run_id) if _exists(stage, "prodlike.scaleout_snapshots") else None
                 if snap is not None:
                     return Published(snap["snapshot_id"], snap["taken_at"])
                 why = failed_elsewhere()
@@ -333,6 +333,10 @@ class DistributedRefresh(Refresh):
             except BaseException as err:
                 control.update_run(stage, self.run_id, status="failed", error=_safe(err))
                 raise
+
+
+def _exists(conn: psycopg.Connection, relation: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (relation,)).fetchone()[0]
 
 
 def _import(dsn: str, snap: Published, lock_timeout) -> psycopg.Connection:

@@ -22,6 +22,7 @@ from prodlike.pipelines.orchestration.sealed import SEALED_IO_MANAGER, drop_outp
 from prodlike.pipelines.postgres import connections
 
 PRODUCTION_TAG = "prodlike/production"  # copy steps carry their production server: the concurrency limit's key
+CELERY_QUEUE_TAG = "dagster-celery/queue"  # on celery, copies of one production server share a queue
 HOLDER_OP, RELEASE_OP = "hold_snapshot", a.RELEASE_KEY.to_python_identifier()
 FAILURE_CHECK_SECONDS = 1.0
 COPY_COMPLETE = "shadow copy complete"  # logged when the copy phase ends (the benchmark times the run up to it)
@@ -59,6 +60,10 @@ def failure_watch(context):
                                                      limit=1).records
         if found:
             return f"step {found[0].event_log_entry.step_key} failed"
+        if context.op.name != HOLDER_OP and any(
+                r.event_log_entry.step_key == HOLDER_OP for r in context.instance.get_records_for_run(
+                    context.run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records):
+            return "the snapshot holder ended (refreshes are paused, or the copy is over)"
         run = context.instance.get_run_by_id(context.run.run_id)
         if run is not None and run.status in _FINISHED:
             return f"the run is {run.status.value.lower()}"
@@ -75,44 +80,45 @@ def _fail(err: BaseException, retry: bool = True) -> dg.Failure:
                       allow_retries=retry and transient)
 
 
-def build_job(cfg: Config, hooks: set) -> dg.JobDefinition:
-    """The per-step refresh job, its executor bounded per production server."""
+def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
+    """The per-step refresh job: on the multiprocess executor bounded per production server, or on the executor
+    given (k8s, celery: their run config sets the bounds, see the README's Running on a cluster)."""
     tables = a.configured_tables(cfg)
     label = production_label(cfg)
     limit = cfg.copy_.workers
-    executor = dg.multiprocess_executor.configured(
+    executor = executor or dg.multiprocess_executor.configured(
         {"max_concurrent": limit + 2,  # the copies, the snapshot holder beside them, and the plan
+         # steps fork from a server that has imported the definitions once (a spawned step imports them again)
+         "start_method": {"forkserver": {"preload_modules": ["prodlike.pipelines.definitions"]}},
          "tag_concurrency_limits": [{"key": PRODUCTION_TAG, "value": label, "limit": limit}]},
         name="prodlike_multiprocess")
     sealed = dg.Out(io_manager_key=SEALED_IO_MANAGER)
 
-    @dg.op(out={"started": dg.Out(str, is_required=False, io_manager_key=SEALED_IO_MANAGER)})
-    def start_refresh(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource):
-        """Take staging for the run (refused while paused) and record the run."""
+    @dg.op(out={"held": dg.Out(dict, is_required=False, io_manager_key=SEALED_IO_MANAGER)},
+           tags={"dagster/priority": "10"})
+    def hold_snapshot(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource):
+        """Take staging and record the run (refused while paused), then export the production snapshot and hold
+        it (and staging) until the last copy step has its rows."""
+        refresh = _refresh(context, prodlike)
         try:
-            _refresh(context, prodlike).start()
+            refresh.start()
         except RefreshPausedError as err:
             a._refused(context, prodlike, str(err))
             return
         except Exception as err:
             raise _fail(err) from None
-        with connections.staging(prodlike.target_dsn, autocommit=True) as conn:
-            drop_outputs(conn, keep_run=context.run.run_id)
-        yield dg.Output(context.run.run_id, "started")
-
-    @dg.op(out=dg.Out(dict, io_manager_key=SEALED_IO_MANAGER), tags={"dagster/priority": "10"})
-    def hold_snapshot(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource, started: str) -> dict:
-        """Export the production snapshot and hold it (and staging) until the last copy step has its rows."""
         try:
-            held = _refresh(context, prodlike).hold_snapshot(failure_watch(context))
+            with connections.staging(prodlike.target_dsn, autocommit=True) as conn:
+                drop_outputs(conn, keep_run=context.run.run_id)
+            held = refresh.hold_snapshot(failure_watch(context))
         except Exception as err:
             raise _fail(err) from None
         context.log.info(f"production snapshot held {held['held_seconds']}s; closed ({held['outcome']})")
-        return held
+        yield dg.Output(held, "held")
 
     @dg.op(out={"prepared": dg.Out(Prepared, is_required=False, io_manager_key=SEALED_IO_MANAGER),
                 "slices": dg.DynamicOut(Slice, is_required=False, io_manager_key=SEALED_IO_MANAGER)})
-    def plan_copy(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource, started: str):
+    def plan_copy(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource):
         """Inside the snapshot: preflight, the shadow schemas, and one copy step per table or slice."""
         refresh = _refresh(context, prodlike)
         try:
@@ -128,7 +134,7 @@ def build_job(cfg: Config, hooks: set) -> dg.JobDefinition:
         for piece in slices:
             yield dg.DynamicOutput(piece, mapping_key=piece.label, output_name="slices")
 
-    @dg.op(out=sealed, tags={PRODUCTION_TAG: label}, pool=label,
+    @dg.op(out=sealed, tags={PRODUCTION_TAG: label, CELERY_QUEUE_TAG: label}, pool=label,
            retry_policy=dg.RetryPolicy(max_retries=cfg.copy_.retries, delay=1.0, backoff=dg.Backoff.EXPONENTIAL))
     def copy_slice(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource, piece: Slice):
         """Copy one table or slice from the run's snapshot into its shadow table (a retry copies it again)."""
@@ -208,9 +214,8 @@ def build_job(cfg: Config, hooks: set) -> dg.JobDefinition:
             description="Copy production into staging's shadow schema, one step per table and slice, from one "
                         "snapshot; validate; release. A halt pauses the refresh and alerts.")
     def refresh():
-        started = start_refresh()
-        held = hold_snapshot(started)
-        prepared, slices = plan_copy(started)
+        held = hold_snapshot()  # both start at once: the plan waits for the snapshot the holder publishes
+        prepared, slices = plan_copy()
         copied = slices.map(copy_slice)
         release(parity(finish_copy(held, prepared, copied.collect())))
 

@@ -61,7 +61,7 @@ def test_demo_refreshes_and_releases_one_step_per_slice(multiprocess_env, demo_d
     steps = _steps(instance, result.run_id)
     copies = {s for s in steps if s.startswith("copy_slice[")}
     assert len(copies) > len(TABLES)  # every table a step, the big ones sliced
-    assert {"start_refresh", "hold_snapshot", "plan_copy", "finish_copy", "parity", "staging__release"} <= steps
+    assert {"hold_snapshot", "plan_copy", "finish_copy", "parity", "staging__release"} <= steps
     assert _counts(demo_dbs.target) == _counts(demo_dbs.source)
     with psycopg.connect(demo_dbs.target) as conn:
         assert control.live_release(conn)["run_id"] == result.run_id
