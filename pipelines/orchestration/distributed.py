@@ -15,7 +15,7 @@ from prodlike.pipelines.checks import registry, runner
 from prodlike.pipelines.config.model import Config
 from prodlike.pipelines.engine import runlock
 from prodlike.pipelines.engine.control import RefreshLockedError, RefreshPausedError
-from prodlike.pipelines.engine.distributed import DistributedRefresh, Prepared, Slice
+from prodlike.pipelines.engine.distributed import DistributedRefresh, HolderGone, Prepared, Slice
 from prodlike.pipelines.errors import Refused, safe_message
 from prodlike.pipelines.orchestration import assets as a
 from prodlike.pipelines.orchestration.sealed import SEALED_IO_MANAGER, drop_outputs
@@ -80,18 +80,21 @@ def _fail(err: BaseException, retry: bool = True) -> dg.Failure:
                       allow_retries=retry and transient)
 
 
+def executor_config(cfg: Config) -> dict:
+    """The multiprocess executor's config: `copy.workers` copies per production server at once, beside the holder
+    and the plan; steps fork from a server that imported the definitions once (spawning re-imports them)."""
+    limit = cfg.copy_.workers
+    return {"max_concurrent": limit + 2,
+            "start_method": {"forkserver": {"preload_modules": ["prodlike.pipelines.definitions"]}},
+            "tag_concurrency_limits": [{"key": PRODUCTION_TAG, "value": production_label(cfg), "limit": limit}]}
+
+
 def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
     """The per-step refresh job: on the multiprocess executor bounded per production server, or on the executor
     given (k8s, celery: their run config sets the bounds, see the README's Running on a cluster)."""
     tables = a.configured_tables(cfg)
     label = production_label(cfg)
-    limit = cfg.copy_.workers
-    executor = executor or dg.multiprocess_executor.configured(
-        {"max_concurrent": limit + 2,  # the copies, the snapshot holder beside them, and the plan
-         # steps fork from a server that has imported the definitions once (a spawned step imports them again)
-         "start_method": {"forkserver": {"preload_modules": ["prodlike.pipelines.definitions"]}},
-         "tag_concurrency_limits": [{"key": PRODUCTION_TAG, "value": label, "limit": limit}]},
-        name="prodlike_multiprocess")
+    executor = executor or dg.multiprocess_executor.configured(executor_config(cfg), name="prodlike_multiprocess")
     sealed = dg.Out(io_manager_key=SEALED_IO_MANAGER)
 
     @dg.op(out={"held": dg.Out(dict, is_required=False, io_manager_key=SEALED_IO_MANAGER)},
@@ -123,6 +126,12 @@ def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = 
         refresh = _refresh(context, prodlike)
         try:
             snap = refresh.wait_for_snapshot(prodlike.target_dsn, context.run.run_id, failure_watch(context))
+        except HolderGone as err:
+            if (context.instance.get_run_by_id(context.run.run_id).tags.get(a.OUTCOME_TAG) or "").startswith(
+                    "refused"):  # refreshes are paused: the holder said so; nothing to plan
+                return
+            raise _fail(err) from None
+        try:
             prepared, slices = refresh.plan(snap)
         except Refused as err:
             a._halted(context, prodlike, f"the preflight refused the copy: {safe_message(err)}", tables)

@@ -162,3 +162,19 @@ def test_killed_snapshot_holder_fails_the_run_and_staging_keeps_its_release(mult
 
 def _has_tables(conn) -> bool:
     return conn.execute("SELECT to_regclass('prodlike.scaleout_slices') IS NOT NULL").fetchone()[0]
+
+
+def test_paused_refreshes_refuse_without_copying(multiprocess_env, demo_dbs):
+    path, instance = multiprocess_env
+    with psycopg.connect(demo_dbs.target, autocommit=True) as stage:
+        control.migrate(stage)
+        control.pause(stage, "test", "a halted run is being looked at")
+    result = _run(path, instance)
+    assert result.dagster_run.tags.get(launch.OUTCOME_TAG, "").startswith("refused")
+    assert not [e for e in result.all_events if e.is_step_failure]  # refused is not a failure
+    assert not {s for s in _steps(instance, result.run_id) if s.startswith("copy_slice")}
+    outcome = launch.outcome(result, demo_dbs.target)
+    assert (outcome.status, outcome.code) == ("refused", launch.EXIT_HALTED)
+    with psycopg.connect(demo_dbs.target) as stage:
+        assert control.live_release(stage) is None
+        assert not control.refresh_running(stage)
