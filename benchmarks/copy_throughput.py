@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -187,7 +188,9 @@ def worker_multiprocess() -> None:
         rows = conn.execute("SELECT count(*) FROM public.bench").fetchone()[0]
     steps = sum(1 for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_SUCCESS"
                 and (e.step_key or "").startswith("copy_slice["))
+    rss = [float(m.group(1)) for e in logs if (m := re.search(r"step peak RSS (\d+) MB", e.user_message or ""))]
     print(json.dumps({"seconds": copied - started, "rows": rows, "copy_steps": steps,
+                      "copy_step_peak_rss_mb": max(rss, default=0.0),
                       "run_seconds": max(e.timestamp for e in logs) - started}))
 
 
@@ -316,6 +319,7 @@ def main() -> None:
     if distributed:
         base = rows_per_s.get("prodlike_keep")
         report["multiprocess"] = {m: {"copy_steps": r["copy_steps"], "seconds": round(r["seconds"], 2),
+                                      "copy_step_peak_rss_mb": r["copy_step_peak_rss_mb"],
                                       "run_seconds": round(r["run_seconds"], 2), "rows_copied": r["rows"],
                                       "ratio_to_in_process_keep": round(rows_per_s[m] / base, 3) if base else None}
                                   for m, r in distributed.items()}

@@ -41,6 +41,15 @@ def production_label(cfg: Config) -> str:
     return "production-" + re.sub(r"[^A-Za-z0-9_.:/-]+", "_", label).strip("_")[:100]
 
 
+def peak_rss_mb() -> float:
+    """This step process's peak resident memory (VmHWM), 0 where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
 def _refresh(context, prodlike: a.ProdlikeResource) -> DistributedRefresh:
     key = prodlike.anon_key.encode() if prodlike.anon_key else None
     return DistributedRefresh(prodlike.config(), prodlike.source_dsn, prodlike.target_dsn, context.run.run_id, key,
@@ -151,7 +160,8 @@ def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = 
             stats = _refresh(context, prodlike).copy_slice(piece)
         except Exception as err:
             raise _fail(err) from None
-        context.log.info(f"{piece.unit.source} slice {piece.number}: {stats.rows:,} rows in {stats.seconds:.2f}s")
+        context.log.info(f"{piece.unit.source} slice {piece.number}: {stats.rows:,} rows in {stats.seconds:.2f}s; "
+                         f"step peak RSS {peak_rss_mb():.0f} MB")
         return piece.unit.asset, stats
 
     @dg.op(out={"copied": dg.Out(list, is_required=False, io_manager_key=SEALED_IO_MANAGER)})
