@@ -1,11 +1,15 @@
 """Copy throughput in one run: raw binary COPY server to server, pg_dump | pg_restore, prodlike all-keep,
-prodlike with 3 anonymized columns; rows/s, ratios to raw COPY, time per stage, peak RSS of the copy."""
+prodlike with 3 anonymized columns; rows/s, ratios to raw COPY, time per stage, peak RSS of the copy. With
+`--executor multiprocess --slices N [N ...]`, also the all-keep copy as the per-step Dagster job on the multiprocess
+executor (the table in N slices, each its own step process), timed from the run's first step to the end of
+its copy phase (keys and indexes included, checks excluded, as for the in-process path)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -137,6 +141,59 @@ def prodlike(method: str, prod, stage) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def multiprocess(prod, stage, slices: int) -> dict:
+    """The all-keep copy as the per-step Dagster job, the table in `slices` slices, in a process of its own."""
+    dst = fresh_db(stage, f"bench_multiprocess_{slices}")
+    home = STATE / f"multiprocess_{slices}"
+    env = dict(os.environ, BENCH_SOURCE=prod.dsn("bench"), BENCH_TARGET=dst, BENCH_KEY=KEY,
+               BENCH_POLICY=json.dumps(POLICIES["prodlike_keep"]), BENCH_SLICES=str(slices), BENCH_HOME=str(home))
+    out = subprocess.run([sys.executable, __file__, "--worker-multiprocess"], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"multiprocess with {slices} slice(s) failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def worker_multiprocess() -> None:
+    import shutil
+
+    import dagster as dg
+    import yaml
+
+    from prodlike.pipelines.orchestration import launch
+    from prodlike.pipelines.orchestration.distributed import COPY_COMPLETE
+
+    home = Path(os.environ["BENCH_HOME"])
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    with psycopg.connect(os.environ["BENCH_SOURCE"]) as conn:
+        size = conn.execute("SELECT pg_relation_size('bench')").fetchone()[0]
+    slices = int(os.environ["BENCH_SLICES"])
+    config = {"version": 1, "source": {"dsn": "${BENCH_SOURCE}"}, "target": {"dsn": "${BENCH_TARGET}"},
+              "anonymization": {"key": "${BENCH_KEY}", "tables": json.loads(os.environ["BENCH_POLICY"])},
+              "copy": {"executor": "multiprocess", "slice_bytes": max(64 * 1024, -(-size // slices) + 1),
+                       "workers": max(slices, 1)},
+              "query_time": {"enabled": False}, "state_dir": str(home / "state")}
+    path = home / "prodlike.yaml"
+    path.write_text(yaml.safe_dump(config))
+    launch.dagster_home(home / "state")
+    with dg.DagsterInstance.get() as instance:
+        result = launch.run_distributed(path, instance, launch.QUIET_RUN_CONFIG)
+        if not result.success:
+            raise SystemExit("the multiprocess refresh failed: " + "; ".join(
+                e.message or "" for e in result.all_events if e.is_failure)[:3000])
+        logs = instance.all_logs(result.run_id)
+    started = min(e.timestamp for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_START")
+    copied = next(e.timestamp for e in logs if COPY_COMPLETE in (e.user_message or ""))
+    with psycopg.connect(os.environ["BENCH_TARGET"]) as conn:
+        rows = conn.execute("SELECT count(*) FROM public.bench").fetchone()[0]
+    steps = sum(1 for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_SUCCESS"
+                and (e.step_key or "").startswith("copy_slice["))
+    rss = [float(m.group(1)) for e in logs if (m := re.search(r"step peak RSS (\d+) MB", e.user_message or ""))]
+    print(json.dumps({"seconds": copied - started, "rows": rows, "copy_steps": steps,
+                      "copy_step_peak_rss_mb": max(rss, default=0.0),
+                      "run_seconds": max(e.timestamp for e in logs) - started}))
+
+
 def peak_rss_mb() -> float:
     """This process's own peak RSS (VmHWM; ru_maxrss would include the parent's size across exec)."""
     with open("/proc/self/status") as status:
@@ -220,12 +277,19 @@ def main() -> None:
     p.add_argument("--only", nargs="*", help="methods to run besides raw_copy (default: all)")
     p.add_argument("--profile-validation", metavar="PREFIX", help="write a pyinstrument profile of each "
                    "prodlike method's validation to PREFIX.<method>.txt (needs `pip install pyinstrument`)")
+    p.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
+                   help="multiprocess: also run the all-keep copy as the per-step Dagster job")
+    p.add_argument("--slices", type=int, nargs="+", default=[2],
+                   help="with --executor multiprocess: the slice counts to run the table in (one run each)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--worker-multiprocess", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.profile_validation:
         os.environ["BENCH_PROFILE"] = str(Path(args.profile_validation).resolve())
     if args.worker:
         return worker()
+    if args.worker_multiprocess:
+        return worker_multiprocess()
     prod, stage = servers()
     t0 = time.perf_counter()
     build(prod, args.rows)
@@ -238,6 +302,11 @@ def main() -> None:
     methods = [m for m in POLICIES if m in wanted]
     for method in methods:
         results[method] = prodlike(method, prod, stage)
+    distributed = {}
+    if args.executor == "multiprocess":
+        for n in args.slices:
+            distributed[f"prodlike_keep_multiprocess_{n}_slices"] = results[f"prodlike_keep_multiprocess_{n}_slices"] \
+                = multiprocess(prod, stage, n)
     rows_per_s = {m: args.rows / r["seconds"] for m, r in results.items()}
     ratio = {m: v / rows_per_s["raw_copy"] for m, v in rows_per_s.items()}
     report = {
@@ -260,6 +329,13 @@ def main() -> None:
                      for m in methods},
         "build_s": round(build_s, 1),
     }
+    if distributed:
+        base = rows_per_s.get("prodlike_keep")
+        report["multiprocess"] = {m: {"copy_steps": r["copy_steps"], "seconds": round(r["seconds"], 2),
+                                      "copy_step_peak_rss_mb": r["copy_step_peak_rss_mb"],
+                                      "run_seconds": round(r["run_seconds"], 2), "rows_copied": r["rows"],
+                                      "ratio_to_in_process_keep": round(rows_per_s[m] / base, 3) if base else None}
+                                  for m, r in distributed.items()}
     if args.json:
         print(json.dumps(report))
         return
@@ -280,6 +356,9 @@ def main() -> None:
         s = report["stages_s"][m]
         stages.add_row(m, *(f"{s[k]:.2f}" for k in ("copy_s", "read_s", "transform_s", "write_s", "post_data_s")))
     Console().print(stages)
+    for m, r in report.get("multiprocess", {}).items():
+        print(f"{m}: {r['copy_steps']} copy step(s), copy phase {r['seconds']:.2f}s (whole run with checks "
+              f"{r['run_seconds']:.2f}s), {r['ratio_to_in_process_keep']}x the in-process all-keep path")
     checks = Table(title="validation after the copy (s): each check's own wall time (the leak check runs beside count "
                          "and distribution), the whole; budget: 25% of the copy's wall time")
     for col in ("method", "copy", *CHECKS, "validation", "share", "GX", "with GX", "share with GX"):

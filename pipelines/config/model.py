@@ -312,6 +312,12 @@ class Copy(Strict):
     transform_processes: int | None = Field(
         None, ge=0, le=64, description="Worker processes of the transform and profiling stages; none: one "
         "per core; 0: transform and profile inside the copy threads.")
+    executor: Literal["in_process", "multiprocess"] = Field(
+        "in_process", description="in_process: one Dagster step copies every table (threads and worker processes "
+        "inside it; the fastest on one machine). multiprocess: every table, and every slice of a big table, is a "
+        "Dagster step of its own importing one production snapshot (see README, Running on a cluster).")
+    slice_bytes: Size = Field(1024**3, ge=64 * 1024, description="With executor multiprocess: a table larger than "
+                              "this is copied as slices (ctid block ranges) of about this size, in parallel steps.")
 
 
 class QueryTime(Strict):

@@ -40,6 +40,23 @@ class CopyUnit:
     estimated_bytes: int = 0
     estimated_rows: int = 0
     profile_specs: dict | None = None  # column -> validators.distributions.ColumnSpec (profiled on the stream)
+    pages: tuple[int, int | None] | None = None  # a slice: production blocks [first, last) (None: to the end)
+
+    @property
+    def rows_sql(self) -> str:
+        """FROM and WHERE of the COPY query: the leaf's rows, or the slice's block range (a TID range scan)."""
+        rows = f"FROM ONLY {qname(*self.source.split('.', 1))}"
+        if self.pages is None:
+            return rows
+        first, last = self.pages
+        rows += f" WHERE ctid >= '({int(first)},0)'::tid"
+        return rows + (f" AND ctid < '({int(last)},0)'::tid" if last is not None else "")
+
+    @property
+    def copy_in_options(self) -> str:
+        """COPY FROM options: FREEZE where the copy truncated the table in its own transaction (a whole leaf);
+        slices load side by side into the same table, so none."""
+        return "" if self.pages is not None else "FREEZE"
 
     @property
     def hashed(self) -> list[str]:
@@ -157,6 +174,12 @@ class LeakSink:
     _slots = itertools.count(1)
     _lock = threading.Lock()
 
+    @classmethod
+    def number_from(cls, first: int) -> None:
+        """Number this process's slots from `first` (a copy step among many processes takes a range of its own)."""
+        with cls._lock:
+            cls._slots = itertools.count(first)
+
     def __init__(self, target_dsn: str, columns: list[str], source_conn):
         from prodlike.validators.leaks import hash_key
 
@@ -266,8 +289,8 @@ def _open_source(dsn: str, snapshot: Snapshot, lock_timeout: timedelta) -> psyco
 
 def _copy_binary(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
                  progress: Progress) -> None:
-    out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT (FORMAT binary)"
-    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN (FORMAT binary, FREEZE)"
+    out_sql = f"COPY (SELECT {cols} {unit.rows_sql}) TO STDOUT (FORMAT binary)"
+    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN (FORMAT binary{_options(unit, ', ')})"
     reported = rows = nbytes = 0
     pending = bytearray()
     cin = CopyOut(src.connection, out_sql)
@@ -297,8 +320,8 @@ def _add_counts(total: dict[str, int], more: dict[str, int]) -> None:
 def _copy_passthrough(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: str, stats: CopyStats,
                       progress: Progress, batch_bytes: int, tap: StreamTap) -> None:
     """COPY text out and in unchanged (an all-keep table), each batch of whole rows also fed to the tap."""
-    out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
-    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN (FREEZE)"
+    out_sql = f"COPY (SELECT {cols} {unit.rows_sql}) TO STDOUT"
+    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN{_options(unit)}"
     batch = bytearray()  # copied into, not a list of chunks: a chunk can pin a much larger receive buffer
     rows = nbytes = written = 0
     cin = CopyOut(src.connection, out_sql)
@@ -332,8 +355,8 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
                sink: LeakSink | None = None) -> None:
     """COPY text out, batches cut by bytes through the transforms (in worker processes when a pool is
     given, in this thread otherwise), COPY text in, in order."""
-    out_sql = f"COPY (SELECT {cols} FROM ONLY {qname(*unit.source.split('.', 1))}) TO STDOUT"
-    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN (FREEZE)"
+    out_sql = f"COPY (SELECT {cols} {unit.rows_sql}) TO STDOUT"
+    in_sql = f"COPY {unit.target}{_column_list(cols)} FROM STDIN{_options(unit)}"
     # Rows are copied into one buffer, not kept as a list of chunks: a chunk kept alive per row makes Python's cyclic
     # GC run every 700 rows, and its full passes walk the whole heap (with Dagster imported: a third of the copy).
     batch, rows = bytearray(), 0
@@ -410,20 +433,30 @@ def _copy_text(src: psycopg.Cursor, dst: psycopg.Cursor, unit: CopyUnit, cols: s
     stats.mode = "text+transform" + (" (processes)" if pool is not None else "")
 
 
+def _options(unit: CopyUnit, joined: str | None = None) -> str:
+    """The COPY FROM options clause (or, `joined`, the options appended to others)."""
+    if not unit.copy_in_options:
+        return ""
+    return f"{joined}{unit.copy_in_options}" if joined else f" ({unit.copy_in_options})"
+
+
 def _column_list(cols: str) -> str:
     """The COPY column list; none for a table without columns (`COPY t ()` is a syntax error)."""
     return f" ({cols})" if cols else ""
 
 
 def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: str, *,
-              lock_timeout: timedelta, batch_bytes: int, progress: Progress, pool=None) -> CopyStats:
-    """Copy one leaf table inside its own snapshot-importing transaction; commit right after."""
+              lock_timeout: timedelta, batch_bytes: int, progress: Progress, pool=None,
+              before_commit: Callable[[psycopg.Connection], None] | None = None) -> CopyStats:
+    """Copy one leaf table (or one slice of it) inside its own snapshot-importing transaction; commit right after
+    (staging's transaction runs `before_commit` first, so a record of the copy commits with its rows)."""
     stats = CopyStats(unit.source)
     started = time.perf_counter()
     src_conn = _open_source(source_dsn, snapshot, lock_timeout)
     try:
         with connections.staging(target_dsn) as dst_conn, src_conn.cursor() as src, dst_conn.cursor() as dst:
-            dst.execute(f"TRUNCATE ONLY {unit.target}")  # ONLY: an inheritance parent keeps its children's rows
+            if unit.pages is None:  # a slice shares its table with the other slices: a retry's rows rolled back
+                dst.execute(f"TRUNCATE ONLY {unit.target}")  # ONLY: an inheritance parent keeps its children's rows
             if not unit.schema_only:
                 cols = ", ".join(qident(c) for c in unit.columns)
                 tap = sink = None
@@ -447,6 +480,8 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
                     if tap is not None:
                         stats.profile, stats.profile_s = tap.close(), tap.seconds
             src_conn.commit()
+            if before_commit is not None:
+                before_commit(dst_conn)
             dst_conn.commit()
     finally:
         src_conn.close()

@@ -133,3 +133,44 @@ def settle_if_free(conn: psycopg.Connection) -> list[str]:
         settled = settle(conn)
         conn.execute("DELETE FROM prodlike.holder")
     return settled
+
+
+# ---- a run spread over processes (copy.executor: multiprocess) ----------------------------------------------------
+# Its steps run one after another (start, snapshot holder, finish, release) and take the lock in turn: each takes
+# it again only while the holder row still names the run (`resume`), so a run that slipped in between settles this
+# one and this one stops. Steps running beside the holder (plan, copies) check that a live session of their run
+# holds it (`verify`) before they write staging.
+
+
+def resume(target_dsn: str, run_id: str) -> None:
+    """Hold staging in this process for a run that an earlier step of it held; RefreshLockedError when another
+    run has held it since (this run cannot go on)."""
+    key = (target_dsn, run_id)
+    with _guard:
+        held = _held.get(key)
+        if held is not None and _holds(held):
+            return
+        _held[key] = _take(target_dsn, run_id, "refresh", retaking=True)
+
+
+def verify(conn: psycopg.Connection, run_id: str) -> None:
+    """RefreshLockedError unless a live session recorded for run_id holds the refresh lock now."""
+    row = conn.execute(f"SELECT h.run_id, h.pid IN ({control.LOCK_HELD}) FROM prodlike.holder h",
+                       control.lock_params()).fetchone()
+    if row is None or row[0] != run_id or not row[1]:
+        raise control.RefreshLockedError(
+            f"run {run_id} does not hold staging any more (its snapshot holder ended or another run took staging); "
+            f"this step cannot go on")
+
+
+def pass_on(target_dsn: str, run_id: str) -> None:
+    """End this process's hold without concluding the run: the holder row keeps naming it, so its next step
+    can `resume`."""
+    with _guard:
+        held = _held.pop((target_dsn, run_id), None)
+    if held is not None:
+        try:
+            held.execute("SELECT pg_advisory_unlock(%s)", (control.LOCK_KEY,))
+        except psycopg.Error:
+            pass
+        _close(held)

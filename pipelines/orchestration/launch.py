@@ -1,9 +1,10 @@
-"""Launching the refresh job in-process on the config's persistent Dagster instance (the CLI and the demo), and
-the run's outcome as the control schema recorded it: exit code, status and message always agree with the record
-and the alert."""
+"""Launching the refresh job on the config's persistent Dagster instance (in this process; with copy.executor
+multiprocess, in a run worker process of its own) for the CLI and the demo, and the run's outcome as the control
+schema recorded it: exit code, status and message always agree with the record and the alert."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ import dagster as dg
 import psycopg
 
 from prodlike.pipelines.checks import tally
-from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions
+from prodlike.pipelines.config.model import load
+from prodlike.pipelines.definitions import REFRESH_JOB, load_definitions, resolve_config_path
 from prodlike.pipelines.engine import control, progress, runlock
 from prodlike.pipelines.orchestration.assets import FORCE_TAG, OUTCOME_TAG
 from prodlike.pipelines.postgres import connections
@@ -61,13 +63,62 @@ def run_refresh_job(config_file: Path, state_dir: Path, force: bool = False,
     """Run the refresh job in-process with the persistent instance of the config's state folder."""
     dagster_home(state_dir)
     progress.use(progress.for_terminal())
-    job = load_definitions(config_file).resolve_job_def(REFRESH_JOB)
+    defs = load_definitions(config_file)
+    job = defs.resolve_job_def(REFRESH_JOB)
+    run_config = DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG
+    tags = {FORCE_TAG: "true"} if force else None
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config=DEBUG_RUN_CONFIG if debug else QUIET_RUN_CONFIG,
-                                        tags={FORCE_TAG: "true"} if force else None)
+        if load(resolve_config_path(config_file)).copy_.executor == "multiprocess":
+            return run_distributed(config_file, instance, run_config, tags)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
     runlock.let_go_run(result.run_id)  # the run is over: staging is free even if no hook concluded it
     return result
+
+
+@dataclass
+class RunResult:
+    """A finished run as the CLI reads it (what ExecuteJobResult offers: run id, success, the run, its events)."""
+
+    run_id: str
+    success: bool
+    dagster_run: dg.DagsterRun
+    all_events: list
+
+    @classmethod
+    def read(cls, instance: dg.DagsterInstance, run_id: str) -> RunResult:
+        run = instance.get_run_by_id(run_id)
+        events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event is not None]
+        return cls(run_id, run.status == dg.DagsterRunStatus.SUCCESS, run, events)
+
+
+def run_distributed(config_file: Path, instance: dg.DagsterInstance, run_config: dict | None = None,
+                    tags: dict | None = None) -> RunResult:
+    """The per-step refresh job on the multiprocess executor, run by a fresh process of its own (as Dagster's run
+    launcher does): its step processes fork from a server that imported this run's config and environment, never
+    an earlier run's. Every step rebuilds the job from $PRODLIKE_CONFIG, set here to the run's config."""
+    os.environ["PRODLIKE_CONFIG"] = str(Path(config_file).resolve())
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    worker = ctx.Process(target=_run_worker, args=(send, run_config, tags), name="prodlike-run-worker")
+    worker.start()
+    send.close()
+    try:
+        run_id = receive.recv()
+    except EOFError:
+        raise RuntimeError(f"the run worker process ended without a run (exit code {worker.exitcode})") from None
+    finally:
+        worker.join()
+    return RunResult.read(instance, run_id)
+
+
+def _run_worker(send, run_config: dict | None, tags: dict | None) -> None:
+    """In the run worker process: execute the job on the instance of $DAGSTER_HOME; send back the run id."""
+    from prodlike.pipelines.definitions import refresh_job
+
+    with dg.DagsterInstance.get() as instance:
+        with dg.execute_job(dg.reconstructable(refresh_job), instance=instance, run_config=run_config, tags=tags,
+                            raise_on_error=False) as result:
+            send.send(result.run_id)
 
 
 def outcome(result: dg.ExecuteInProcessResult, target_dsn: str) -> Outcome:

@@ -1,0 +1,91 @@
+"""The IO manager of the per-step refresh graph: step outputs (copy plans, production profiles of a slice) are
+pickled, sealed with a key derived from the anonymization key (Fernet: AES and HMAC), and kept in staging's
+control schema, which every step on every machine reaches; no shared disk, and nothing readable at rest."""
+
+from __future__ import annotations
+
+import base64
+import copyreg
+import hashlib
+import hmac
+import io
+import pickle
+import threading
+
+import dagster as dg
+import psycopg
+from cryptography.fernet import Fernet
+
+from prodlike.pipelines.config.model import ConfigError
+from prodlike.pipelines.postgres import connections
+
+SEALED_IO_MANAGER = "prodlike_sealed"
+TABLE_SQL = """CREATE TABLE IF NOT EXISTS prodlike.scaleout_outputs (
+    run_id text NOT NULL,
+    step_key text NOT NULL,
+    output_name text NOT NULL,
+    mapping_key text NOT NULL DEFAULT '',
+    sealed bytea NOT NULL,
+    PRIMARY KEY (run_id, step_key, output_name, mapping_key)
+)"""
+
+
+_LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
+
+
+def dumps(obj) -> bytes:
+    """Pickle obj; a lock inside it (column specs keep one) arrives as a fresh lock."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, **{kind: (lambda _, new=new: (new, ())) for kind, new in
+                                                            _LOCKS.items()}}
+    pickler.dump(obj)
+    return out.getvalue()
+
+
+def sealer(anon_key: str | None) -> Fernet:
+    """The Fernet key of step outputs, derived from the anonymization key (never stored)."""
+    if not anon_key:
+        raise ConfigError("copy.executor: multiprocess seals what its steps pass each other with a key derived from "
+                          "anonymization.key; set anonymization.key (a ${ENV_VAR} reference), or use copy.executor: "
+                          "in_process")
+    digest = hmac.new(anon_key.encode(), b"prodlike step outputs", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+class SealedOutputs(dg.IOManager):
+    """Sealed pickles in prodlike.scaleout_outputs, one row per step output (and mapping key)."""
+
+    def __init__(self, prodlike):
+        self.prodlike = prodlike
+
+    def _where(self, context: dg.OutputContext) -> tuple[str, str, str, str]:
+        return context.run_id, context.step_key, context.name, context.mapping_key or ""
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        sealed = sealer(self.prodlike.anon_key).encrypt(dumps(obj))
+        with connections.staging(self.prodlike.target_dsn, autocommit=True) as conn:
+            conn.execute(TABLE_SQL)
+            conn.execute("INSERT INTO prodlike.scaleout_outputs VALUES (%s, %s, %s, %s, %s) ON CONFLICT "
+                         "(run_id, step_key, output_name, mapping_key) DO UPDATE SET sealed = excluded.sealed",
+                         (*self._where(context), sealed))
+
+    def load_input(self, context: dg.InputContext):
+        where = self._where(context.upstream_output)
+        with connections.staging(self.prodlike.target_dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT sealed FROM prodlike.scaleout_outputs WHERE run_id = %s AND step_key = %s "
+                               "AND output_name = %s AND mapping_key = %s", where).fetchone()
+        if row is None:
+            raise dg.Failure(description=f"the output {where[2]} of step {where[1]} is not in staging any more")
+        return pickle.loads(sealer(self.prodlike.anon_key).decrypt(bytes(row[0])))
+
+
+def drop_outputs(conn: psycopg.Connection, keep_run: str | None = None) -> None:
+    """Forget the sealed outputs of every run but keep_run (a concluded or crashed run's)."""
+    conn.execute(TABLE_SQL)
+    conn.execute("DELETE FROM prodlike.scaleout_outputs WHERE run_id IS DISTINCT FROM %s", (keep_run,))
+
+
+@dg.io_manager(required_resource_keys={"prodlike"})
+def sealed_outputs(init_context) -> SealedOutputs:
+    return SealedOutputs(init_context.resources.prodlike)
