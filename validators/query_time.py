@@ -24,7 +24,7 @@ from .plans import fingerprint, shape
 from .results import CheckResult, Threshold, Verdict
 
 CHECK = "query_time"
-FLOOR_MS = 0.1  # times below this count as this: under it, timer and instrumentation noise dominate
+FLOOR_MS = 0.5  # times below this count as this: under it, cache state, timer and instrumentation noise dominate
 MIN_TIMED = 3  # fewer timed queries than this make no median to judge against
 SAMPLE_VALUES = 200  # values drawn per compared column
 MAX_LIMIT = 10_000
