@@ -279,7 +279,7 @@ class Refresh:
                             self.cfg.copy_.lock_timeout)
         owners = {tuple(t.qualified.split(".", 1)): q for q in report.selection.created
                   for t in cat.partition_tree(q)}
-        self._ddl = ddl.plan(entries, rename, owners)
+        self._ddl = ddl.plan(entries, rename, owners, cat.index_oids)
         with stage.transaction():
             stage.execute("SET LOCAL check_function_bodies = off")
             stage.execute("SET LOCAL search_path = ''")

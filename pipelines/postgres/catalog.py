@@ -134,6 +134,9 @@ class Catalog:
     extensions: dict[str, str] = field(default_factory=dict)  # name -> schema
     extension_members: set[tuple[str, str]] = field(default_factory=set)  # (schema, name)
     objects: set[tuple[str, str]] = field(default_factory=set)  # (schema, name) of every object of the schemas
+    # (schema, name) -> production's OID of every index, constraint-backed ones too: the planner breaks cost ties
+    # between indexes by their OID order, so staging builds them in this order
+    index_oids: dict[tuple[str, str], int] = field(default_factory=dict)
     server_version: int = 0
 
     def leaves(self, qualified: str) -> list[Table]:
@@ -291,6 +294,11 @@ WHERE d.deptype = 'e'
 """
 
 
+_INDEX_OIDS = """
+SELECT n.nspname, c.relname, c.oid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s)
+"""
+
 _SCHEMA_OBJECTS = """
 SELECT n.nspname, o.name FROM pg_namespace n JOIN (
     SELECT relnamespace, relname FROM pg_class
@@ -354,4 +362,5 @@ def read_catalog(conn: psycopg.Connection, schemas: list[str]) -> Catalog:
     cat.extensions = dict(conn.execute(_EXTENSIONS).fetchall())
     cat.extension_members = {(s, n) for s, n in conn.execute(_EXTENSION_MEMBERS)}
     cat.objects = {(s, n) for s, n in conn.execute(_SCHEMA_OBJECTS, (schemas,))}
+    cat.index_oids = {(s, n): oid for s, n, oid in conn.execute(_INDEX_OIDS, (schemas,))}
     return cat

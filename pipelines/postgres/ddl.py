@@ -80,10 +80,31 @@ def target_table(entry: Entry) -> tuple[str, str] | None:
     return None
 
 
-def plan(entries: list[Entry], rename: Renamer, owners: dict[tuple[str, str], str]) -> ShadowDDL:
+def built_index(entry: Entry) -> tuple[str, str] | None:
+    """(schema, name) of the index an INDEX entry creates or a key/unique/exclusion CONSTRAINT entry builds
+    (the constraint's index carries its name), read from its tokens."""
+    sig = significant(tokenize(entry.sql))
+    words = [t.upper for t in sig]
+    if entry.schema is None:
+        return None
+    if entry.kind == "INDEX" and "INDEX" in words:
+        i = words.index("INDEX") + 1
+        i += 3 if words[i:i + 3] == ["IF", "NOT", "EXISTS"] else 0
+        return (entry.schema, sig[i].name) if i < len(sig) and sig[i].name and words[i] != "ON" else None
+    if entry.kind == "CONSTRAINT" and "CONSTRAINT" in words:
+        i = words.index("CONSTRAINT") + 1
+        return (entry.schema, sig[i].name) if i < len(sig) and sig[i].name else None
+    return None
+
+
+def plan(entries: list[Entry], rename: Renamer, owners: dict[tuple[str, str], str],
+         index_oids: dict[tuple[str, str], int] | None = None) -> ShadowDDL:
     """Split the dump: pre-data; per table (owners maps each created relation, partitions included, to its
-    top-level table) the keys and indexes; everything else of post-data after all tables have loaded."""
+    top-level table) the keys and indexes, in production's index OID order where index_oids gives it (the
+    planner breaks cost ties between a table's indexes by OID: built in pg_dump's name order, staging picked
+    the other of two equally cheap indexes); everything else of post-data after all tables have loaded."""
     out = ShadowDDL()
+    order: dict[int, float] = {}
     for e in entries:
         if e.kind in _SKIPPED_KINDS:
             continue
@@ -96,8 +117,11 @@ def plan(entries: list[Entry], rename: Renamer, owners: dict[tuple[str, str], st
         owner = owners.get(target_table(e) or ("", "")) if e.kind in _PER_TABLE_KINDS else None
         if owner is not None:
             out.table_post_data.setdefault(owner, []).append(stmt)
+            order[id(stmt)] = (index_oids or {}).get(built_index(e) or ("", ""), float("inf"))
         else:
             out.post_data.append(stmt)
+    for stmts in out.table_post_data.values():
+        stmts.sort(key=lambda st: order[id(st)])  # stable: entries of no known index keep pg_dump's order, last
     return out
 
 

@@ -40,3 +40,27 @@ def test_demo_dumps_equal(demo_dbs, demo_config):
     schemas = list(demo_config.schemas)
     assert dump_diff(schema_lines(demo_dbs.source, schemas),
                      schema_lines(demo_dbs.target, schemas, {"prodlike_ext": "public"})) == []
+
+
+INDEX_ORDER = """
+SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'public.media_links'::regclass ORDER BY c.oid
+"""
+
+
+def test_indexes_built_in_production_order_so_cost_ties_pick_the_same_index(dbs, monkeypatch):
+    """Two equally cheap indexes (listmonk's campaign_media): the planner keeps the one of higher OID, so staging
+    must build a table's keys and indexes in production's OID order, not pg_dump's name order."""
+    with dbs.src() as src:
+        src.execute("CREATE TABLE public.media_links (campaign_id int NOT NULL, media_id int, name text, "
+                    "CONSTRAINT z_media_links_pk PRIMARY KEY (campaign_id, name))")
+        src.execute("CREATE INDEX z_media_links_id ON public.media_links (campaign_id, media_id)")
+        src.execute("CREATE INDEX a_media_links_campaign ON public.media_links (campaign_id)")
+        tables = keep_all(src, "public")
+    cfg = make_config(dbs, monkeypatch, tables, schemas=["public"])
+    refresh(cfg)
+    explain = "EXPLAIN (COSTS OFF) SELECT * FROM public.media_links WHERE campaign_id = 1 LIMIT 20"
+    with dbs.src() as src, dbs.dst() as dst:
+        assert [r for (r,) in dst.execute(INDEX_ORDER)] == [r for (r,) in src.execute(INDEX_ORDER)] == \
+            ["z_media_links_pk", "z_media_links_id", "a_media_links_campaign"]
+        assert dst.execute(explain).fetchall() == src.execute(explain).fetchall()
