@@ -10,18 +10,24 @@ from .patterns import CARD, IPV4, MIN_DIGITS, PHONE, emails, is_phone
 
 SEP = "\x00"  # joins a batch's texts; a text holding one takes the text-by-text path
 EDGE = "\x01"  # stands for a text's start or end beside a run (no pattern matches or reads it otherwise)
+# Before a segment's left context: a word character, so that no match starts at the context character (a '(' or
+# a digit after a letter may be one); every pattern's match starts after a non-word character or at a boundary.
+_LOCK = "Z"
 # A run of the characters a phone, card or IPv4 address is written with, from a character one can start with ('+',
 # '(' or a digit): every match of those patterns lies inside one such run, so searching the runs alone finds them
-# all. Bounded (linear); a run cut by the bound is joined back by runs(). LONG_RUN: those that can hold a match
-# (FEWEST characters at least; shorter ones are skipped in C).
+# all. Bounded (linear); a run cut by the bound is joined back by runs(). LONG_RUN: those that can hold a match:
+# FEWEST characters at least, from a start that follows no word character (every pattern's match starts so: a
+# digit run inside a word, like an e-mail's hex tag, holds none); the others are skipped in C.
 RUN = re.compile(r"([+(\d][\d()+\-./ ]{0,253})")
-LONG_RUN = re.compile(r"([+(\d][\d()+\-./ ]{3,253})")
-LONG_RUN_ASCII = re.compile(r"([+(0-9][0-9()+\-./ ]{3,253})")  # the same on ASCII text, twice as fast
+LONG_RUN = re.compile(r"([+(\d](?<!\w.)[\d()+\-./ ]{3,253})")
+LONG_RUN_ASCII = re.compile(r"([+(0-9](?<![A-Za-z0-9_].)[0-9()+\-./ ]{3,253})")  # the same on ASCII text, faster
 RUN_LONGEST = 254
 _RUN_TAIL = " -./)"  # run characters that cannot start one
 # Digit patterns in the order they are replaced, with the fewest digits and a character every match holds.
 DIGIT_STAGES = (("card", CARD, 13, None), ("ipv4", IPV4, 4, "."), ("phone", PHONE, MIN_DIGITS, None))
 FEWEST = min(fewest for _, _, fewest, _ in DIGIT_STAGES)
+# The same patterns with ASCII classes (\d, \w, \b): on ASCII text they match alike, and faster.
+ASCII_FORM = {pattern: re.compile(pattern.pattern, re.ASCII) for _, pattern, _, _ in DIGIT_STAGES}
 _DIGIT = re.compile(r"\d")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 # A whole run of 3 to 64 letters not starting with a-z: the form every capitalised dictionary name has in a text
@@ -76,23 +82,24 @@ def replace_digit_patterns(big: str, anonymize: Callable[[str, list[str]], list[
     """Joined texts with no IPv6 address: cards, IPv4 addresses and phones replaced stage by stage as a
     text-by-text scan would replace them (anonymize(kind, distinct matches) gives their new forms). Each run long
     enough to hold a match becomes a segment with one character of context on each side (what the patterns'
-    lookarounds read); each stage runs once over the segments joined, and the segments go back in place."""
+    lookarounds read; _LOCK before it); each stage runs once over the segments joined, and the segments go back
+    in place."""
     parts = runs(big)
     if len(parts) == 1:
         return big
-    segs = [_edge(parts[k - 1][-1:]) + parts[k] + _edge(parts[k + 1][:1]) for k in range(1, len(parts), 2)]
+    segs = [_LOCK + _edge(parts[k - 1][-1:]) + parts[k] + _edge(parts[k + 1][:1]) for k in range(1, len(parts), 2)]
     for kind, pattern, fewest, needs in DIGIT_STAGES:
         at = [j for j, seg in enumerate(segs) if len(seg) >= fewest + 2 and (needs is None or needs in seg)]
         if not at:
             continue
         joined = SEP.join([segs[j] for j in at])
-        found = pattern.finditer(joined)
+        found = (ASCII_FORM[pattern] if joined.isascii() else pattern).finditer(joined)
         cuts = [m.span() for m in found if is_phone(m.group(0))] if kind == "phone" else [m.span() for m in found]
         if cuts:
             distinct = list(dict.fromkeys(joined[a:b] for a, b in cuts))
             for j, seg in zip(at, splice(joined, cuts, dict(zip(distinct, anonymize(kind, distinct)))).split(SEP)):
                 segs[j] = seg
-    parts[1::2] = [seg[1:-1] for seg in segs]
+    parts[1::2] = [seg[2:-1] for seg in segs]
     return "".join(parts)
 
 

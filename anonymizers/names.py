@@ -72,9 +72,10 @@ def replace_names(text: str, row: dict[str, str], pick: Callable[[str, bool], st
             if word in words:
                 mapping[word] = like(word, new)
     if len(row) and len(words) > len(mapping):  # any other casing of a row's name (McDonald, mcDonald)
-        for word in words:
-            if word not in mapping and word.lower() in row:
-                mapping[word] = like(word, row[word.lower()])
+        rest = words.difference(mapping)
+        for word, low in zip(rest, map(str.lower, rest)):
+            if low in row:
+                mapping[word] = like(word, row[low])
     if not mapping:
         return text
     get = mapping.get

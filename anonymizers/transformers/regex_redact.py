@@ -3,6 +3,8 @@ forms (the same transforms the email/phone/ip/first_name/last_name columns get);
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import freetext
@@ -239,7 +241,13 @@ class RegexRedact(Transformer):
 def _clashes(new: str, word: str, avoid: frozenset[str] | set[str]) -> bool:
     """Whether a replacement would bring back the word itself or one of the row's production name words (a
     replacement may have several words: 'Maria Eduarda')."""
-    found = {w.lower() for w in free_names.WORD.findall(new)}
-    return word.lower() in found or bool(found & avoid)
+    found = _lower_words(new)
+    return word.lower() in found or not found.isdisjoint(avoid)
+
+
+@lru_cache(maxsize=1 << 14)
+def _lower_words(text: str) -> frozenset[str]:
+    """The lower-cased words of a replacement name (a pool entry: few distinct ones)."""
+    return frozenset(w.lower() for w in free_names.WORD.findall(text))
 
 
