@@ -10,6 +10,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, LeakSink,
 from prodlike.pipelines.engine.preflight import PreflightReport
 from prodlike.pipelines.engine.refresh import CopyOutcome, Refresh, TableResult, _safe, live_rows
 from prodlike.pipelines.engine.workers import plan_spec, profile_spec, start_server
-from prodlike.pipelines.errors import Refused
+from prodlike.pipelines.errors import ProdlikeError, Refused
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import Catalog, qname, read_catalog
 
@@ -118,7 +119,7 @@ class Prepared:
     slices: int
 
 
-class HolderGone(RuntimeError):
+class HolderGone(ProdlikeError, RuntimeError):
     """The snapshot holder ended before every copy had its rows: the run cannot release."""
 
 
@@ -175,6 +176,8 @@ class DistributedRefresh(Refresh):
             try:
                 self._refuse_if_paused(stage)
                 ensure_tables(stage)
+                stage.execute("DELETE FROM prodlike.scaleout_slices WHERE run_id <> %s", (self.run_id,))
+                stage.execute("DELETE FROM prodlike.scaleout_snapshots WHERE run_id <> %s", (self.run_id,))
                 release.drop_stale_shadows(stage, self.cfg.schemas, self.cfg.copy_.lock_timeout)
                 control.start_run(stage, self.run_id, self.cfg.schemas)
                 stage.execute("TRUNCATE prodlike.leak_hashes")
@@ -321,12 +324,13 @@ class DistributedRefresh(Refresh):
         leaves: dict[str, list[CopyStats]] = {q: [] for q in prepared.report.selection.created}
         for asset, stats in copied:
             leaves.setdefault(asset, []).append(stats)
-        with self._staging() as stage:
-            try:
+        with self._staging() as stage, ThreadPoolExecutor(self.cfg.copy_.workers, "prodlike-post") as pool:
+            try:  # keys and indexes of copy.workers tables at once, as the in-process copy builds them
+                built = {table: pool.submit(self._post_table, prepared.catalog, prepared.rename, table)
+                         for table in leaves}
                 for table, stats in leaves.items():
-                    post = self._post_table(prepared.catalog, prepared.rename, table)
                     tr = TableResult(table, sum(s.rows for s in stats), sum(s.bytes for s in stats),
-                                     max((s.seconds for s in stats), default=0.0), post, stats)
+                                     max((s.seconds for s in stats), default=0.0), built[table].result(), stats)
                     self.outcome.tables[table] = tr
                     yield tr
                 self._finish(stage, prepared.catalog, prepared.rename, prepared.report)

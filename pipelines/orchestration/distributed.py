@@ -175,8 +175,6 @@ def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = 
         try:
             previous = runner.previous_rows(prodlike.target_dsn)
             for tr in refresh.finish(prepared, copied):
-                context.log_event(dg.AssetMaterialization(asset_key=a.table_key(tr.table),
-                                                          metadata=a._table_metadata(tr, prepared.snapshot_time)))
                 if tr.table in tables:
                     table = registry.TableContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tr, previous)
                     for _check, found in runner.table_checks(table):
@@ -194,6 +192,9 @@ def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = 
         if failing:
             a._halted(context, prodlike, failing, tables)
             return
+        for tr in results:  # shadow copies that passed their checks (as the in-process copy step yields them)
+            context.log_event(dg.AssetMaterialization(asset_key=a.table_key(tr.table),
+                                                      metadata=a._table_metadata(tr, prepared.snapshot_time)))
         runlock.pass_on(prodlike.target_dsn, context.run.run_id)
         yield dg.Output([tr.table for tr in results], "copied")
 
@@ -215,19 +216,20 @@ def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = 
             asset_key=a.PARITY_KEY, metadata=a._parity_metadata(results, prodlike.target_dsn, context.run.run_id)))
         yield dg.Output(True, "checked")
 
-    @dg.op(name=RELEASE_OP, out=sealed)
-    def release(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource, checked: bool) -> int:
+    @dg.op(name=RELEASE_OP, out=dg.Out(dg.Nothing))
+    def release(context: dg.OpExecutionContext, prodlike: a.ProdlikeResource, checked: bool) -> None:
         """Atomic release of the shadow schemas, as in the in-process job (the run's hook concludes it)."""
         try:
             runlock.resume(prodlike.target_dsn, context.run.run_id)
             result = prodlike.refresh(context.run.run_id).release(hold=True)
+            with connections.staging(prodlike.target_dsn, autocommit=True) as conn:
+                drop_outputs(conn)  # the run's steps are done with what they passed each other
         except Exception as err:
             raise _fail(err) from None
         context.log_event(dg.AssetMaterialization(asset_key=a.RELEASE_KEY, metadata={
             "release_id": dg.MetadataValue.int(result.release_id),
             "schemas": dg.MetadataValue.text(", ".join(result.schemas)),
             **a.report_metadata(prodlike, context.run.run_id)}))
-        return result.release_id
 
     @dg.job(name="refresh", executor_def=executor, hooks=hooks, tags={"prodlike/executor": "multiprocess"},
             description="Copy production into staging's shadow schema, one step per table and slice, from one "

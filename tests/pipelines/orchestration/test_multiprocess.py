@@ -56,8 +56,9 @@ def _steps(instance, run_id: str) -> set[str]:
 
 def test_demo_refreshes_and_releases_one_step_per_slice(multiprocess_env, demo_dbs):
     path, instance = multiprocess_env
-    result = _run(path, instance)
+    result = launch.run_refresh_job(path, path.parent / "state")  # as `prodlike refresh` runs it
     assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert launch.outcome(result, demo_dbs.target).status == "released"
     steps = _steps(instance, result.run_id)
     copies = {s for s in steps if s.startswith("copy_slice[")}
     assert len(copies) > len(TABLES)  # every table a step, the big ones sliced
