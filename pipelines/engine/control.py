@@ -142,6 +142,39 @@ MIGRATIONS: list[str] = [
         stats jsonb NOT NULL
     );
     """,
+    # 8: what the steps of one multiprocess run share through staging: the exported snapshot (its id is usable
+    # only while its holder lives), the slices planned (each marked done in the transaction that commits its
+    # rows) and the steps' sealed outputs (encrypted pickles, never readable values)
+    """
+    CREATE TABLE prodlike.scaleout_snapshots (
+        run_id text PRIMARY KEY,
+        snapshot_id text NOT NULL,
+        taken_at timestamptz NOT NULL,
+        holder_pid int NOT NULL,
+        holder_host text NOT NULL,
+        production_pid int NOT NULL,
+        slices int,
+        refused boolean NOT NULL DEFAULT false,
+        closed_at timestamptz
+    );
+    CREATE TABLE prodlike.scaleout_slices (
+        run_id text NOT NULL,
+        slice_no int NOT NULL,
+        source text NOT NULL,
+        first_page bigint,
+        last_page bigint,
+        done_at timestamptz,
+        PRIMARY KEY (run_id, slice_no)
+    );
+    CREATE TABLE prodlike.scaleout_outputs (
+        run_id text NOT NULL,
+        step_key text NOT NULL,
+        output_name text NOT NULL,
+        mapping_key text NOT NULL DEFAULT '',
+        sealed bytea NOT NULL,
+        PRIMARY KEY (run_id, step_key, output_name, mapping_key)
+    );
+    """,
 ]
 
 

@@ -31,30 +31,6 @@ from prodlike.pipelines.postgres.catalog import Catalog, qname, read_catalog
 log = logging.getLogger("prodlike")
 POLL_SECONDS = 0.2  # how often the holder looks whether the last copy has its rows
 SLOTS_PER_SLICE = 10_000  # leak-hash slots numbered per slice: steps in different processes never share one
-# What the steps of one run share through staging's control schema: the exported snapshot (its id is usable
-# only while its holder lives) and the slices planned, each marked done in the transaction that commits its rows.
-TABLES_SQL = """
-CREATE TABLE IF NOT EXISTS prodlike.scaleout_snapshots (
-    run_id text PRIMARY KEY,
-    snapshot_id text NOT NULL,
-    taken_at timestamptz NOT NULL,
-    holder_pid int NOT NULL,
-    holder_host text NOT NULL,
-    production_pid int NOT NULL,
-    slices int,
-    refused boolean NOT NULL DEFAULT false,
-    closed_at timestamptz
-);
-CREATE TABLE IF NOT EXISTS prodlike.scaleout_slices (
-    run_id text NOT NULL,
-    slice_no int NOT NULL,
-    source text NOT NULL,
-    first_page bigint,
-    last_page bigint,
-    done_at timestamptz,
-    PRIMARY KEY (run_id, slice_no)
-);
-"""
 
 
 @dataclass
@@ -124,7 +100,8 @@ class HolderGone(ProdlikeError, RuntimeError):
 
 
 def ensure_tables(conn: psycopg.Connection) -> None:
-    conn.execute(TABLES_SQL)
+    """The control schema at its newest version (migration 8 holds the tables the steps share)."""
+    control.migrate(conn)
 
 
 def published(conn: psycopg.Connection, run_id: str) -> dict | None:

@@ -17,17 +17,10 @@ import psycopg
 from cryptography.fernet import Fernet
 
 from prodlike.pipelines.config.model import ConfigError
+from prodlike.pipelines.engine import control
 from prodlike.pipelines.postgres import connections
 
 SEALED_IO_MANAGER = "prodlike_sealed"
-TABLE_SQL = """CREATE TABLE IF NOT EXISTS prodlike.scaleout_outputs (
-    run_id text NOT NULL,
-    step_key text NOT NULL,
-    output_name text NOT NULL,
-    mapping_key text NOT NULL DEFAULT '',
-    sealed bytea NOT NULL,
-    PRIMARY KEY (run_id, step_key, output_name, mapping_key)
-)"""
 
 
 _LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
@@ -65,7 +58,7 @@ class SealedOutputs(dg.IOManager):
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         sealed = sealer(self.prodlike.anon_key).encrypt(dumps(obj))
         with connections.staging(self.prodlike.target_dsn, autocommit=True) as conn:
-            conn.execute(TABLE_SQL)
+            control.migrate(conn)  # the first output of a run can come before any step migrated
             conn.execute("INSERT INTO prodlike.scaleout_outputs VALUES (%s, %s, %s, %s, %s) ON CONFLICT "
                          "(run_id, step_key, output_name, mapping_key) DO UPDATE SET sealed = excluded.sealed",
                          (*self._where(context), sealed))
@@ -82,7 +75,7 @@ class SealedOutputs(dg.IOManager):
 
 def drop_outputs(conn: psycopg.Connection, keep_run: str | None = None) -> None:
     """Forget the sealed outputs of every run but keep_run (a concluded or crashed run's)."""
-    conn.execute(TABLE_SQL)
+    control.migrate(conn)
     conn.execute("DELETE FROM prodlike.scaleout_outputs WHERE run_id IS DISTINCT FROM %s", (keep_run,))
 
 
