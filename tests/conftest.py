@@ -52,21 +52,10 @@ class Pair:
 PRODUCTION_SETTINGS = {"shared_preload_libraries": "pg_stat_statements"}
 
 
-def _with_settings(srv: embedded.EmbeddedServer, settings: dict[str, str]) -> embedded.EmbeddedServer:
-    """Start srv with settings; a server left running without them (an aborted session) is restarted."""
-    srv.start(settings)
-    with psycopg.connect(srv.dsn(), autocommit=True) as conn:
-        current = {k: conn.execute("SELECT current_setting(%s)", (k,)).fetchone()[0] for k in settings}
-    if current != settings:
-        srv.stop()
-        srv.start(settings)
-    return srv
-
-
 @pytest.fixture(scope="session")
 def servers():
     STATE.mkdir(parents=True, exist_ok=True)
-    prod = _with_settings(embedded.server(STATE, "production"), PRODUCTION_SETTINGS)
+    prod = embedded.start_with(embedded.server(STATE, "production"), PRODUCTION_SETTINGS)
     stage = embedded.server(STATE, "staging").start()
     yield prod, stage
     prod.stop()
