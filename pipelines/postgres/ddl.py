@@ -104,7 +104,7 @@ def plan(entries: list[Entry], rename: Renamer, owners: dict[tuple[str, str], st
     planner breaks cost ties between a table's indexes by OID: built in pg_dump's name order, staging picked
     the other of two equally cheap indexes); everything else of post-data after all tables have loaded."""
     out = ShadowDDL()
-    order: dict[int, float] = {}
+    per_table: dict[str, list[tuple[float, Statement]]] = {}
     for e in entries:
         if e.kind in _SKIPPED_KINDS:
             continue
@@ -116,12 +116,12 @@ def plan(entries: list[Entry], rename: Renamer, owners: dict[tuple[str, str], st
             continue
         owner = owners.get(target_table(e) or ("", "")) if e.kind in _PER_TABLE_KINDS else None
         if owner is not None:
-            out.table_post_data.setdefault(owner, []).append(stmt)
-            order[id(stmt)] = (index_oids or {}).get(built_index(e) or ("", ""), float("inf"))
+            oid = (index_oids or {}).get(built_index(e) or ("", ""), float("inf"))
+            per_table.setdefault(owner, []).append((oid, stmt))
         else:
             out.post_data.append(stmt)
-    for stmts in out.table_post_data.values():
-        stmts.sort(key=lambda st: order[id(st)])  # stable: entries of no known index keep pg_dump's order, last
+    # stable: entries of no known index keep pg_dump's order, last
+    out.table_post_data = {t: [st for _, st in sorted(pairs, key=lambda p: p[0])] for t, pairs in per_table.items()}
     return out
 
 
