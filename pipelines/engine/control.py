@@ -175,6 +175,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, step_key, output_name, mapping_key)
     );
     """,
+    # 9: a slice's copy statistics (sealed), committed with its rows: a step that committed and died before Dagster
+    # heard of it reports on retry what it copied, not zero rows
+    """
+    ALTER TABLE prodlike.scaleout_slices ADD COLUMN stats bytea;
+    """,
 ]
 
 

@@ -447,7 +447,7 @@ def _column_list(cols: str) -> str:
 
 def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: str, *,
               lock_timeout: timedelta, batch_bytes: int, progress: Progress, pool=None,
-              before_commit: Callable[[psycopg.Connection], None] | None = None) -> CopyStats:
+              before_commit: Callable[[psycopg.Connection, CopyStats], None] | None = None) -> CopyStats:
     """Copy one leaf table (or one slice of it) inside its own snapshot-importing transaction; commit right after
     (staging's transaction runs `before_commit` first, so a record of the copy commits with its rows)."""
     stats = CopyStats(unit.source)
@@ -480,9 +480,11 @@ def copy_unit(unit: CopyUnit, snapshot: Snapshot, source_dsn: str, target_dsn: s
                     if tap is not None:
                         stats.profile, stats.profile_s = tap.close(), tap.seconds
             src_conn.commit()
+            stats.seconds = time.perf_counter() - started
             if before_commit is not None:
-                before_commit(dst_conn)
+                before_commit(dst_conn, stats)
             dst_conn.commit()
+            faults.point("copy.committed")
     finally:
         src_conn.close()
     stats.seconds = time.perf_counter() - started

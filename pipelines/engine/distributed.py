@@ -23,6 +23,7 @@ from prodlike.pipelines.engine import control, release, runlock
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, LeakSink, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport
 from prodlike.pipelines.engine.refresh import CopyOutcome, Refresh, TableResult, _safe, live_rows
+from prodlike.pipelines.engine.seal import seal, unseal
 from prodlike.pipelines.engine.workers import plan_spec, profile_spec, start_server
 from prodlike.pipelines.errors import ProdlikeError, Refused
 from prodlike.pipelines.postgres import connections
@@ -262,27 +263,32 @@ class DistributedRefresh(Refresh):
 
     # ---- one copy step ----------------------------------------------------------------------------
     def copy_slice(self, piece: Slice) -> CopyStats:
-        """Copy one leaf or slice from the run's snapshot; its rows and its `done` mark commit in one staging
-        transaction, after checking the run still holds staging: a retried step starts from nothing."""
-        LeakSink.number_from(piece.number * SLOTS_PER_SLICE + 1)
+        """Copy one leaf or slice from the run's snapshot; its rows, its statistics and its `done` mark commit in one
+        staging transaction, after checking the run still holds staging: a retried step starts from nothing, or,
+        when an earlier attempt committed and died before Dagster heard of it, reports that attempt's copy."""
+        first_slot = piece.number * SLOTS_PER_SLICE + 1
+        LeakSink.number_from(first_slot)
         piece.rebuild(self.anon_key)
         with connections.staging(self.target_dsn, autocommit=True) as stage:
+            done = stage.execute("SELECT done_at, stats FROM prodlike.scaleout_slices WHERE run_id = %s AND "
+                                 "slice_no = %s", (self.run_id, piece.number)).fetchone()
+            if done is None:
+                raise HolderGone(f"slice {piece.number} is not in run {self.run_id}'s plan")
+            if done[0] is not None:  # only read: the holder may have ended with it (the finish step resumes the run)
+                return dataclasses.replace(unseal(done[1], self.anon_key), attempts=0)
             runlock.verify(stage, self.run_id)
-            done = stage.execute("SELECT done_at FROM prodlike.scaleout_slices WHERE run_id = %s AND slice_no = %s",
-                                 (self.run_id, piece.number)).fetchone()
-        if done is None:
-            raise HolderGone(f"slice {piece.number} is not in run {self.run_id}'s plan")
-        if done[0] is not None:  # committed by an attempt that died before Dagster heard of it
-            return CopyStats(piece.unit.source, attempts=0)
+            # an attempt that died before its rows committed may have left its leak hashes: they go
+            stage.execute("DELETE FROM prodlike.leak_hashes WHERE slot BETWEEN %s AND %s",
+                          (first_slot, first_slot + SLOTS_PER_SLICE - 1))
         self._pool = None
         if self.cfg.copy_.transform_processes:  # none (one per core) means none here: the steps are the parallelism
             start_server()
             self._pool = self._transform_pool([piece.unit])
 
-        def mark_done(conn: psycopg.Connection) -> None:
+        def mark_done(conn: psycopg.Connection, stats: CopyStats) -> None:
             runlock.verify(conn, self.run_id)
-            conn.execute("UPDATE prodlike.scaleout_slices SET done_at = now() WHERE run_id = %s AND slice_no = %s",
-                         (self.run_id, piece.number))
+            conn.execute("UPDATE prodlike.scaleout_slices SET done_at = now(), stats = %s WHERE run_id = %s AND "
+                         "slice_no = %s", (seal(stats, self.anon_key), self.run_id, piece.number))
 
         try:
             return copy_unit(piece.unit, piece.snapshot, self.source_dsn, self.target_dsn,

@@ -4,46 +4,14 @@ control schema, which every step on every machine reaches; no shared disk, and n
 
 from __future__ import annotations
 
-import base64
-import copyreg
-import hashlib
-import hmac
-import io
-import pickle
-import threading
-
 import dagster as dg
 import psycopg
-from cryptography.fernet import Fernet
 
-from prodlike.pipelines.config.model import ConfigError
 from prodlike.pipelines.engine import control
+from prodlike.pipelines.engine.seal import seal, unseal
 from prodlike.pipelines.postgres import connections
 
 SEALED_IO_MANAGER = "prodlike_sealed"
-
-
-_LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
-
-
-def dumps(obj) -> bytes:
-    """Pickle obj; a lock inside it (column specs keep one) arrives as a fresh lock."""
-    out = io.BytesIO()
-    pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {**copyreg.dispatch_table, **{kind: (lambda _, new=new: (new, ())) for kind, new in
-                                                            _LOCKS.items()}}
-    pickler.dump(obj)
-    return out.getvalue()
-
-
-def sealer(anon_key: str | None) -> Fernet:
-    """The Fernet key of step outputs, derived from the anonymization key (never stored)."""
-    if not anon_key:
-        raise ConfigError("copy.executor: multiprocess seals what its steps pass each other with a key derived from "
-                          "anonymization.key; set anonymization.key (a ${ENV_VAR} reference), or use copy.executor: "
-                          "in_process")
-    digest = hmac.new(anon_key.encode(), b"prodlike step outputs", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
 
 
 class SealedOutputs(dg.IOManager):
@@ -56,7 +24,7 @@ class SealedOutputs(dg.IOManager):
         return context.run_id, context.step_key, context.name, context.mapping_key or ""
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
-        sealed = sealer(self.prodlike.anon_key).encrypt(dumps(obj))
+        sealed = seal(obj, self.prodlike.anon_key)
         with connections.staging(self.prodlike.target_dsn, autocommit=True) as conn:
             control.migrate(conn)  # the first output of a run can come before any step migrated
             conn.execute("INSERT INTO prodlike.scaleout_outputs VALUES (%s, %s, %s, %s, %s) ON CONFLICT "
@@ -70,7 +38,7 @@ class SealedOutputs(dg.IOManager):
                                "AND output_name = %s AND mapping_key = %s", where).fetchone()
         if row is None:
             raise dg.Failure(description=f"the output {where[2]} of step {where[1]} is not in staging any more")
-        return pickle.loads(sealer(self.prodlike.anon_key).decrypt(bytes(row[0])))
+        return unseal(row[0], self.prodlike.anon_key)
 
 
 def drop_outputs(conn: psycopg.Connection, keep_run: str | None = None) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from prodlike.pipelines.config.model import ConfigError, load_text
 from prodlike.pipelines.definitions import build_definitions
+from prodlike.pipelines.engine.seal import sealer
 from prodlike.pipelines.orchestration.distributed import PRODUCTION_TAG, executor_config
-from prodlike.pipelines.orchestration.sealed import sealer
 
 CONFIG = """
 version: 1

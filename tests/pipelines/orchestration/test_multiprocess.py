@@ -1,7 +1,8 @@
 """copy.executor: multiprocess on Dagster's multiprocess executor (every step its own OS process, on a persistent
 instance): the demo refreshes and releases from one snapshot; a concurrent writer leaves no orphans and counts
-equal to production at the snapshot; a killed snapshot holder fails the run with staging untouched; the holder's
-xmin ends with the last copy."""
+equal to production at the snapshot; a copy step killed mid-copy or right after its commit is retried and the
+release is exact; a killed snapshot holder fails the run with staging untouched; the holder's xmin ends with the
+last copy."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from prodlike.pipelines.config.model import load
-from prodlike.pipelines.engine import control
+from prodlike.pipelines.engine import control, faults
 from prodlike.pipelines.orchestration import launch
 from tests.conftest import refresh
 
@@ -127,6 +128,31 @@ def test_concurrent_writer_leaves_no_orphans_and_the_holder_ends_with_the_last_c
     assert last_copy <= closed_at
     assert closed_at.timestamp() <= _event_time(instance, result.run_id, "finish_copy",
                                                 dg.DagsterEventType.STEP_START)
+
+
+@pytest.mark.parametrize("point", ["copy.batch", "copy.committed"])
+def test_killed_copy_step_is_retried_and_the_release_is_exact(multiprocess_env, demo_dbs, tmp_path, monkeypatch,
+                                                             point):
+    """kill -9 of one copy step's process: mid-copy (its rows roll back) or right after its rows committed (before
+    Dagster heard of it): the retry copies the slice again or reports the committed copy, and the run releases
+    exactly production's rows."""
+    path, instance = multiprocess_env
+    killed = tmp_path / "killed"
+    monkeypatch.setenv(faults.ENV, f"{point}:1")
+    monkeypatch.setenv(faults.ONCE, str(killed))
+    result = _run(path, instance)
+    assert killed.exists()  # one step process died at the point
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    retried = {e.step_key for e in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)}
+    assert len(retried) == 1 and next(iter(retried)).startswith("copy_slice[")
+    assert launch.outcome(result, demo_dbs.target).status == "released"
+    assert _counts(demo_dbs.target) == _counts(demo_dbs.source)
+    with psycopg.connect(demo_dbs.target) as stage, psycopg.connect(demo_dbs.source) as prod:
+        rows = "SELECT md5(string_agg(i::text, ',' ORDER BY order_id, line_no)) FROM order_items i"
+        assert stage.execute(rows).fetchone() == prod.execute(rows).fetchone()  # the biggest table, row for row
+        assert control.live_release(stage)["run_id"] == result.run_id
+        assert not stage.execute("SELECT count(*) FROM prodlike.leak_hashes").fetchone()[0]
+        assert not control.refresh_running(stage)
 
 
 def test_killed_snapshot_holder_fails_the_run_and_staging_keeps_its_release(multiprocess_env, demo_dbs):
