@@ -76,6 +76,14 @@ def dagster_result(key: dg.AssetKey, name: str, results: list[CheckResult]) -> d
         description=_describe(results))
 
 
+def evaluation(result: dg.AssetCheckResult) -> dg.AssetCheckEvaluation:
+    """A check result as an event an op logs (the per-step job's ops have no check specs of their own): the UI
+    shows it on the asset's check, as the in-process job's assets yield it."""
+    return dg.AssetCheckEvaluation(asset_key=result.asset_key, check_name=result.check_name, passed=result.passed,
+                                   metadata=result.metadata, severity=result.severity,
+                                   description=result.description)
+
+
 def _describe(results: list[CheckResult]) -> str:
     """The explanations of what did not pass (all of them when everything passed), shortened."""
     failing = [r.explanation for r in results if r.verdict != Verdict.PASS] or [r.explanation for r in results]

@@ -18,6 +18,7 @@ from prodlike.pipelines.engine.control import RefreshLockedError, RefreshPausedE
 from prodlike.pipelines.engine.distributed import DistributedRefresh, HolderGone, Prepared, Slice
 from prodlike.pipelines.errors import Refused, safe_message
 from prodlike.pipelines.orchestration import assets as a
+from prodlike.pipelines.orchestration import checks
 from prodlike.pipelines.orchestration.sealed import SEALED_IO_MANAGER, drop_outputs
 from prodlike.pipelines.postgres import connections
 
@@ -177,15 +178,14 @@ def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = 
             for tr in refresh.finish(prepared, copied):
                 if tr.table in tables:
                     table = registry.TableContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tr, previous)
-                    for _check, found in runner.table_checks(table):
-                        runner.record(prodlike.target_dsn, context.run.run_id, found)
+                    for found in checks.table_results(table, a.table_key(tr.table)):
+                        context.log_event(checks.evaluation(found))
                     results.append(tr)
             context.log.info(f"{COPY_COMPLETE}: {len(results)} table(s) with keys, indexes and statistics")
             run = registry.RunContext(refresh.cfg, prodlike.target_dsn, context.run.run_id, tables=tables,
                                       copied=results)
-            for check in registry.checks(refresh.cfg, registry.TABLES):
-                for found in check.runner(run).values():
-                    runner.record(prodlike.target_dsn, context.run.run_id, found)
+            for found in checks.after_copy_results(run, a.table_key):
+                context.log_event(checks.evaluation(found))
         except Exception as err:
             raise _fail(err) from None
         failing = a._failing_checks(prodlike.target_dsn, context.run.run_id)
@@ -203,10 +203,9 @@ def build_job(cfg: Config, hooks: set, executor: dg.ExecutorDefinition | None = 
         """Run-level parity (query plans, infrastructure) of the shadow copy; a failing ERROR halts."""
         run = registry.RunContext(prodlike.config(), prodlike.target_dsn, context.run.run_id,
                                   source_dsn=prodlike.source_dsn, config_dir=Path(prodlike.config_path).parent)
-        results = {}
-        for check in registry.checks(run.cfg, registry.RUN):
-            results[check.name] = check.runner(run)
-            runner.record(prodlike.target_dsn, context.run.run_id, results[check.name])
+        results = checks.run_results(run)
+        for name, found in results.items():
+            context.log_event(checks.evaluation(checks.dagster_result(a.PARITY_KEY, name, found)))
         failing = a._failing_checks(prodlike.target_dsn, context.run.run_id)
         if failing:
             runlock.resume(prodlike.target_dsn, context.run.run_id)

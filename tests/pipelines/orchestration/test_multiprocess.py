@@ -16,9 +16,11 @@ import psycopg
 import pytest
 import yaml
 
+from prodlike.pipelines.checks import integrity, plans, row_count
 from prodlike.pipelines.config.model import load
 from prodlike.pipelines.engine import control, faults
 from prodlike.pipelines.orchestration import launch
+from prodlike.pipelines.orchestration.assets import PARITY_KEY, table_key
 from tests.conftest import refresh
 
 TABLES = ["customers", "addresses", "products", "orders", "order_items", "payments", "support_tickets"]
@@ -65,6 +67,11 @@ def test_demo_refreshes_and_releases_one_step_per_slice(multiprocess_env, demo_d
     assert len(copies) > len(TABLES)  # every table a step, the big ones sliced
     assert {"hold_snapshot", "plan_copy", "finish_copy", "parity", "staging__release"} <= steps
     assert _counts(demo_dbs.target) == _counts(demo_dbs.source)
+    # the checks show in Dagster as the in-process job's assets show them: per table, after the copy, run-level
+    evaluations = {(e.dagster_event.event_specific_data.asset_key, e.dagster_event.event_specific_data.check_name)
+                   for e in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)}
+    assert {(table_key("public.orders"), row_count.NAME), (table_key("public.order_items"), integrity.NAME),
+            (PARITY_KEY, plans.NAME)} <= evaluations
     with psycopg.connect(demo_dbs.target) as conn:
         assert control.live_release(conn)["run_id"] == result.run_id
         assert control.get_run(conn, result.run_id)["status"] == "released"
