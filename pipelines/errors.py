@@ -43,6 +43,11 @@ def redact(text: str) -> str:
     return _KV_PASSWORD.sub(r"\1***", text)
 
 
+def recorded_error(err: BaseException) -> str:
+    """An error text for the control schema: its kind and safe message (no row values, no secrets)."""
+    return f"{type(err).__name__}: {safe_message(err)}"[:2000]
+
+
 def safe_message(err: BaseException) -> str:
     """The error without DETAIL lines; fragments that can hold row values are withheld."""
     if isinstance(err, psycopg.Error):

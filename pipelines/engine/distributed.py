@@ -22,10 +22,10 @@ from prodlike.anonymizers.policy import TablePlan
 from prodlike.pipelines.engine import control, release, runlock
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, LeakSink, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport
-from prodlike.pipelines.engine.refresh import CopyOutcome, Refresh, TableResult, _safe, live_rows
+from prodlike.pipelines.engine.refresh import CopyOutcome, Refresh, TableResult, live_rows
 from prodlike.pipelines.engine.seal import seal, unseal
 from prodlike.pipelines.engine.workers import plan_spec, profile_spec, start_server
-from prodlike.pipelines.errors import ProdlikeError, Refused
+from prodlike.pipelines.errors import ProdlikeError, Refused, recorded_error
 from prodlike.pipelines.postgres import connections
 from prodlike.pipelines.postgres.catalog import Catalog, qname, read_catalog
 
@@ -231,7 +231,7 @@ class DistributedRefresh(Refresh):
                     stage.execute("UPDATE prodlike.scaleout_snapshots SET refused = true WHERE run_id = %s",
                                   (self.run_id,))
                     control.update_run(stage, self.run_id, status="halted" if isinstance(err, Refused) else "failed",
-                                       error=_safe(err))
+                                       error=recorded_error(err))
                     raise
                 slices = [Slice(n, u, snap) for n, u in enumerate(units, start=1)]
                 with stage.transaction():
@@ -318,7 +318,7 @@ class DistributedRefresh(Refresh):
                     yield tr
                 self._finish(stage, prepared.catalog, prepared.rename, prepared.report)
             except BaseException as err:
-                control.update_run(stage, self.run_id, status="failed", error=_safe(err))
+                control.update_run(stage, self.run_id, status="failed", error=recorded_error(err))
                 raise
 
 

@@ -21,7 +21,7 @@ from prodlike.pipelines.engine.audit import actor
 from prodlike.pipelines.engine.copy_engine import CopyStats, CopyUnit, Snapshot, copy_unit, export_snapshot
 from prodlike.pipelines.engine.preflight import PreflightReport, all_created, check, select_tables
 from prodlike.pipelines.engine.workers import TransformPool, start_server
-from prodlike.pipelines.errors import Refused, Transient, safe_message
+from prodlike.pipelines.errors import Refused, Transient, recorded_error
 from prodlike.pipelines.postgres import connections, ddl, dump
 from prodlike.pipelines.postgres.catalog import Catalog, qident, read_catalog
 from prodlike.validators.distributions import ColumnSpec, read_edges
@@ -183,7 +183,7 @@ class Refresh:
                     yield from self._copy_locked(stage)
                 except BaseException as err:
                     halted = isinstance(err, Refused)
-                    control.update_run(stage, self.run_id, status="halted" if halted else "failed", error=_safe(err))
+                    control.update_run(stage, self.run_id, status="halted" if halted else "failed", error=recorded_error(err))
                     raise
             except BaseException:
                 self.close()
@@ -495,6 +495,3 @@ def live_rows(conn: psycopg.Connection, schemas: list[str]) -> dict[tuple[str, s
     return {(schema, name): int(n) for schema, name, n in rows}
 
 
-def _safe(err: BaseException) -> str:
-    """An error text for the control schema: no row values, no secrets."""
-    return f"{type(err).__name__}: {safe_message(err)}"[:2000]
