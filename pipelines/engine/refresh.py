@@ -183,7 +183,8 @@ class Refresh:
                     yield from self._copy_locked(stage)
                 except BaseException as err:
                     halted = isinstance(err, Refused)
-                    control.update_run(stage, self.run_id, status="halted" if halted else "failed", error=recorded_error(err))
+                    control.update_run(stage, self.run_id, status="halted" if halted else "failed",
+                                       error=recorded_error(err))
                     raise
             except BaseException:
                 self.close()
