@@ -160,7 +160,7 @@ def worker_multiprocess() -> None:
     import yaml
 
     from prodlike.pipelines.orchestration import launch
-    from prodlike.pipelines.orchestration.distributed import COPY_COMPLETE
+    from prodlike.pipelines.orchestration.distributed import CHECKS_BESIDE, COPY_COMPLETE
 
     home = Path(os.environ["BENCH_HOME"])
     shutil.rmtree(home, ignore_errors=True)
@@ -183,15 +183,31 @@ def worker_multiprocess() -> None:
                 e.message or "" for e in result.all_events if e.is_failure)[:3000])
         logs = instance.all_logs(result.run_id)
     started = min(e.timestamp for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_START")
-    copied = next(e.timestamp for e in logs if COPY_COMPLETE in (e.user_message or ""))
+    done = next(e for e in logs if COPY_COMPLETE in (e.user_message or ""))
+    # the table checks interleave with the finish's index builds; the in-process copy time excludes them
+    copied = done.timestamp - float(re.search(rf"{CHECKS_BESIDE} ([\d.]+)s", done.user_message).group(1))
     with psycopg.connect(os.environ["BENCH_TARGET"]) as conn:
         rows = conn.execute("SELECT count(*) FROM public.bench").fetchone()[0]
     steps = sum(1 for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_SUCCESS"
                 and (e.step_key or "").startswith("copy_slice["))
     rss = [float(m.group(1)) for e in logs if (m := re.search(r"step peak RSS (\d+) MB", e.user_message or ""))]
     print(json.dumps({"seconds": copied - started, "rows": rows, "copy_steps": steps,
+                      "phases_s": phases(logs, started, copied),
                       "copy_step_peak_rss_mb": max(rss, default=0.0),
                       "run_seconds": max(e.timestamp for e in logs) - started}))
+
+
+def phases(logs, started: float, copied: float) -> dict:
+    """Where the multiprocess run's copy phase went: until the plan emitted the copy steps, from the first copy
+    step's start to the last one's success, and from then to the end of keys and indexes (the finish)."""
+    def times(kind: str, prefix: str) -> list[float]:
+        return [e.timestamp for e in logs if e.dagster_event and e.dagster_event.event_type_value == kind
+                and (e.step_key or "").startswith(prefix)]
+
+    planned = max(times("STEP_SUCCESS", "plan_copy"))
+    first_copy, last_copy = min(times("STEP_START", "copy_slice[")), max(times("STEP_SUCCESS", "copy_slice["))
+    return {"to_plan": round(planned - started, 2), "plan_to_first_copy": round(first_copy - planned, 2),
+            "copies": round(last_copy - first_copy, 2), "finish": round(copied - last_copy, 2)}
 
 
 def peak_rss_mb() -> float:
@@ -334,6 +350,7 @@ def main() -> None:
         report["multiprocess"] = {m: {"copy_steps": r["copy_steps"], "seconds": round(r["seconds"], 2),
                                       "copy_step_peak_rss_mb": r["copy_step_peak_rss_mb"],
                                       "run_seconds": round(r["run_seconds"], 2), "rows_copied": r["rows"],
+                                      "phases_s": r["phases_s"],
                                       "ratio_to_in_process_keep": round(rows_per_s[m] / base, 3) if base else None}
                                   for m, r in distributed.items()}
     if args.json:
@@ -358,7 +375,8 @@ def main() -> None:
     Console().print(stages)
     for m, r in report.get("multiprocess", {}).items():
         print(f"{m}: {r['copy_steps']} copy step(s), copy phase {r['seconds']:.2f}s (whole run with checks "
-              f"{r['run_seconds']:.2f}s), {r['ratio_to_in_process_keep']}x the in-process all-keep path")
+              f"{r['run_seconds']:.2f}s), {r['ratio_to_in_process_keep']}x the in-process all-keep path; phases (s): "
+              + ", ".join(f"{k} {v}" for k, v in r["phases_s"].items()))
     checks = Table(title="validation after the copy (s): each check's own wall time (the leak check runs beside count "
                          "and distribution), the whole; budget: 25% of the copy's wall time")
     for col in ("method", "copy", *CHECKS, "validation", "share", "GX", "with GX", "share with GX"):
