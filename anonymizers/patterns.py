@@ -18,11 +18,13 @@ IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
 # A phone candidate: an optional + or 00, then digit groups (one may be in parentheses) joined by short runs of
 # spaces, dashes, dots or slashes. Only candidates that is_phone() confirms are phones.
-PHONE = re.compile(r"(?<![\w+\-.])(?:\+|00)?(?:\(\d{1,5}\)|\d{1,8})"
+# The lookbehind is shared by the three forms: checked once per start position, not once per form.
+PHONE = re.compile(r"(?<![\w+\-.])(?:(?:\+|00)?(?:\(\d{1,5}\)|\d{1,8})"
                    r"(?:[ \-./]{1,3}(?:\(\d{1,5}\)|\d{1,8})){0,7}(?![\w@])"
-                   r"|(?<![\w+\-.])\(\d{1,5}\)\d{2,8}(?:[ \-./]{1,3}\d{1,8}){0,6}(?![\w@])"
-                   r"|(?<![\w+\-.])(?:\+|00)\d{7,15}(?![\w@])")
+                   r"|\(\d{1,5}\)\d{2,8}(?:[ \-./]{1,3}\d{1,8}){0,6}(?![\w@])"
+                   r"|(?:\+|00)\d{7,15}(?![\w@]))")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+DATE_CHARS = 10  # the longest _DATE match
 _DIGITS = re.compile(r"\d")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _NATIONAL_LENGTHS: set[int] = set()  # national_lengths(), once computed
@@ -45,9 +47,10 @@ def is_phone(candidate: str) -> bool:
     if text.startswith(("+", "00")):
         return _possible("+" + text.lstrip("+")[2 if text.startswith("00") else 0:], None)
     grouped = "(" in text or " " in text or "-" in text or "/" in text or text.count(".") >= 2
-    if not grouped or _DATE.fullmatch(text) or IPV4.fullmatch(text):
+    if not grouped or digits not in (_NATIONAL_LENGTHS or national_lengths()):
         return False
-    return digits in (_NATIONAL_LENGTHS or national_lengths())
+    # a date has at most DATE_CHARS characters, an IPv4 address three dots: most phones skip both patterns
+    return not ((len(text) <= DATE_CHARS and _DATE.fullmatch(text)) or (text.count(".") == 3 and IPV4.fullmatch(text)))
 
 
 @lru_cache(maxsize=1)

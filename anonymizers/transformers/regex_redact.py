@@ -169,6 +169,7 @@ class RegexRedact(Transformer):
             return super().transform(values, batch)
         present = [v for v in dict.fromkeys(values) if v is not None]
         redacted = dict(zip(present, self._patterns(present)))
+        plain = _plain_texts(list(redacted.values()))
         theirs = self.production_words(batch, len(values))
         out = []
         for v, row, avoid in zip(values, self.row_names(batch, theirs), theirs):
@@ -176,8 +177,13 @@ class RegexRedact(Transformer):
                 out.append(None)
                 continue
             pick = (lambda w, first, avoid=avoid: self.pick(w, first, avoid)) if self.params.names else None
-            out.append(self._fit(self._names(redacted[v], row, pick or self.pick)
-                                 if self.params.name_list else free_names.replace_names(redacted[v], row, pick)))
+            text = redacted[v]
+            if self.params.name_list:
+                out.append(self._fit(self._names(text, row, pick or self.pick)))
+            elif (plain is None or text in plain) and free_names.plain_row(row):
+                out.append(self._fit(free_names.replace_names_plain(text, row, pick)))
+            else:
+                out.append(self._fit(free_names.replace_names(text, row, pick)))
         return out
 
     def row_names(self, batch: Batch, theirs: list[set[str]]) -> list[dict[str, str]]:
@@ -236,6 +242,13 @@ class RegexRedact(Transformer):
         if kind in ("ipv4", "ipv6"):
             return self.ip.many(texts)
         return self.phone.many(texts)
+
+
+def _plain_texts(texts: list[str]) -> set[str] | None:
+    """The texts that names.replace_names_plain() takes; None when it takes them all (checked at once)."""
+    if free_names.plain_text(freetext.SEP.join(texts)):
+        return None
+    return {text for text in texts if free_names.plain_text(text)}
 
 
 def _clashes(new: str, word: str, avoid: frozenset[str] | set[str]) -> bool:
