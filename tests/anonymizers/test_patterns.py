@@ -98,3 +98,8 @@ def test_regex_redact_replaces_national_phones_keeping_their_format():
     out = t.one("Ring (171) 555-7788 or 030-0074321.")
     assert re.fullmatch(r"Ring \(\d{3}\) \d{3}-\d{4} or \d{3}-\d{7}\.", out), out
     assert "555-7788" not in out and "0074321" not in out
+
+
+def test_the_longest_date_is_what_is_phone_assumes():
+    """is_phone() skips the date pattern for candidates longer than DATE_CHARS: no date match is longer."""
+    assert sre_parse.parse(patterns._DATE.pattern).getwidth()[1] == patterns.DATE_CHARS
