@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .patterns import CARD, IPV4, MIN_DIGITS, PHONE, emails, is_phone
+from .patterns import CARD, DATE_CHARS, IPV4, MIN_DIGITS, PHONE, emails, is_date, is_phone
 
 SEP = "\x00"  # joins a batch's texts; a text holding one takes the text-by-text path
 EDGE = "\x01"  # stands for a text's start or end beside a run (no pattern matches or reads it otherwise)
@@ -27,6 +27,7 @@ _RUN_TAIL = " -./)"  # run characters that cannot start one
 DIGIT_STAGES = (("card", CARD, 13, None), ("ipv4", IPV4, 4, "."), ("phone", PHONE, MIN_DIGITS, None))
 FEWEST = min(fewest for _, _, fewest, _ in DIGIT_STAGES)
 ANY_RUN_DIGITS = min(fewest for _, _, fewest, needs in DIGIT_STAGES if needs is None)  # a run this rich may hold one
+DATE_DIGITS = DATE_CHARS - 2  # the most digits a date holds (two separators)
 NEEDY_STAGES = tuple((fewest, needs) for _, _, fewest, needs in DIGIT_STAGES if needs is not None)
 # The same patterns with ASCII classes (\d, \w, \b): on ASCII text they match alike, and faster.
 ASCII_FORM = {pattern: re.compile(pattern.pattern, re.ASCII) for _, pattern, _, _ in DIGIT_STAGES}
@@ -93,7 +94,7 @@ def replace_digit_patterns(big: str, anonymize: Callable[[str, list[str]], list[
         return big
     counts = digit_counts(parts[1::2])
     where = [k for k, c in zip(range(1, len(parts), 2), counts)
-             if c >= ANY_RUN_DIGITS or (c >= FEWEST and _may_match(c, parts[k]))]
+             if (c >= ANY_RUN_DIGITS and c > DATE_DIGITS) or (c >= FEWEST and _may_match(c, parts[k]))]
     if not where:
         return big
     edge = _NO_CONTEXT  # a run's context at a text's start or end: EDGE stands for it
@@ -119,11 +120,23 @@ def replace_digit_patterns(big: str, anonymize: Callable[[str, list[str]], list[
 
 
 def _may_match(count: int, run: str) -> bool:
-    """Whether a run holding `count` digits may hold a match of a stage that needs a character (IPv4: '.')."""
+    """Whether a run holding `count` digits (at most DATE_DIGITS of them, or fewer than ANY_RUN_DIGITS) may hold a
+    match of some stage; a date does not (_date_run)."""
+    if count >= ANY_RUN_DIGITS:
+        return not _date_run(run)
     for fewest, needs in NEEDY_STAGES:
         if count >= fewest and needs in run:
-            return True
+            return not _date_run(run)
     return False
+
+
+def _date_run(run: str) -> bool:
+    """Whether a run is one date (2024-01-05, 12/31/2020, 31.12.2020), run characters after it aside, and does not
+    start with 00 (an international prefix). It holds no card (too few digits), no IPv4 address (three groups,
+    not four) and no phone: a phone candidate in it is the date (is_phone() says no) or some of its digit groups
+    (fewer than MIN_DIGITS digits: at most two groups)."""
+    date = run.rstrip(_RUN_TAIL)
+    return not date.startswith("00") and is_date(date)
 
 
 def digit_counts(texts: list[str]) -> list[int]:

@@ -112,7 +112,8 @@ def replace_names_plain(text: str, row: dict[str, str], pick: Callable[[str, boo
     spans: dict[int, str] = {}
     if pick is not None:
         for word in forms().intersection(CAPITALISED.findall(text)):
-            _whole_runs(text, word, text, spans)
+            if word.lower() not in row:  # else the row's words find it
+                _whole_runs(text, word, text, spans)
     if row:
         lowered = text.lower()
         for word in row:

@@ -4,6 +4,7 @@ the work per start position is bounded too; phone candidates are confirmed by `p
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -45,12 +46,35 @@ def is_phone(candidate: str) -> bool:
         return False
     text = candidate.strip()
     if text.startswith(("+", "00")):
-        return _possible("+" + text.lstrip("+")[2 if text.startswith("00") else 0:], None)
+        return _possible(ascii_digits("+" + text.lstrip("+")[2 if text.startswith("00") else 0:]), None)
     grouped = "(" in text or " " in text or "-" in text or "/" in text or text.count(".") >= 2
     if not grouped or digits not in (_NATIONAL_LENGTHS or national_lengths()):
         return False
-    # a date has at most DATE_CHARS characters, an IPv4 address three dots: most phones skip both patterns
-    return not ((len(text) <= DATE_CHARS and _DATE.fullmatch(text)) or (text.count(".") == 3 and IPV4.fullmatch(text)))
+    # an IPv4 address has three dots: most phones skip both patterns (is_date: by their length)
+    return not (is_date(text) or (text.count(".") == 3 and IPV4.fullmatch(text)))
+
+
+def ascii_digits(text: str) -> str:
+    """The text with the digits of other scripts (what \\d also matches: Arabic-Indic, Devanagari, full-width ...)
+    written as ASCII digits of the same value."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def in_script_of(original: str, new: str) -> str:
+    """`new` (ASCII digits where `original`, as long, has digits of another script) with those digits written in
+    the original's script (each script's digits 0-9 are contiguous in Unicode); `new` itself when their lengths
+    differ."""
+    if original.isascii() or len(original) != len(new):
+        return new
+    return "".join(chr(ord(c) - unicodedata.decimal(c) + int(d)) if c.isdecimal() and not c.isascii() and d.isdigit()
+                   and d.isascii() else d for c, d in zip(original, new))
+
+
+def is_date(text: str) -> bool:
+    """Whether a text is one date (2024-01-05, 12/31/2020, 31.12.2020), as is_phone() tells them from phones."""
+    return len(text) <= DATE_CHARS and _DATE.fullmatch(text) is not None
 
 
 @lru_cache(maxsize=1)

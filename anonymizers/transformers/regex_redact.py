@@ -12,7 +12,7 @@ from .. import names as free_names
 from ..base import Batch, Transformer
 from ..fpe import permute
 from ..keys import Keyed
-from ..patterns import CARD, IPV4, IPV6, MIN_DIGITS, emails, kept_pii, phones
+from ..patterns import CARD, IPV4, IPV6, MIN_DIGITS, ascii_digits, emails, in_script_of, kept_pii, phones
 from ..registry import register
 from .email import Email
 from .first_name import FirstName
@@ -188,30 +188,47 @@ class RegexRedact(Transformer):
 
     def row_names(self, batch: Batch, theirs: list[set[str]]) -> list[dict[str, str]]:
         """Per row: its production name words -> the anonymized words (what its name columns get), none of them
-        one of the row's production words."""
-        pairs: list[list[tuple[str | None, str | None]]] = [[] for _ in theirs]
+        one of the row's production words. Each column's (production, anonymized) pair is read into words once
+        per batch (names.row_words of the row's pairs is that of each pair, the first column's word first)."""
+        columns = []
         for col, t in self.siblings.items():
-            raw = batch.columns[col]
-            anon = t.transform(raw)
-            for i, (r, a) in enumerate(zip(raw, anon)):
-                if r is not None and t.name == "email":  # its local part is the name
-                    r, a = r.split("@", 1)[0], (a or "").split("@", 1)[0]
-                pairs[i].append((r, a))
+            pairs = list(zip(batch.columns[col], t.transform(batch.columns[col])))
+            words_of: dict[tuple[str | None, str | None], dict[str, str]] = {}
+            email = t.name == "email"  # its local part is the name
+            for pair in pairs:
+                if pair not in words_of:
+                    r, a = pair
+                    if r is not None and email:
+                        r, a = r.split("@", 1)[0], (a or "").split("@", 1)[0]
+                    words_of[pair] = free_names.row_words([(r, a)])
+            columns.append(list(map(words_of.__getitem__, pairs)))
         rows = []
-        for row, avoid in zip(pairs, theirs):
-            words = free_names.row_words(row)
+        for i, avoid in enumerate(theirs):
+            words = {}
+            for column in columns:
+                for w, new in column[i].items():
+                    if w not in words:
+                        words[w] = new
             rows.append({w: (new if not _clashes(new, w, avoid) else self.pick(new, True, avoid))
                          for w, new in words.items()})
         return rows
 
     def production_words(self, batch: Batch, n: int) -> list[set[str]]:
-        """Per row: the lower-cased words of its production names (what the leak check looks for)."""
-        out: list[set[str]] = [set() for _ in range(n)]
+        """Per row: the lower-cased words of its production names (what the leak check looks for); each column's
+        value read into words once per batch."""
+        columns = []
         for col, t in self.siblings.items():
-            for i, r in enumerate(batch.columns[col]):
-                if r is not None:
-                    text = r.split("@", 1)[0] if t.name == "email" else r
-                    out[i].update(w.lower() for w in free_names.WORD.findall(text))
+            words_of: dict[str | None, frozenset[str]] = {None: frozenset()}
+            email = t.name == "email"
+            for r in batch.columns[col]:
+                if r not in words_of:
+                    text = r.split("@", 1)[0] if email else r
+                    words_of[r] = frozenset(w.lower() for w in free_names.WORD.findall(text))
+            columns.append(list(map(words_of.__getitem__, batch.columns[col])))
+        out: list[set[str]] = [set() for _ in range(n)]
+        for column in columns:
+            for row, words in zip(out, column):
+                row.update(words)
         return out
 
     def leaked(self, inputs: list[str | None], outputs: list[str | None], batch: Batch | None = None,
@@ -241,7 +258,11 @@ class RegexRedact(Transformer):
             return [self._card(t) for t in texts]
         if kind in ("ipv4", "ipv6"):
             return self.ip.many(texts)
-        return self.phone.many(texts)
+        if all(map(str.isascii, texts)):
+            return self.phone.many(texts)
+        # digits of other scripts (٠٣٠-١٢٣٤٥٦٧, ０３０-...): the phone transform of their values, in their script
+        out = self.phone.many([ascii_digits(t) for t in texts])
+        return [in_script_of(t, new) for t, new in zip(texts, out)]
 
 
 def _plain_texts(texts: list[str]) -> set[str] | None:

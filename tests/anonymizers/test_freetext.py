@@ -11,6 +11,7 @@ import pytest
 from prodlike.anonymizers import freetext
 from prodlike.anonymizers import names as free_names
 from prodlike.anonymizers.base import Batch, ColumnInfo
+from prodlike.anonymizers.patterns import ascii_digits
 from prodlike.anonymizers.registry import get
 from prodlike.anonymizers.transformers.regex_redact import PATTERNS
 
@@ -50,7 +51,8 @@ def _fuzz(n: int) -> list[str]:
     pieces = (list("0123456789") * 5 + list(" -./()+:@,") * 2 + list("x_Z") + [
         "Anna", "Smith", "Kim", "Weber", "x@y.example", "+49 30 1234567", "10.1.2.3", "4111 1111 1111 1111",
         "(030) 1234-567", "00", "\n", "é", "\x01", "A" * 70, "1 " * 130,
-        "2024-01-05", "12/31/2020", "31.12.2020", "(5) 555-4729", "030-0074321", "1.2.3"])
+        "2024-01-05", "12/31/2020", "31.12.2020", "(5) 555-4729", "030-0074321", "1.2.3", "0049-12-31", "00-12-2020",
+        "12/00/2020", "1.1.2020."])
     return ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40))) for _ in range(n)]
 
 
@@ -140,3 +142,18 @@ def test_the_row_names_path_replaces_what_replace_names_replaces_row_by_row():
         redacted[v], row, lambda w, first, avoid=avoid: t.pick(w, first, avoid)))
         for v, row, avoid in zip(values, t.row_names(batch, theirs), theirs)]
     assert t.transform(values, batch) == expected
+
+
+@pytest.mark.parametrize("text, ascii_form", [
+    ("call ٠٣٠-١٢٣٤٥٦٧ now", "call 030-1234567 now"),  # Arabic-Indic digits
+    ("call ۰۳۰-۱۲۳۴۵۶۷ now", "call 030-1234567 now"),  # Extended Arabic-Indic (Persian) digits
+    ("call ０３０ １２３４５６７", "call 030 1234567"),  # full-width digits
+    ("call +४९ ३० १२३४५६७", "call +49 30 1234567"),  # Devanagari digits, an international number
+    ("x ٠٣٠-1234567 y", "x 030-1234567 y"),  # scripts mixed in one number
+])
+def test_a_phone_in_digits_of_another_script_is_replaced_in_its_script(text, ascii_form):
+    t = get("regex_redact")({}, KEY, ColumnInfo())
+    out = t.one(text)
+    assert out != text
+    assert ascii_digits(out) == t.one(ascii_form)  # the same number as its ASCII form gets, in the text's script
+    assert [c.isascii() for c in out] == [c.isascii() for c in text]
