@@ -3,6 +3,7 @@ forms (the same transforms the email/phone/ip/first_name/last_name columns get);
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,7 @@ PATTERNS = [("email", emails, "@", 0), ("card", CARD.finditer, None, 13), ("ipv6
             ("ipv4", IPV4.finditer, ".", 4), ("phone", phones, None, MIN_DIGITS)]
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 CHUNK = 4096  # texts joined and scanned at once
+IPV6_HINT = re.compile(r":[0-9A-Fa-f]{1,4}:")  # every IPV6 match holds one (its second group between colons)
 
 
 class Params(BaseModel):
@@ -93,7 +95,7 @@ class RegexRedact(Transformer):
             out = [self._names(v, {}, self.pick) for v in self._redact(values, False)]
         else:
             out = self._redact(values, self.params.names)
-        return [self._fit(v) for v in out]
+        return out if self.column.max_length is None else [self._fit(v) for v in out]
 
     def _names(self, text: str, row: dict[str, str], pick) -> str:
         if self.params.name_list:
@@ -111,11 +113,21 @@ class RegexRedact(Transformer):
         digit runs only, names in one scan. A text holding an IPv6 address (or a NUL) is searched on its own, every
         pattern in turn, as all texts were before; the outputs are the same either way."""
         out = list(values)
+        holding_sep = False  # some text holds a NUL
         for at in range(0, len(out), CHUNK):
-            rows = [i for i in range(at, min(at + CHUNK, len(out))) if freetext.SEP not in out[i]]
-            big = freetext.replace_emails(freetext.SEP.join([out[i] for i in rows]), self._many)
-            texts = big.split(freetext.SEP) if rows else []
-            alone = [j for j, v in enumerate(texts) if v.count(":") >= 2 and IPV6.search(v) is not None]
+            chunk = out[at:at + CHUNK]
+            big = freetext.SEP.join(chunk)
+            if big.count(freetext.SEP) == len(chunk) - 1:  # no text holds one
+                rows = list(range(at, at + len(chunk)))
+            else:
+                holding_sep = True
+                rows = [i for i in range(at, at + len(chunk)) if freetext.SEP not in out[i]]
+                big = freetext.SEP.join([out[i] for i in rows])
+            big = freetext.replace_emails(big, self._many)
+            alone = []
+            if rows and IPV6_HINT.search(big) is not None:
+                texts = big.split(freetext.SEP)
+                alone = [j for j, v in enumerate(texts) if v.count(":") >= 2 and IPV6.search(v) is not None]
             if alone:
                 for j, v in zip(alone, self._text_by_text([texts[j] for j in alone], PATTERNS[1:],
                                                           [values[rows[j]] for j in alone])):
@@ -129,7 +141,7 @@ class RegexRedact(Transformer):
                     big = freetext.replace_dictionary_names(big, free_names.forms(), self._dictionary_name)
                 for i, v in zip(rows, big.split(freetext.SEP)):
                     out[i] = v
-        rest = [i for i, v in enumerate(out) if freetext.SEP in v]  # as they came: the text-by-text path
+        rest = [i for i, v in enumerate(out) if freetext.SEP in v] if holding_sep else []  # the text-by-text path
         for i, v in zip(rest, self._text_by_text([out[i] for i in rest], PATTERNS)):
             out[i] = free_names.replace_names(v, {}, self.pick) if names else v
         return out

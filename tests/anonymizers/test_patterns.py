@@ -13,6 +13,7 @@ from prodlike.anonymizers import scan as scanner
 from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import ColumnShape
 from prodlike.anonymizers.registry import get
+from prodlike.anonymizers.transformers import regex_redact
 
 KEY = b"patterns-key-0123456789-0123456789-0123"
 ON_USER_DATA = {"email": patterns.EMAIL, "card": patterns.CARD, "ipv4": patterns.IPV4, "ipv6": patterns.IPV6,
@@ -20,7 +21,7 @@ ON_USER_DATA = {"email": patterns.EMAIL, "card": patterns.CARD, "ipv4": patterns
                 "scanner ip": scanner._IP, "scanner card": scanner._CARD, "digit runs": freetext.RUN,
                 "long digit runs": freetext.LONG_RUN, "ascii digit runs": freetext.LONG_RUN_ASCII,
                 "name tokens": freetext.NAME_TOKEN, "ascii name tokens": freetext.NAME_TOKEN_ASCII,
-                "local part before @": patterns._LOCAL_BEFORE}
+                "local part before @": patterns._LOCAL_BEFORE, "ipv6 hint": regex_redact.IPV6_HINT}
 REPEATS = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, getattr(sre_parse, "POSSESSIVE_REPEAT", None)}
 
 
