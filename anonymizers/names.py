@@ -11,6 +11,13 @@ from . import pools
 
 WORD = re.compile(r"[^\W\d_]{2,64}")  # letters only; bounded (a longer run is cut into words of 64: still linear)
 _SPLIT = re.compile(r"([^\W\d_]{2,64})")  # split() keeps the words as every other part
+# On ASCII text: a whole run of 3 to 64 letters starting with a capital (the form of every capitalised dictionary
+# name, forms()); it starts with a plain range, so the scan skips other characters in C.
+CAPITALISED = re.compile(r"[A-Z](?<![A-Za-z].)[A-Za-z]{2,63}(?![A-Za-z])")
+# ASCII text with every letter written 'a' and every other character '.': a run of more than 64 letters (where
+# _SPLIT cuts words inside a run) is then a plain substring.
+_LETTER_SHAPE = str.maketrans({c: "a" if c.isalpha() else "." for c in map(chr, range(128))})
+_LONG_RUN_SHAPE = "a" * 65
 # Capitalised words that the name dictionaries hold but that are mostly ordinary words or places in free text.
 COMMON = frozenset("""Job Joy Jet Guy Will May June August April Long White Black Brown Green Young King Rose Hope
 Grace Faith Page Bay Hill Ray Fox Bell Lane Park North West South East Mark Bill Art Case Bond Star Day Law Love
@@ -80,6 +87,63 @@ def replace_names(text: str, row: dict[str, str], pick: Callable[[str, bool], st
         return text
     get = mapping.get
     return "".join([get(part, part) for part in parts])
+
+
+def plain_text(text: str) -> bool:
+    """Whether replace_names_plain() takes a text: ASCII, with no run of more than 64 letters (every word then a
+    whole run of letters)."""
+    return text.isascii() and _LONG_RUN_SHAPE not in text.translate(_LETTER_SHAPE)
+
+
+def plain_row(row: dict[str, str]) -> bool:
+    """Whether replace_names_plain() takes a row: its words all lower-case ASCII letters, 2 to 64 of them."""
+    if not row:
+        return True
+    words = "".join(row)
+    return (words.isascii() and words.isalpha() and words.islower()
+            and min(map(len, row)) >= 2 and max(map(len, row)) <= 64)
+
+
+def replace_names_plain(text: str, row: dict[str, str], pick: Callable[[str, bool], str] | None) -> str:
+    """replace_names() of a plain_text() with a plain_row(), the same output, without splitting the text into all
+    its words: the only words it can replace are capitalised dictionary forms (whole runs that CAPITALISED finds)
+    and the row's words in any case (found in the lower-cased text); each is replaced wherever it is a whole run,
+    by like(word, its row counterpart), else by like(word, pick(word, is_first_name))."""
+    spans: dict[int, str] = {}
+    if pick is not None:
+        for word in forms().intersection(CAPITALISED.findall(text)):
+            if word.lower() not in row:  # else the row's words find it
+                _whole_runs(text, word, text, spans)
+    if row:
+        lowered = text.lower()
+        for word in row:
+            _whole_runs(lowered, word, text, spans)
+    if not spans:
+        return text
+    firsts = dictionary()[0]
+    mapping = {}
+    for word in set(spans.values()):
+        low = word.lower()
+        new = row.get(low)
+        mapping[word] = like(word, new if new is not None else pick(word, low in firsts))
+    pieces, done = [], 0
+    for at in sorted(spans):
+        word = spans[at]
+        pieces += [text[done:at], mapping[word]]
+        done = at + len(word)
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _whole_runs(searched: str, word: str, text: str, spans: dict[int, str]) -> None:
+    """Add to spans (start -> the text's word there) every place where `word` is a whole run of letters of
+    `searched` (the text, or the text lower-cased: ASCII, so of the same length)."""
+    at, size, end_of_text = searched.find(word), len(word), len(searched)
+    while at >= 0:
+        end = at + size
+        if (at == 0 or not searched[at - 1].isalpha()) and (end == end_of_text or not searched[end].isalpha()):
+            spans[at] = text[at:end]
+        at = searched.find(word, end)
 
 
 def replace_name_list(text: str, row: dict[str, str], pick: Callable[[str, bool], str]) -> str:

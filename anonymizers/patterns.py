@@ -4,6 +4,7 @@ the work per start position is bounded too; phone candidates are confirmed by `p
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -18,11 +19,13 @@ IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
 # A phone candidate: an optional + or 00, then digit groups (one may be in parentheses) joined by short runs of
 # spaces, dashes, dots or slashes. Only candidates that is_phone() confirms are phones.
-PHONE = re.compile(r"(?<![\w+\-.])(?:\+|00)?(?:\(\d{1,5}\)|\d{1,8})"
+# The lookbehind is shared by the three forms: checked once per start position, not once per form.
+PHONE = re.compile(r"(?<![\w+\-.])(?:(?:\+|00)?(?:\(\d{1,5}\)|\d{1,8})"
                    r"(?:[ \-./]{1,3}(?:\(\d{1,5}\)|\d{1,8})){0,7}(?![\w@])"
-                   r"|(?<![\w+\-.])\(\d{1,5}\)\d{2,8}(?:[ \-./]{1,3}\d{1,8}){0,6}(?![\w@])"
-                   r"|(?<![\w+\-.])(?:\+|00)\d{7,15}(?![\w@])")
+                   r"|\(\d{1,5}\)\d{2,8}(?:[ \-./]{1,3}\d{1,8}){0,6}(?![\w@])"
+                   r"|(?:\+|00)\d{7,15}(?![\w@]))")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+DATE_CHARS = 10  # the longest _DATE match
 _DIGITS = re.compile(r"\d")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _NATIONAL_LENGTHS: set[int] = set()  # national_lengths(), once computed
@@ -43,11 +46,35 @@ def is_phone(candidate: str) -> bool:
         return False
     text = candidate.strip()
     if text.startswith(("+", "00")):
-        return _possible("+" + text.lstrip("+")[2 if text.startswith("00") else 0:], None)
+        return _possible(ascii_digits("+" + text.lstrip("+")[2 if text.startswith("00") else 0:]), None)
     grouped = "(" in text or " " in text or "-" in text or "/" in text or text.count(".") >= 2
-    if not grouped or _DATE.fullmatch(text) or IPV4.fullmatch(text):
+    if not grouped or digits not in (_NATIONAL_LENGTHS or national_lengths()):
         return False
-    return digits in (_NATIONAL_LENGTHS or national_lengths())
+    # an IPv4 address has three dots: most phones skip both patterns (is_date: by their length)
+    return not (is_date(text) or (text.count(".") == 3 and IPV4.fullmatch(text)))
+
+
+def ascii_digits(text: str) -> str:
+    """The text with the digits of other scripts (what \\d also matches: Arabic-Indic, Devanagari, full-width ...)
+    written as ASCII digits of the same value."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def in_script_of(original: str, new: str) -> str:
+    """`new` (ASCII digits where `original`, as long, has digits of another script) with those digits written in
+    the original's script (each script's digits 0-9 are contiguous in Unicode); `new` itself when their lengths
+    differ."""
+    if original.isascii() or len(original) != len(new):
+        return new
+    return "".join(chr(ord(c) - unicodedata.decimal(c) + int(d)) if c.isdecimal() and not c.isascii() and d.isdigit()
+                   and d.isascii() else d for c, d in zip(original, new))
+
+
+def is_date(text: str) -> bool:
+    """Whether a text is one date (2024-01-05, 12/31/2020, 31.12.2020), as is_phone() tells them from phones."""
+    return len(text) <= DATE_CHARS and _DATE.fullmatch(text) is not None
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -80,9 +81,10 @@ def main() -> None:
     p.add_argument("--values", type=int, default=1_000_000)
     p.add_argument("--json", action="store_true")
     p.add_argument("--only", nargs="*")
-    p.add_argument("--repeat", type=int, default=1, help="runs per transformer; the best rate is reported")
+    p.add_argument("--repeat", type=int, default=1, help="runs per transformer; the best and the median rates are "
+                                                         "reported")
     args = p.parse_args()
-    out, runs, cpu, arrow = {}, {}, {}, {}
+    out, runs, cpu, arrow, arrow_runs = {}, {}, {}, {}, {}
     wanted = args.only or registry.names()
     runs_of = ([(n, None) for n in wanted] + [(n, NARROW) for n in wanted if n in POOL_FAMILY]
                + [(ROW_NAMES, None)] * ("regex_redact" in wanted))
@@ -102,23 +104,30 @@ def main() -> None:
         runs[name] = [wall for wall, _ in rates]
         out[name], cpu[name] = max(runs[name]), max(c for _, c in rates)
         column = pa.array(vals, pa.string())
-        arrow[name] = max(_arrow_rate(t, column, columns) for _ in range(max(1, args.repeat)))
+        arrow_runs[name] = [_arrow_rate(t, column, columns) for _ in range(max(1, args.repeat))]
+        arrow[name] = max(arrow_runs[name])
     if args.json:
         print(json.dumps({"values": args.values, "values_per_s": out, "runs": runs, "values_per_cpu_s": cpu,
-                          "arrow_values_per_s": arrow, "targets": TARGETS}))
+                          "median_values_per_s": {n: round(median(r)) for n, r in runs.items()},
+                          "arrow_values_per_s": arrow, "arrow_runs": arrow_runs,
+                          "median_arrow_values_per_s": {n: round(median(r)) for n, r in arrow_runs.items()},
+                          "targets": TARGETS}))
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"transformer throughput, {args.values:,} distinct values each")
-    for col in ("transformer", "values/s", "range", "per CPU s", "Arrow column", "target", "meets"):
+    for col in ("transformer", "values/s", "median", "range", "per CPU s", "Arrow column", "Arrow median", "target",
+                "meets"):
         table.add_column(col, justify="left" if col == "transformer" else "right")
     for name, rate in out.items():
         target = TARGETS.get(name)
-        table.add_row(name, f"{rate:,}", f"{min(runs[name]):,}-{rate:,}", f"{cpu[name]:,}", f"{arrow[name]:,}",
+        table.add_row(name, f"{rate:,}", f"{round(median(runs[name])):,}", f"{min(runs[name]):,}-{rate:,}",
+                      f"{cpu[name]:,}", f"{arrow[name]:,}", f"{round(median(arrow_runs[name])):,}",
                       f"{target:,}" if target else "-", ("yes" if rate >= target else "[red]no[/]") if target else "-")
     Console(width=max(Console().width, 110)).print(table)
-    print("values/s: transform() of Python strings; Arrow column: transform_arrow(), the form the copy path calls")
+    print("values/s: transform() of Python strings, best of --repeat runs (median beside it); Arrow column: "
+          "transform_arrow(), the form the copy path calls")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ forms (the same transforms the email/phone/ip/first_name/last_name columns get);
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +13,7 @@ from .. import names as free_names
 from ..base import Batch, Transformer
 from ..fpe import permute
 from ..keys import Keyed
-from ..patterns import CARD, IPV4, IPV6, MIN_DIGITS, emails, kept_pii, phones
+from ..patterns import CARD, IPV4, IPV6, MIN_DIGITS, ascii_digits, emails, in_script_of, kept_pii, phones
 from ..registry import register
 from .email import Email
 from .first_name import FirstName
@@ -26,6 +27,7 @@ PATTERNS = [("email", emails, "@", 0), ("card", CARD.finditer, None, 13), ("ipv6
             ("ipv4", IPV4.finditer, ".", 4), ("phone", phones, None, MIN_DIGITS)]
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 CHUNK = 4096  # texts joined and scanned at once
+IPV6_HINT = re.compile(r":[0-9A-Fa-f]{1,4}:")  # every IPV6 match holds one (its second group between colons)
 
 
 class Params(BaseModel):
@@ -93,7 +95,7 @@ class RegexRedact(Transformer):
             out = [self._names(v, {}, self.pick) for v in self._redact(values, False)]
         else:
             out = self._redact(values, self.params.names)
-        return [self._fit(v) for v in out]
+        return out if self.column.max_length is None else [self._fit(v) for v in out]
 
     def _names(self, text: str, row: dict[str, str], pick) -> str:
         if self.params.name_list:
@@ -111,11 +113,21 @@ class RegexRedact(Transformer):
         digit runs only, names in one scan. A text holding an IPv6 address (or a NUL) is searched on its own, every
         pattern in turn, as all texts were before; the outputs are the same either way."""
         out = list(values)
+        holding_sep = False  # some text holds a NUL
         for at in range(0, len(out), CHUNK):
-            rows = [i for i in range(at, min(at + CHUNK, len(out))) if freetext.SEP not in out[i]]
-            big = freetext.replace_emails(freetext.SEP.join([out[i] for i in rows]), self._many)
-            texts = big.split(freetext.SEP) if rows else []
-            alone = [j for j, v in enumerate(texts) if v.count(":") >= 2 and IPV6.search(v) is not None]
+            chunk = out[at:at + CHUNK]
+            big = freetext.SEP.join(chunk)
+            if big.count(freetext.SEP) == len(chunk) - 1:  # no text holds one
+                rows = list(range(at, at + len(chunk)))
+            else:
+                holding_sep = True
+                rows = [i for i in range(at, at + len(chunk)) if freetext.SEP not in out[i]]
+                big = freetext.SEP.join([out[i] for i in rows])
+            big = freetext.replace_emails(big, self._many)
+            alone = []
+            if rows and IPV6_HINT.search(big) is not None:
+                texts = big.split(freetext.SEP)
+                alone = [j for j, v in enumerate(texts) if v.count(":") >= 2 and IPV6.search(v) is not None]
             if alone:
                 for j, v in zip(alone, self._text_by_text([texts[j] for j in alone], PATTERNS[1:],
                                                           [values[rows[j]] for j in alone])):
@@ -129,7 +141,7 @@ class RegexRedact(Transformer):
                     big = freetext.replace_dictionary_names(big, free_names.forms(), self._dictionary_name)
                 for i, v in zip(rows, big.split(freetext.SEP)):
                     out[i] = v
-        rest = [i for i, v in enumerate(out) if freetext.SEP in v]  # as they came: the text-by-text path
+        rest = [i for i, v in enumerate(out) if freetext.SEP in v] if holding_sep else []  # the text-by-text path
         for i, v in zip(rest, self._text_by_text([out[i] for i in rest], PATTERNS)):
             out[i] = free_names.replace_names(v, {}, self.pick) if names else v
         return out
@@ -169,6 +181,7 @@ class RegexRedact(Transformer):
             return super().transform(values, batch)
         present = [v for v in dict.fromkeys(values) if v is not None]
         redacted = dict(zip(present, self._patterns(present)))
+        plain = _plain_texts(list(redacted.values()))
         theirs = self.production_words(batch, len(values))
         out = []
         for v, row, avoid in zip(values, self.row_names(batch, theirs), theirs):
@@ -176,36 +189,58 @@ class RegexRedact(Transformer):
                 out.append(None)
                 continue
             pick = (lambda w, first, avoid=avoid: self.pick(w, first, avoid)) if self.params.names else None
-            out.append(self._fit(self._names(redacted[v], row, pick or self.pick)
-                                 if self.params.name_list else free_names.replace_names(redacted[v], row, pick)))
+            text = redacted[v]
+            if self.params.name_list:
+                out.append(self._fit(self._names(text, row, pick or self.pick)))
+            elif (plain is None or text in plain) and free_names.plain_row(row):
+                out.append(self._fit(free_names.replace_names_plain(text, row, pick)))
+            else:
+                out.append(self._fit(free_names.replace_names(text, row, pick)))
         return out
 
     def row_names(self, batch: Batch, theirs: list[set[str]]) -> list[dict[str, str]]:
         """Per row: its production name words -> the anonymized words (what its name columns get), none of them
-        one of the row's production words."""
-        pairs: list[list[tuple[str | None, str | None]]] = [[] for _ in theirs]
+        one of the row's production words. Each column's (production, anonymized) pair is read into words once
+        per batch (names.row_words of the row's pairs is that of each pair, the first column's word first)."""
+        columns = []
         for col, t in self.siblings.items():
-            raw = batch.columns[col]
-            anon = t.transform(raw)
-            for i, (r, a) in enumerate(zip(raw, anon)):
-                if r is not None and t.name == "email":  # its local part is the name
-                    r, a = r.split("@", 1)[0], (a or "").split("@", 1)[0]
-                pairs[i].append((r, a))
+            pairs = list(zip(batch.columns[col], t.transform(batch.columns[col])))
+            words_of: dict[tuple[str | None, str | None], dict[str, str]] = {}
+            email = t.name == "email"  # its local part is the name
+            for pair in pairs:
+                if pair not in words_of:
+                    r, a = pair
+                    if r is not None and email:
+                        r, a = r.split("@", 1)[0], (a or "").split("@", 1)[0]
+                    words_of[pair] = free_names.row_words([(r, a)])
+            columns.append(list(map(words_of.__getitem__, pairs)))
         rows = []
-        for row, avoid in zip(pairs, theirs):
-            words = free_names.row_words(row)
+        for i, avoid in enumerate(theirs):
+            words = {}
+            for column in columns:
+                for w, new in column[i].items():
+                    if w not in words:
+                        words[w] = new
             rows.append({w: (new if not _clashes(new, w, avoid) else self.pick(new, True, avoid))
                          for w, new in words.items()})
         return rows
 
     def production_words(self, batch: Batch, n: int) -> list[set[str]]:
-        """Per row: the lower-cased words of its production names (what the leak check looks for)."""
-        out: list[set[str]] = [set() for _ in range(n)]
+        """Per row: the lower-cased words of its production names (what the leak check looks for); each column's
+        value read into words once per batch."""
+        columns = []
         for col, t in self.siblings.items():
-            for i, r in enumerate(batch.columns[col]):
-                if r is not None:
-                    text = r.split("@", 1)[0] if t.name == "email" else r
-                    out[i].update(w.lower() for w in free_names.WORD.findall(text))
+            words_of: dict[str | None, frozenset[str]] = {None: frozenset()}
+            email = t.name == "email"
+            for r in batch.columns[col]:
+                if r not in words_of:
+                    text = r.split("@", 1)[0] if email else r
+                    words_of[r] = frozenset(w.lower() for w in free_names.WORD.findall(text))
+            columns.append(list(map(words_of.__getitem__, batch.columns[col])))
+        out: list[set[str]] = [set() for _ in range(n)]
+        for column in columns:
+            for row, words in zip(out, column):
+                row.update(words)
         return out
 
     def leaked(self, inputs: list[str | None], outputs: list[str | None], batch: Batch | None = None,
@@ -235,7 +270,18 @@ class RegexRedact(Transformer):
             return [self._card(t) for t in texts]
         if kind in ("ipv4", "ipv6"):
             return self.ip.many(texts)
-        return self.phone.many(texts)
+        if all(map(str.isascii, texts)):
+            return self.phone.many(texts)
+        # digits of other scripts (٠٣٠-١٢٣٤٥٦٧, ０３０-...): the phone transform of their values, in their script
+        out = self.phone.many([ascii_digits(t) for t in texts])
+        return [in_script_of(t, new) for t, new in zip(texts, out)]
+
+
+def _plain_texts(texts: list[str]) -> set[str] | None:
+    """The texts that names.replace_names_plain() takes; None when it takes them all (checked at once)."""
+    if free_names.plain_text(freetext.SEP.join(texts)):
+        return None
+    return {text for text in texts if free_names.plain_text(text)}
 
 
 def _clashes(new: str, word: str, avoid: frozenset[str] | set[str]) -> bool:

@@ -13,6 +13,7 @@ from prodlike.anonymizers import scan as scanner
 from prodlike.anonymizers.base import ColumnInfo
 from prodlike.anonymizers.policy import ColumnShape
 from prodlike.anonymizers.registry import get
+from prodlike.anonymizers.transformers import regex_redact
 
 KEY = b"patterns-key-0123456789-0123456789-0123"
 ON_USER_DATA = {"email": patterns.EMAIL, "card": patterns.CARD, "ipv4": patterns.IPV4, "ipv6": patterns.IPV6,
@@ -20,7 +21,7 @@ ON_USER_DATA = {"email": patterns.EMAIL, "card": patterns.CARD, "ipv4": patterns
                 "scanner ip": scanner._IP, "scanner card": scanner._CARD, "digit runs": freetext.RUN,
                 "long digit runs": freetext.LONG_RUN, "ascii digit runs": freetext.LONG_RUN_ASCII,
                 "name tokens": freetext.NAME_TOKEN, "ascii name tokens": freetext.NAME_TOKEN_ASCII,
-                "local part before @": patterns._LOCAL_BEFORE}
+                "local part before @": patterns._LOCAL_BEFORE, "ipv6 hint": regex_redact.IPV6_HINT}
 REPEATS = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, getattr(sre_parse, "POSSESSIVE_REPEAT", None)}
 
 
@@ -98,3 +99,8 @@ def test_regex_redact_replaces_national_phones_keeping_their_format():
     out = t.one("Ring (171) 555-7788 or 030-0074321.")
     assert re.fullmatch(r"Ring \(\d{3}\) \d{3}-\d{4} or \d{3}-\d{7}\.", out), out
     assert "555-7788" not in out and "0074321" not in out
+
+
+def test_the_longest_date_is_what_is_phone_assumes():
+    """is_phone() skips the date pattern for candidates longer than DATE_CHARS: no date match is longer."""
+    assert sre_parse.parse(patterns._DATE.pattern).getwidth()[1] == patterns.DATE_CHARS
