@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from ..base import Transformer
 from ..fpe import permute, permute_array, permute_many, permute_runs, tabled
+from ..patterns import ascii_digits, in_script_of
 from ..registry import register
 
 _PREFIX = re.compile(r"^\s*(\+\d{1,3}|00\d{1,3})")
@@ -171,7 +172,11 @@ class Phone(Transformer):
         return [text[k:k + width] for k in range(0, len(text), width)]
 
     def _grouped(self, values):
-        """Any values: group by prefix and shape, then permute each group's digits in one call."""
+        """Any values: group by prefix and shape, then permute each group's digits in one call. Digits of other
+        scripts (Arabic-Indic, full-width ...) are permuted as the ASCII digits of the same value and written
+        back in their script."""
+        originals = values
+        values = [ascii_digits(v) for v in values]
         out: list[str | None] = [None] * len(values)
         groups: dict[tuple[str, str, int, int | None], list[tuple[int, int]]] = {}
         for idx, value in enumerate(values):
@@ -187,7 +192,7 @@ class Phone(Transformer):
             mapped = self._numbers([x for _, x in items], n, k, head)
             for (idx, _), y in zip(items, mapped):
                 out[idx] = head + fmt.format(*str(y).zfill(n))
-        return out
+        return [in_script_of(o, t) for o, t in zip(originals, out)]
 
     def one(self, value):
         return self.many([value])[0]

@@ -57,3 +57,23 @@ def test_compact_international_numbers_stay_injective():
     values = [f"+1415{i:07d}" for i in range(0, 10_000_000, 500)] + [f"+4930{i:08d}" for i in range(0, 10**8, 5000)]
     out = _phone().transform(values)
     assert len(set(out)) == len(values)
+
+
+# zero in Arabic-Indic, Persian, full-width and Devanagari digits
+@pytest.mark.parametrize("script_zero", ["\u0660", "\u06f0", "\uff10", "\u0966"])
+def test_digits_of_other_scripts_are_replaced_in_their_script(script_zero):
+    """A number written in another script's digits is permuted as the ASCII number of the same value (so its area
+    code is kept too) and written back in its script: never copied as it is."""
+    def written(text: str) -> str:
+        return "".join(chr(ord(script_zero) + int(c)) if c.isdigit() else c for c in text)
+
+    t = _phone()
+    ascii_out = t.one("+49 30 1234567")
+    value = written("+49 30 1234567")
+    out = t.one(value)
+    assert out != value and out == written(ascii_out)
+    assert t.many([value] * 70)[0] == out
+    many = [written(f"030-{i:07d}") for i in range(2_000)]
+    outs = t.many(many)
+    assert len(set(outs)) == len(many)  # injective
+    assert all(o != v for o, v in zip(outs, many, strict=True))
