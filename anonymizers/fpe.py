@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from math import isqrt
+from bisect import bisect_right
+from math import isqrt, log2
 
 from .keys import Keyed
 
@@ -92,15 +93,66 @@ def _run_end(text: str, i: int, digit: bool) -> int:
     return i
 
 
+# Letters and digits of other scripts as contiguous ranges of assigned characters: a run of characters of one range
+# is permuted within that range (same length, same script, case kept where a script's cases are ranges of their
+# own). Characters in none of them (rarer scripts, combining marks, symbols) stay as they are (README).
+SCRIPT_RANGES = (
+    (0x00C0, 0x00D6), (0x00D8, 0x00DE), (0x00DF, 0x00F6), (0x00F8, 0x00FF),  # Latin-1 letters (not × and ÷)
+    (0x0100, 0x017F),  # Latin Extended-A (its cases alternate: one range)
+    (0x0391, 0x03A1), (0x03A3, 0x03A9), (0x03B1, 0x03C9),  # Greek capitals (0x03A2 is unassigned), small
+    (0x0410, 0x042F), (0x0430, 0x044F),  # Cyrillic capitals, small
+    (0x05D0, 0x05EA),  # Hebrew letters
+    (0x0621, 0x064A),  # Arabic letters
+    (0x0660, 0x0669), (0x06F0, 0x06F9),  # Arabic-Indic and Persian digits
+    (0x0905, 0x0939), (0x0966, 0x096F),  # Devanagari letters, digits
+    (0x3041, 0x3096), (0x30A1, 0x30FA),  # Hiragana, Katakana
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7A3),  # Hangul syllables
+    (0xFF10, 0xFF19),  # full-width digits
+)
+_RANGE_STARTS = [start for start, _ in SCRIPT_RANGES]
+
+
+def _script_range(c: str) -> tuple[int, int] | None:
+    o = ord(c)
+    i = bisect_right(_RANGE_STARTS, o) - 1
+    return SCRIPT_RANGES[i] if i >= 0 and o <= SCRIPT_RANGES[i][1] else None
+
+
+def _permute_script_run(keyed: Keyed, text: str, i: int, first: int, last: int) -> tuple[str, int]:
+    """The run of characters of the range [first, last] starting at i, permuted (a chunk of at most MAX_RUN
+    characters and at most 128 bits of domain, so a round's 64-bit function spans each Feistel half); its end."""
+    radix = last - first + 1
+    longest = max(1, min(MAX_RUN, int(128 / log2(radix))))
+    j = i
+    while j < len(text) and j - i < longest and first <= ord(text[j]) <= last:
+        j += 1
+    value = 0
+    for c in text[i:j]:
+        value = value * radix + ord(c) - first
+    value = permute(keyed, value, radix ** (j - i), tweak=f"u{first:x}.{j - i}")
+    chars = []
+    for _ in range(j - i):
+        value, d = divmod(value, radix)
+        chars.append(chr(first + d))
+    return "".join(reversed(chars)), j
+
+
 def permute_runs(keyed: Keyed, text: str) -> str:
     """Replace every run of digits and every run of letters by a keyed permutation of same length and
-    alphabet (letters keep their case per position); other characters stay. Injective."""
+    alphabet (letters keep their case per position; runs of other scripts' letters and digits likewise, within
+    their SCRIPT_RANGES); other characters stay. Injective."""
     out, i, n = [], 0, len(text)
     while i < n:
         ch = text[i]
         if not (ch.isascii() and ch.isalnum()):
-            out.append(ch)
-            i += 1
+            script = None if ch.isascii() else _script_range(ch)
+            if script is None:
+                out.append(ch)
+                i += 1
+            else:
+                run, i = _permute_script_run(keyed, text, i, *script)
+                out.append(run)
             continue
         digit = ch.isdigit()
         j = _run_end(text, i, digit)

@@ -251,3 +251,22 @@ def test_the_arrow_form_gives_the_outputs_of_the_list_form(name):
         addresses = [f"10.{i // 65536}.{i // 256 % 256}.{i % 256}" + ("/24" if i % 3 else "") for i in range(70000)]
         for values in (repeated, unique, addresses):
             assert t.transform_arrow(pa.array(values, pa.string())).to_pylist() == t.transform(values)
+
+
+@pytest.mark.parametrize("name", ["tokenize", "postcode"])
+def test_letters_and_digits_of_other_scripts_are_permuted_within_their_script(name):
+    """Non-Latin identifiers (Cyrillic, Greek, Hebrew, Arabic, CJK, Hangul, accented Latin, other digits) are never
+    copied: each run is permuted within its script's range (fpe.SCRIPT_RANGES), same length, injective."""
+    from prodlike.anonymizers.fpe import SCRIPT_RANGES
+
+    t = _make(name, {})
+    for first, last in SCRIPT_RANGES:
+        alphabet = [chr(c) for c in range(first, min(last, first + 40) + 1)]
+        values = [f"{a}{b}{c}-7" for a in alphabet[:10] for b in alphabet for c in alphabet[:5]]
+        out = t.transform(values)
+        assert len(set(out)) == len(values), hex(first)  # injective
+        assert sum(o == v for o, v in zip(out, values, strict=True)) <= 0.05 * len(values), hex(first)
+        assert all(len(o) == len(v) and all(first <= ord(c) <= last for c in o[:3]) for o, v in zip(out, values,
+                                                                                                  strict=True))
+    assert t.transform(["Иван Петров"]) != ["Иван Петров"] and t.one("東京") != "東京"
+    assert t.one("\u2603") == "\u2603"  # a symbol in no range stays (README)
