@@ -31,19 +31,12 @@ DATE_DIGITS = DATE_CHARS - 2  # the most digits a date holds (two separators)
 NEEDY_STAGES = tuple((fewest, needs) for _, _, fewest, needs in DIGIT_STAGES if needs is not None)
 # The same patterns with ASCII classes (\d, \w, \b): on ASCII text they match alike, and faster.
 ASCII_FORM = {pattern: re.compile(pattern.pattern, re.ASCII) for _, pattern, _, _ in DIGIT_STAGES}
-_DIGIT = re.compile(r"\d")
-_NO_DIGITS = str.maketrans("", "", "0123456789")
 _ONLY_DIGITS = str.maketrans("", "", "".join(c for c in map(chr, range(128)) if c not in "0123456789" + SEP))
 _NO_CONTEXT = ("", SEP)  # a run's context at the start or end of a text
 # A whole run of 3 to 64 letters not starting with a-z: the form every capitalised dictionary name has in a text
 # (names.forms()). The first letter is matched by a plain range so the scan skips other characters in C.
 NAME_TOKEN = re.compile(r"([A-Z\u00AA-\U0010FFFF](?<=[^\W\d_])(?<![^\W\d_].)[^\W\d_]{2,63}(?![^\W\d_]))")
 NAME_TOKEN_ASCII = re.compile(r"([A-Z](?<![A-Za-z].)[A-Za-z]{2,63}(?![A-Za-z]))")  # the same on ASCII text
-
-
-def digits(text: str) -> int:
-    """How many characters of the text `\\d` matches."""
-    return len(text) - len(text.translate(_NO_DIGITS)) if text.isascii() else len(_DIGIT.findall(text))
 
 
 def runs(big: str) -> list[str]:

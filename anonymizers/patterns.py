@@ -28,7 +28,6 @@ _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,
 DATE_CHARS = 10  # the longest _DATE match
 _DIGITS = re.compile(r"\d")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
-_NATIONAL_LENGTHS: set[int] = set()  # national_lengths(), once computed
 # National numbers (no country code) count as phones when one of these numbering plans allows their length.
 REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "MX", "IN", "AU")
 MIN_DIGITS, MAX_DIGITS = 7, 15  # E.164 allows 15 digits; shorter runs are extensions, amounts, codes
@@ -48,7 +47,7 @@ def is_phone(candidate: str) -> bool:
     if text.startswith(("+", "00")):
         return _possible(ascii_digits("+" + text.lstrip("+")[2 if text.startswith("00") else 0:]), None)
     grouped = "(" in text or " " in text or "-" in text or "/" in text or text.count(".") >= 2
-    if not grouped or digits not in (_NATIONAL_LENGTHS or national_lengths()):
+    if not grouped or digits not in national_lengths():
         return False
     # an IPv4 address has three dots: most phones skip both patterns (is_date: by their length)
     return not (is_date(text) or (text.count(".") == 3 and IPV4.fullmatch(text)))
@@ -88,8 +87,7 @@ def national_lengths() -> frozenset[int]:
         found.update(desc.possible_length or ())
         found.update(desc.possible_length_local_only or ())
         found.update(n + 1 for n in desc.possible_length or ())  # written with a trunk prefix (0, 1)
-    _NATIONAL_LENGTHS.update(n for n in found if MIN_DIGITS <= n <= MAX_DIGITS)
-    return frozenset(_NATIONAL_LENGTHS)
+    return frozenset(n for n in found if MIN_DIGITS <= n <= MAX_DIGITS)
 
 
 def _possible(text: str, region: str | None) -> bool:

@@ -13,7 +13,7 @@ from .. import names as free_names
 from ..base import Batch, Transformer
 from ..fpe import permute
 from ..keys import Keyed
-from ..patterns import CARD, IPV4, IPV6, MIN_DIGITS, ascii_digits, emails, in_script_of, kept_pii, phones
+from ..patterns import CARD, IPV4, IPV6, MIN_DIGITS, emails, kept_pii, phones
 from ..registry import register
 from .email import Email
 from .first_name import FirstName
@@ -270,11 +270,7 @@ class RegexRedact(Transformer):
             return [self._card(t) for t in texts]
         if kind in ("ipv4", "ipv6"):
             return self.ip.many(texts)
-        if all(map(str.isascii, texts)):
-            return self.phone.many(texts)
-        # digits of other scripts (٠٣٠-١٢٣٤٥٦٧, ０３０-...): the phone transform of their values, in their script
-        out = self.phone.many([ascii_digits(t) for t in texts])
-        return [in_script_of(t, new) for t, new in zip(texts, out)]
+        return self.phone.many(texts)  # digits of other scripts too: phone writes them back in their script
 
 
 def _plain_texts(texts: list[str]) -> set[str] | None:

@@ -267,8 +267,6 @@ class DistributedRefresh(Refresh):
         staging transaction, after checking the run still holds staging: a retried step starts from nothing, or,
         when an earlier attempt committed and died before Dagster heard of it, reports that attempt's copy."""
         first_slot = piece.number * SLOTS_PER_SLICE + 1
-        LeakSink.number_from(first_slot)
-        piece.rebuild(self.anon_key)
         with connections.staging(self.target_dsn, autocommit=True) as stage:
             done = stage.execute("SELECT done_at, stats FROM prodlike.scaleout_slices WHERE run_id = %s AND "
                                  "slice_no = %s", (self.run_id, piece.number)).fetchone()
@@ -280,6 +278,8 @@ class DistributedRefresh(Refresh):
             # an attempt that died before its rows committed may have left its leak hashes: they go
             stage.execute("DELETE FROM prodlike.leak_hashes WHERE slot BETWEEN %s AND %s",
                           (first_slot, first_slot + SLOTS_PER_SLICE - 1))
+        LeakSink.number_from(first_slot)
+        piece.rebuild(self.anon_key)  # only for a copy: a done slice needs no plan
         self._pool = None
         if self.cfg.copy_.transform_processes:  # none (one per core) means none here: the steps are the parallelism
             start_server()

@@ -494,5 +494,3 @@ def live_rows(conn: psycopg.Connection, schemas: list[str]) -> dict[tuple[str, s
                         "AND (n_tup_ins > 0 OR n_tup_del > 0 OR n_live_tup > 0 OR last_analyze IS NOT NULL "
                         "OR last_autoanalyze IS NOT NULL)", (schemas,)).fetchall()
     return {(schema, name): int(n) for schema, name, n in rows}
-
-
